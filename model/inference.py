@@ -1,0 +1,219 @@
+"""The inference-only forward path, compiled from a trained :class:`Sequential`.
+
+Compilation turns each eval-mode layer into a stateless op that calls the same forward maths as the
+layer (``conv2d_forward``, ``maxpool2d_forward``...), drops Dropout and the loss, and folds every
+BatchNormalization into the neighbouring convolution or linear weights where that is exact. Ops hold
+read-only float32 arrays and keep no caches, so one network is safe to call from many threads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from .layers import BatchNormalization, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU
+from .layers.activation import relu_forward
+from .layers.batchnorm import batchnorm_affine
+from .layers.conv import conv2d_forward
+from .layers.linear import linear_forward
+from .layers.loss import SoftmaxWithCrossEntropyLoss, softmax
+from .layers.pooling import maxpool2d_forward
+from .module import Module
+from .normalize import MNIST_MEAN, MNIST_STD, to_network_input
+from .sequential import Sequential
+
+
+class Op(Protocol):
+    def __call__(self, x: np.ndarray) -> np.ndarray: ...
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a = np.ascontiguousarray(a, dtype=np.float32)
+    a.flags.writeable = False
+    return a
+
+
+@dataclass(frozen=True)
+class ConvOp:
+    weight: np.ndarray  # (F, C, KH, KW)
+    bias: np.ndarray  # (F,)
+    stride: int
+    padding: int
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return conv2d_forward(x, self.weight, self.bias, self.stride, self.padding)[0]
+
+
+@dataclass(frozen=True)
+class LinearOp:
+    weight: np.ndarray  # (out, in)
+    bias: np.ndarray  # (out,)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return linear_forward(x, self.weight, self.bias)
+
+
+@dataclass(frozen=True)
+class AffineOp:
+    """Per-channel ``scale * x + shift``: an eval-mode BatchNorm that could not be folded."""
+
+    scale: np.ndarray  # (C,)
+    shift: np.ndarray  # (C,)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        shape = (1, -1) + (1,) * (x.ndim - 2)
+        return x * self.scale.reshape(shape) + self.shift.reshape(shape)
+
+
+@dataclass(frozen=True)
+class ReLUOp:
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return relu_forward(x)
+
+
+@dataclass(frozen=True)
+class MaxPoolOp:
+    kernel_size: int
+    stride: int
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return maxpool2d_forward(x, self.kernel_size, self.stride)
+
+
+@dataclass(frozen=True)
+class FlattenOp:
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return x.reshape(x.shape[0], -1)
+
+
+def _to_op(layer: Module) -> Op | None:
+    """One eval-mode layer as an op; None for layers that vanish at inference (Dropout, the loss)."""
+    if isinstance(layer, Conv2d):
+        a = layer.named_arrays()
+        bias = a.get("bias", np.zeros(layer.out_channels, np.float32))
+        return ConvOp(a["weight"], bias, layer.stride, layer.padding)
+    if isinstance(layer, Linear):
+        a = layer.named_arrays()
+        return LinearOp(a["weight"], a.get("bias", np.zeros(layer.out_features, np.float32)))
+    if isinstance(layer, BatchNormalization):
+        a = layer.named_arrays()
+        return AffineOp(*batchnorm_affine(a["weight"], a["bias"], a["running_mean"], a["running_var"], layer.eps))
+    if isinstance(layer, ReLU):
+        return ReLUOp()
+    if isinstance(layer, MaxPool2d):
+        return MaxPoolOp(layer.kernel_size, layer.stride)
+    if isinstance(layer, Flatten):
+        return FlattenOp()
+    if isinstance(layer, (Dropout, SoftmaxWithCrossEntropyLoss)):
+        return None
+    raise TypeError(f"no inference op for layer {layer!r}")
+
+
+def _fold_into_previous(prev: Op, aff: AffineOp) -> Op | None:
+    """``affine(conv(x))`` or ``affine(linear(x))`` as one conv/linear, scaling output channels."""
+    s, t = aff.scale.astype(np.float64), aff.shift.astype(np.float64)
+    if isinstance(prev, ConvOp):
+        w = prev.weight * s[:, None, None, None]
+        return ConvOp(w, prev.bias * s + t, prev.stride, prev.padding)
+    if isinstance(prev, LinearOp):
+        return LinearOp(prev.weight * s[:, None], prev.bias * s + t)
+    return None
+
+
+def _fold_into_next(aff: AffineOp, nxt: Op, flattened: bool) -> Op | None:
+    """``linear(flatten(affine(x)))``, or a padding-free conv after the affine, as one op.
+
+    Exact because nothing non-linear sits between; zero padding would break it for convolutions.
+    """
+    s, t = aff.scale.astype(np.float64), aff.shift.astype(np.float64)
+    if isinstance(nxt, LinearOp):
+        repeat = nxt.weight.shape[1] // len(s)  # spatial positions per channel after Flatten
+        if repeat * len(s) != nxt.weight.shape[1] or (repeat > 1 and not flattened):
+            return None
+        s_full, t_full = np.repeat(s, repeat), np.repeat(t, repeat)
+        return LinearOp(nxt.weight * s_full[None, :], nxt.bias + nxt.weight @ t_full)
+    if isinstance(nxt, ConvOp) and nxt.padding == 0 and not flattened:
+        w = nxt.weight * s[None, :, None, None]
+        return ConvOp(w, nxt.bias + (nxt.weight * t[None, :, None, None]).sum(axis=(1, 2, 3)), nxt.stride, 0)
+    return None
+
+
+def fold_batchnorm(ops: list[Op]) -> list[Op]:
+    """Fold every AffineOp into its conv/linear neighbour when exact; keep the rest as they are."""
+    ops = list(ops)
+    i = 0
+    while i < len(ops):
+        op = ops[i]
+        if not isinstance(op, AffineOp):
+            i += 1
+            continue
+        merged = _fold_into_previous(ops[i - 1], op) if i > 0 else None
+        if merged is not None:
+            ops[i - 1 : i + 1] = [merged]
+            continue
+        j = i + 1
+        while j < len(ops) and isinstance(ops[j], FlattenOp):
+            j += 1
+        merged = _fold_into_next(op, ops[j], flattened=j > i + 1) if j < len(ops) else None
+        if merged is not None:
+            ops[j] = merged
+            del ops[i]
+            continue
+        i += 1
+    return [_freeze(op) for op in ops]
+
+
+def _freeze(op: Op) -> Op:
+    """Cast an op's arrays to read-only float32 (folding computes in float64)."""
+    if isinstance(op, ConvOp):
+        return ConvOp(_frozen(op.weight), _frozen(op.bias), op.stride, op.padding)
+    if isinstance(op, LinearOp):
+        return LinearOp(_frozen(op.weight), _frozen(op.bias))
+    if isinstance(op, AffineOp):
+        return AffineOp(_frozen(op.scale), _frozen(op.shift))
+    return op
+
+
+@dataclass(frozen=True)
+class InferenceNetwork:
+    """Stateless forward path: ``predict(images) -> (N, K)`` float32 probabilities."""
+
+    ops: tuple[Op, ...]
+    mean: float = MNIST_MEAN
+    std: float = MNIST_STD
+    metadata: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def from_sequential(cls, net: Sequential, metadata: dict[str, Any] | None = None) -> InferenceNetwork:
+        ops = [op for op in (_to_op(layer) for layer in net.layers) if op is not None]
+        meta = metadata or {}
+        norm = meta.get("normalization", {})
+        return cls(
+            tuple(fold_batchnorm(ops)),
+            float(norm.get("mean", MNIST_MEAN)),
+            float(norm.get("std", MNIST_STD)),
+            meta,
+        )
+
+    def logits(self, x: np.ndarray) -> np.ndarray:
+        """Normalized ``(N, 1, 28, 28)`` float32 input -> ``(N, K)`` scores."""
+        for op in self.ops:
+            x = op(x)
+        return x
+
+    def predict(self, images: np.ndarray, batch_size: int = 512) -> np.ndarray:
+        """``(N, 28, 28)`` uint8 pixels (white ink on black) or float32 in ``[0, 1]``, or the same with
+        a channel axis -> ``(N, K)`` float32 probabilities (rows sum to 1)."""
+        x = to_network_input(images, self.mean, self.std)
+        if x.shape[2:] != (28, 28):
+            raise ValueError(f"expected 28x28 digits, got images of shape {np.shape(images)}")
+        parts = [softmax(self.logits(x[i : i + batch_size])) for i in range(0, len(x), batch_size)]
+        if not parts:
+            return np.zeros((0, 10), np.float32)
+        return np.concatenate(parts).astype(np.float32, copy=False)
+
+    def __repr__(self) -> str:
+        names = ", ".join(type(op).__name__ for op in self.ops)
+        return f"InferenceNetwork([{names}])"

@@ -1,0 +1,78 @@
+"""Max pooling by comparing the ``K*K`` strided slices of the input: no loop over windows or pixels."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from ..module import Module, check_input
+from ..shapes import conv_output_size
+
+
+def _offsets(x: np.ndarray, k: int, s: int) -> Iterator[tuple[int, int, np.ndarray]]:
+    """For each kernel offset ``(i, j)``, the ``(N, C, OH, OW)`` view of the elements it covers."""
+    oh, ow = conv_output_size(x.shape[2], k, s), conv_output_size(x.shape[3], k, s)
+    h_end, w_end = s * (oh - 1) + 1, s * (ow - 1) + 1
+    for i in range(k):
+        for j in range(k):
+            yield i, j, x[:, :, i : i + h_end : s, j : j + w_end : s]
+
+
+def maxpool2d_forward(x: np.ndarray, kernel_size: int, stride: int) -> np.ndarray:
+    """``(N, C, H, W) -> (N, C, OH, OW)``, floor mode, no padding; keeps the input's memory layout."""
+    views = [v for _, _, v in _offsets(x, kernel_size, stride)]
+    out = np.maximum(views[0], views[1]) if len(views) > 1 else views[0].copy()
+    for v in views[2:]:
+        np.maximum(out, v, out=out)
+    return out
+
+
+def maxpool2d_backward(
+    dout: np.ndarray, x: np.ndarray, out: np.ndarray, kernel_size: int, stride: int
+) -> np.ndarray:
+    """Route each output gradient to the first maximum of its window (as PyTorch does on ties).
+
+    ``out`` is the forward result. Overlapping windows (stride < kernel) add up.
+    """
+    dx = np.zeros_like(x, dtype=dout.dtype)
+    taken = np.zeros(out.shape, dtype=bool)
+    overlapping = stride < kernel_size
+    for i, j, view in _offsets(x, kernel_size, stride):
+        hit = view == out
+        hit &= ~taken
+        taken |= hit
+        h_end, w_end = view.shape[2] * stride - stride + 1, view.shape[3] * stride - stride + 1
+        region = dx[:, :, i : i + h_end : stride, j : j + w_end : stride]
+        if overlapping:
+            region += dout * hit
+        else:
+            np.multiply(dout, hit, out=region)
+    return dx
+
+
+class MaxPool2d(Module):
+    """``MaxPool2d(kernel_size, stride=kernel_size)``: ``(N, C, H, W) -> (N, C, OH, OW)``."""
+
+    def __init__(self, kernel_size: int, stride: int | None = None) -> None:
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.cache: tuple[np.ndarray, np.ndarray] | None = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        check_input(self, x, "(N, C, H, W)", 4)
+        out = maxpool2d_forward(x, self.kernel_size, self.stride)
+        self.cache = (x, out) if self.training else None
+        return out
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        if self.cache is None:
+            raise RuntimeError(f"{self!r}: backward() called without a training-mode forward()")
+        dx = maxpool2d_backward(dout, *self.cache, self.kernel_size, self.stride)
+        self.cache = None
+        return dx
+
+    def spec(self) -> dict[str, Any]:
+        return {"kernel_size": self.kernel_size, "stride": self.stride}
