@@ -24,7 +24,6 @@ from .normalize import MNIST_MEAN, MNIST_STD
 from .sequential import Sequential
 
 FORMAT = "mnist-numpy-weights/1"
-ENV_VAR = "MNIST_WEIGHTS"
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "default.npz"
 LABELS = [str(d) for d in range(10)]
 
@@ -90,10 +89,8 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def resolve(path: str | os.PathLike[str] | None) -> Path:
-    """``path``, else ``$MNIST_WEIGHTS``, else the shipped ``weights/default.npz``."""
-    if path is not None:
-        return Path(path)
-    return Path(os.environ.get(ENV_VAR) or DEFAULT_WEIGHTS)
+    """``path``, else the shipped ``weights/default.npz``."""
+    return Path(path) if path is not None else DEFAULT_WEIGHTS
 
 
 def load_sequential(path: str | os.PathLike[str] | None = None, verify: bool = True) -> tuple[Sequential, dict[str, Any]]:
@@ -126,6 +123,6 @@ def load_sequential(path: str | os.PathLike[str] | None = None, verify: bool = T
 
 
 def load(path: str | os.PathLike[str] | None = None, verify: bool = True) -> InferenceNetwork:
-    """The inference network of ``path`` (default: ``$MNIST_WEIGHTS`` or the shipped weights)."""
+    """The inference network of ``path`` (default: the shipped ``weights/default.npz``)."""
     net, meta = load_sequential(path, verify)
     return InferenceNetwork.from_sequential(net, meta)
