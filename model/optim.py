@@ -111,8 +111,8 @@ class Adam(Optimizer):
         v *= b2
         v += (1 - b2) * (g * g)
         t = self.step_count
-        step = self.lr * np.sqrt(1 - b2**t) / (1 - b1**t)
-        p.data -= (step * m / (np.sqrt(v) + self.eps)).astype(p.data.dtype, copy=False)
+        denom = np.sqrt(v) * (1 / np.sqrt(1 - b2**t)) + self.eps  # PyTorch's placement of eps
+        p.data -= ((self.lr / (1 - b1**t)) * m / denom).astype(p.data.dtype, copy=False)
 
     def state_dict(self) -> dict[str, np.ndarray]:
         state = super().state_dict()
