@@ -1,0 +1,166 @@
+#!/usr/bin/env python
+"""Write an evaluation report for a weights file on the 10,000 MNIST test digits.
+
+    python scripts/evaluate.py                         # the shipped weights -> reports/default/
+    python scripts/evaluate.py --weights weights/seed.npz --out reports/seed
+
+Writes report.md (accuracy, classification report, confusion matrix), confusion_matrix.png,
+misclassified.png (a gallery of the errors, true -> predicted) and, when matplotlib is installed
+(the ``train`` extra), training_curves.png from the training history in the weights metadata.
+``--via-preprocessing`` also renders every test digit as a PNG and sends it through the service's
+preprocessing, to measure the accuracy of the whole image pipeline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from model import data, load  # noqa: E402
+from model.metrics import (  # noqa: E402
+    accuracy,
+    classification_report,
+    confusion_matrix,
+    format_confusion_matrix,
+)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--weights", type=Path, default=None, help="weights .npz (default: the shipped model)")
+    p.add_argument("--data", type=Path, default=None, help=f"MNIST .npz or IDX folder (else ${data.ENV_VAR})")
+    p.add_argument("--download", action="store_true", help="fetch the public MNIST copy if none is found")
+    p.add_argument("--out", type=Path, default=None, help="report folder (default: reports/<weights name>)")
+    p.add_argument("--gallery", type=int, default=100, help="misclassified digits to show")
+    p.add_argument("--via-preprocessing", action="store_true", help="also measure through the service pipeline")
+    return p.parse_args(argv)
+
+
+def gallery(images: np.ndarray, true: np.ndarray, pred: np.ndarray, conf: np.ndarray, cols: int = 10) -> Image.Image:
+    """Grid of ``(N, 28, 28)`` uint8 digits, each scaled 3x and captioned ``true as pred conf%``."""
+    cell_w, cell_h, scale = 92, 104, 3
+    rows = max(1, -(-len(images) // cols))
+    sheet = Image.new("RGB", (cols * cell_w, rows * cell_h), "white")
+    draw = ImageDraw.Draw(sheet)
+    for i, img in enumerate(images):
+        x0, y0 = (i % cols) * cell_w, (i // cols) * cell_h
+        digit = Image.fromarray(255 - img).resize((28 * scale, 28 * scale), Image.Resampling.NEAREST)
+        sheet.paste(digit, (x0 + 4, y0 + 2))
+        draw.text((x0 + 4, y0 + 88), f"{true[i]} as {pred[i]} {conf[i]:.0%}", fill=(180, 0, 0))
+    return sheet
+
+
+def confusion_png(cm: np.ndarray, cell: int = 44) -> Image.Image:
+    """Heat map of a ``(K, K)`` confusion matrix on a log scale, counts written in each cell."""
+    k = cm.shape[0]
+    img = Image.new("RGB", ((k + 1) * cell, (k + 1) * cell), "white")
+    draw = ImageDraw.Draw(img)
+    top = np.log1p(cm.max())
+    for i in range(k):
+        draw.text((cell // 2 - 3, (i + 1) * cell + cell // 2 - 6), str(i), fill="black")
+        draw.text(((i + 1) * cell + cell // 2 - 3, cell // 2 - 6), str(i), fill="black")
+        for j in range(k):
+            shade = int(255 * (1 - np.log1p(cm[i, j]) / top))
+            color = (shade, shade, 255) if i == j else (255, shade, shade)
+            box = ((j + 1) * cell, (i + 1) * cell, (j + 2) * cell - 1, (i + 2) * cell - 1)
+            draw.rectangle(box, fill=color)
+            ink = "white" if shade < 110 else "black"
+            draw.text((box[0] + 6, box[1] + cell // 2 - 6), str(int(cm[i, j])), fill=ink)
+    return img
+
+
+def training_curves(history: list[dict[str, Any]], path: Path) -> bool:
+    """Loss and accuracy per epoch (train vs validation); False when matplotlib is not installed."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    epochs = [h["epoch"] for h in history]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    ax1.plot(epochs, [h["train_loss"] for h in history], label="train")
+    ax1.plot(epochs, [h["val_loss"] for h in history], label="validation")
+    ax1.set(xlabel="epoch", ylabel="loss", title="Loss")
+    ax2.plot(epochs, [100 * h["train_accuracy"] for h in history], label="train")
+    ax2.plot(epochs, [100 * h["val_accuracy"] for h in history], label="validation")
+    ax2.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy")
+    for ax in (ax1, ax2):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
+def via_preprocessing(net: Any, x: np.ndarray) -> np.ndarray:
+    """Predictions after encoding each digit as a PNG (dark ink on white, as a canvas would send it)
+    and running it through the service's preprocessing module."""
+    from app.preprocessing import preprocess
+
+    batch = []
+    for img in x:
+        buf = io.BytesIO()
+        Image.fromarray(255 - img).save(buf, format="PNG")
+        batch.append(preprocess(buf.getvalue()))
+    return net.predict(np.stack(batch)).argmax(axis=1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        mnist = data.load_mnist(data.download() if args.download and args.data is None else args.data)
+    except data.DatasetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    net = load(args.weights)
+    name = net.metadata.get("name", "weights")
+    out = args.out or Path("reports") / name
+    out.mkdir(parents=True, exist_ok=True)
+
+    probs = net.predict(mnist.x_test)
+    y_true, y_pred = mnist.y_test.astype(np.int64), probs.argmax(axis=1)
+    acc = accuracy(y_true, y_pred)
+    cm = confusion_matrix(y_true, y_pred)
+    wrong = np.flatnonzero(y_pred != y_true)
+    wrong = wrong[np.argsort(-probs[wrong, y_pred[wrong]])][: args.gallery]  # most confident errors first
+    gallery(mnist.x_test[wrong], y_true[wrong], y_pred[wrong], probs[wrong, y_pred[wrong]]).save(out / "misclassified.png")
+    confusion_png(cm).save(out / "confusion_matrix.png")
+    has_curves = training_curves(net.metadata.get("history", []), out / "training_curves.png")
+
+    lines = [
+        f"# Evaluation of `{name}`",
+        "",
+        f"- test accuracy: **{acc:.2%}** ({int((y_pred == y_true).sum())} / {len(y_true)}), "
+        f"{len(y_true) - int((y_pred == y_true).sum())} errors",
+        f"- parameters: {net.metadata.get('parameters')}; weights SHA-256 `{net.metadata.get('sha256')}`",
+    ]
+    if args.via_preprocessing:
+        acc_pp = accuracy(y_true, via_preprocessing(net, mnist.x_test))
+        lines.append(f"- through the service preprocessing (PNG, dark ink on white): **{acc_pp:.2%}**")
+    lines += [
+        "", "## Classification report", "", "```", classification_report(y_true, y_pred), "```",
+        "", "## Confusion matrix (rows: true, columns: predicted)", "", "```", format_confusion_matrix(cm), "```",
+        "", "![confusion matrix](confusion_matrix.png)", "",
+        f"## The {len(wrong)} most confident errors (true as predicted, confidence)", "", "![misclassified](misclassified.png)",
+    ]
+    if has_curves:
+        lines += ["", "## Training curves", "", "![training curves](training_curves.png)"]
+    (out / "report.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines[:6]))
+    print(f"report written to {out}/report.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
