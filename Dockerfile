@@ -1,0 +1,63 @@
+# Handwritten-digit service: the NumPy CNN behind FastAPI/uvicorn, on the committed weights.
+#
+#   docker build -t numpy-digits .
+#   docker run --rm -p 8000:8000 numpy-digits                      # one uvicorn worker
+#   docker run --rm -p 8000:8000 -e WEB_CONCURRENCY=2 numpy-digits # two worker processes
+#
+# Settings are the app's DIGITS_* environment variables (see app/settings.py); WEB_CONCURRENCY
+# (worker processes) and FORWARDED_ALLOW_IPS (which proxies may set X-Forwarded-*) are read by uvicorn.
+
+# ---- build stage: a virtualenv holding only the runtime dependencies ---------------------------------
+FROM python:3.12-slim AS build
+
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /src
+# Only pyproject.toml first: this layer (the slow one) is rebuilt only when the dependencies change.
+COPY pyproject.toml ./
+# [project].dependencies only: no dev/train/bench extras in the image.
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+        > requirements.txt \
+ && python -m venv /opt/venv \
+ && /opt/venv/bin/python -m pip install --no-cache-dir -r requirements.txt \
+ && /opt/venv/bin/python -m pip uninstall -y pip \
+ && find /opt/venv -depth -type d -name tests -path '*/site-packages/numpy/*' -exec rm -rf {} +
+
+# ---- runtime stage ------------------------------------------------------------------------------------
+FROM python:3.12-slim
+
+# One BLAS/OpenMP thread per process: concurrency comes from uvicorn workers and replicas, and
+# oversubscribed BLAS threads only slow small convolutions down.
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    OMP_NUM_THREADS=1 \
+    OPENBLAS_NUM_THREADS=1 \
+    MKL_NUM_THREADS=1 \
+    WEB_CONCURRENCY=1
+
+# An unprivileged user with a fixed numeric id (Kubernetes' runAsNonRoot checks the number). The loop
+# makes the interpreter's prefix traversable for that user: a no-op where it is /usr/local (the official
+# image), needed where a stand-in base keeps it under a private home directory.
+RUN groupadd --system --gid 10001 app \
+ && useradd --system --uid 10001 --gid app --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin app \
+ && p="$(python -c 'import sys; print(sys.base_prefix)')" \
+ && while [ "$p" != / ]; do chmod a+x "$p"; p="$(dirname "$p")"; done
+
+COPY --from=build /opt/venv /opt/venv
+
+WORKDIR /srv
+# Code and weights stay owned by root: the service only reads them (read-only root filesystem works).
+COPY model/ model/
+COPY app/ app/
+COPY weights/ weights/
+
+USER 10001:10001
+EXPOSE 8000
+
+HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=2)"]
+
+# Exec form: uvicorn is PID 1 and gets SIGTERM directly. Workers: $WEB_CONCURRENCY (read by uvicorn).
+CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers", "--no-access-log"]
