@@ -25,5 +25,6 @@ def torch_seed() -> nn.Sequential:
 def from_numpy_state(net: nn.Sequential, state: dict) -> nn.Sequential:
     """Copy a NumPy ``seed`` state_dict (same names: ``0.weight``, ``3.running_mean``...) into ``net``."""
     own = net.state_dict()
-    net.load_state_dict({k: torch.from_numpy(np.array(state[k])).to(own[k].dtype) if k in state else v for k, v in own.items()})
+    loaded = {k: torch.from_numpy(np.array(state[k])).to(v.dtype) if k in state else v for k, v in own.items()}
+    net.load_state_dict(loaded)
     return net

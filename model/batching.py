@@ -12,7 +12,7 @@ def one_hot(labels: np.ndarray, num_classes: int = 10, dtype: type = np.float32)
     labels = np.asarray(labels)
     if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
         raise ValueError(f"labels must lie in [0, {num_classes}), got {labels.min()}..{labels.max()}")
-    out = np.zeros((labels.shape[0], num_classes), dtype=dtype)
+    out: np.ndarray = np.zeros((labels.shape[0], num_classes), dtype=dtype)
     out[np.arange(labels.shape[0]), labels] = 1
     return out
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -25,11 +25,11 @@ class Module:
         self._buffers: dict[str, np.ndarray] = {}
 
     # -- mode -----------------------------------------------------------------------------------------
-    def train(self, mode: bool = True) -> Module:
+    def train(self, mode: bool = True) -> Self:
         self.training = mode
         return self
 
-    def eval(self) -> Module:
+    def eval(self) -> Self:
         return self.train(False)
 
     # -- computation ----------------------------------------------------------------------------------
@@ -65,7 +65,7 @@ class Module:
         else:
             self._buffers[name] = value.astype(current.dtype, copy=True)
 
-    def astype(self, dtype: np.dtype | type) -> Module:
+    def astype(self, dtype: np.dtype | type) -> Self:
         """Cast parameters and buffers (float64 for gradient checks; float32 otherwise)."""
         for p in self._params.values():
             p.data = p.data.astype(dtype)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -28,7 +28,7 @@ class Sequential(Module):
             self.layers[0].needs_input_grad = False  # nothing upstream of the first layer learns
 
     # -- mode -----------------------------------------------------------------------------------------
-    def train(self, mode: bool = True) -> Sequential:
+    def train(self, mode: bool = True) -> Self:
         self.training = mode
         for layer in self.layers:
             layer.train(mode)
@@ -53,7 +53,7 @@ class Sequential(Module):
             return out
         return self.loss_layer.forward(out, y)
 
-    def backward(self, dout: np.ndarray | None = None) -> np.ndarray | None:
+    def backward(self, dout: np.ndarray | None = None) -> np.ndarray | None:  # type: ignore[override]
         """Backpropagate from the loss (or from ``dout`` when the network has no loss layer)."""
         grad: np.ndarray | None = dout
         layers = self.layers
@@ -105,7 +105,7 @@ class Sequential(Module):
             index, name = key.split(".", 1)
             self.layers[int(index)].load_array(name, np.asarray(value))
 
-    def astype(self, dtype: np.dtype | type) -> Sequential:
+    def astype(self, dtype: np.dtype | type) -> Self:
         for layer in self.layers:
             layer.astype(dtype)
         return self

@@ -42,7 +42,8 @@ def save(net: Sequential, path: str | os.PathLike[str], **extra: Any) -> dict[st
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
-    np.savez_compressed(buf, **{k: np.asarray(v, np.float32) for k, v in net.state_dict().items()})
+    arrays = {k: np.asarray(v, np.float32) for k, v in net.state_dict().items()}
+    np.savez_compressed(buf, **arrays)  # type: ignore[arg-type]
     tmp = path.with_suffix(".npz.part")
     tmp.write_bytes(buf.getvalue())
     tmp.replace(path)
@@ -56,7 +57,7 @@ def save(net: Sequential, path: str | os.PathLike[str], **extra: Any) -> dict[st
         "parameters": net.num_parameters(),
         "sha256": sha256_file(path),
         "versions": {"python": platform.python_version(), "numpy": np.__version__},
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     meta.update(extra)
     mtmp = metadata_path(path).with_suffix(".json.part")
@@ -93,7 +94,9 @@ def resolve(path: str | os.PathLike[str] | None) -> Path:
     return Path(path) if path is not None else DEFAULT_WEIGHTS
 
 
-def load_sequential(path: str | os.PathLike[str] | None = None, verify: bool = True) -> tuple[Sequential, dict[str, Any]]:
+def load_sequential(
+    path: str | os.PathLike[str] | None = None, verify: bool = True
+) -> tuple[Sequential, dict[str, Any]]:
     """Rebuild the trainable network (in eval mode) and its metadata from a weights file."""
     p = resolve(path)
     if not p.exists():
@@ -119,7 +122,8 @@ def load_sequential(path: str | os.PathLike[str] | None = None, verify: bool = T
         net.load_state_dict(state)
     except ValueError as exc:
         raise WeightsError(f"{p} does not fit its architecture: {exc}") from exc
-    return net.eval(), meta
+    net.eval()
+    return net, meta
 
 
 def load(path: str | os.PathLike[str] | None = None, verify: bool = True) -> InferenceNetwork:

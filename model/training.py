@@ -13,7 +13,6 @@ import numpy as np
 
 from .augment import Augment
 from .batching import DataGenerator
-from .layers.loss import cross_entropy_forward
 from .metrics import accuracy
 from .normalize import to_network_input, to_unit
 from .optim import Optimizer
@@ -153,7 +152,7 @@ class Trainer:
         arrays.update({f"optim.{k}": v for k, v in self.optimizer.state_dict().items()})
         self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.checkpoint.with_suffix(".part.npz")
-        np.savez(tmp, **arrays)
+        np.savez(tmp, **arrays)  # type: ignore[arg-type]
         tmp.replace(self.checkpoint.with_suffix(".npz"))
         meta = {
             "state": {**asdict(self.state), "history": [asdict(h) for h in self.state.history]},

@@ -134,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     cm = confusion_matrix(y_true, y_pred)
     wrong = np.flatnonzero(y_pred != y_true)
     wrong = wrong[np.argsort(-probs[wrong, y_pred[wrong]])][: args.gallery]  # most confident errors first
-    gallery(mnist.x_test[wrong], y_true[wrong], y_pred[wrong], probs[wrong, y_pred[wrong]]).save(out / "misclassified.png")
+    confidence = probs[wrong, y_pred[wrong]]
+    gallery(mnist.x_test[wrong], y_true[wrong], y_pred[wrong], confidence).save(out / "misclassified.png")
     confusion_png(cm).save(out / "confusion_matrix.png")
     has_curves = training_curves(net.metadata.get("history", []), out / "training_curves.png")
 
@@ -152,7 +153,9 @@ def main(argv: list[str] | None = None) -> int:
         "", "## Classification report", "", "```", classification_report(y_true, y_pred), "```",
         "", "## Confusion matrix (rows: true, columns: predicted)", "", "```", format_confusion_matrix(cm), "```",
         "", "![confusion matrix](confusion_matrix.png)", "",
-        f"## The {len(wrong)} most confident errors (true as predicted, confidence)", "", "![misclassified](misclassified.png)",
+        f"## The {len(wrong)} most confident errors (true as predicted, confidence)",
+        "",
+        "![misclassified](misclassified.png)",
     ]
     if has_curves:
         lines += ["", "## Training curves", "", "![training curves](training_curves.png)"]

@@ -16,8 +16,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from model import architectures, data, manual_seed, save  # noqa: E402
@@ -25,7 +23,8 @@ from model.augment import Augment  # noqa: E402
 from model.batching import DataGenerator  # noqa: E402
 from model.metrics import classification_report, confusion_matrix, format_confusion_matrix  # noqa: E402
 from model.normalize import to_network_input  # noqa: E402
-from model.optim import OPTIMIZERS  # noqa: E402
+from model.optim import OPTIMIZERS, SGD, Optimizer  # noqa: E402
+from model.parameter import Parameter  # noqa: E402
 from model.schedules import SCHEDULES, Schedule  # noqa: E402
 from model.training import Trainer, evaluate  # noqa: E402
 
@@ -54,11 +53,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def make_optimizer(args: argparse.Namespace, params: list) -> object:
-    cls = OPTIMIZERS[args.optimizer]
+def make_optimizer(args: argparse.Namespace, params: list[Parameter]) -> Optimizer:
     if args.optimizer == "sgd":
-        return cls(params, lr=args.lr, momentum=args.momentum, nesterov=True, weight_decay=args.weight_decay)
-    return cls(params, lr=args.lr, weight_decay=args.weight_decay)
+        return SGD(params, lr=args.lr, momentum=args.momentum, nesterov=True, weight_decay=args.weight_decay)
+    return OPTIMIZERS[args.optimizer](params, lr=args.lr, weight_decay=args.weight_decay)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:  # the train extra is not installed: plain output
         progress = None
     trainer = Trainer(
-        net, optimizer, schedule, batches, (x_val, y_val),  # type: ignore[arg-type]
+        net, optimizer, schedule, batches, (x_val, y_val),
         augment=Augment() if args.augment else None, seed=args.seed,
         patience=args.patience, checkpoint=checkpoint, progress=progress,
     )

@@ -63,7 +63,9 @@ def test_conv2d_without_bias() -> None:
     check_layer(Conv2d(2, 3, kernel_size=3, padding=1, bias=False), rand(2, 2, 4, 5))
 
 
-@pytest.mark.parametrize(("k", "stride", "h", "w"), [(2, 2, 6, 6), (2, 2, 7, 5), (3, 2, 7, 7), (3, 1, 5, 6), (2, 1, 4, 5)])
+@pytest.mark.parametrize(
+    ("k", "stride", "h", "w"), [(2, 2, 6, 6), (2, 2, 7, 5), (3, 2, 7, 7), (3, 1, 5, 6), (2, 1, 4, 5)]
+)
 def test_maxpool2d(k: int, stride: int, h: int, w: int) -> None:
     # Distinct values: the max of each window is unique, so the gradient is well defined.
     x = np.random.default_rng(0).permutation(2 * 3 * h * w).reshape(2, 3, h, w).astype(np.float64) / 7

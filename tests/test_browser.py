@@ -1,0 +1,347 @@
+"""The draw-pad page in a real browser: Playwright for Python drives Debian's Chromium against a real uvicorn.
+
+Skips, saying why, only where Playwright or Chromium is missing. Set DRAWPAD_BASE_URL to test a server that
+is already running instead of starting one. Screenshots land in artifacts/screenshots/ on every run.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import re
+
+import numpy as np
+import pytest
+
+from .conftest_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    CONTRAST_JS,
+    DIGITS,
+    SCREENSHOTS,
+    draw_with_mouse,
+    draw_with_pen,
+    draw_with_touch,
+    uvicorn_server,
+)
+
+try:
+    from playwright.sync_api import expect, sync_playwright
+except ImportError:  # pragma: no cover - depends on the machine
+    sync_playwright = None
+
+pytestmark = [
+    pytest.mark.skipif(sync_playwright is None, reason="Playwright for Python is not installed"),
+    pytest.mark.skipif(
+        CHROMIUM is None,
+        reason="no Chromium at /usr/bin/chromium (apt-get install chromium)",
+    ),
+]
+
+WAIT_MS = 20_000  # generous: the machine may be busy; nothing here is judged on speed
+if sync_playwright is not None:
+    expect.set_options(timeout=WAIT_MS)
+BLANK_TEXT = re.compile("draw a digit", re.I)
+RECORD_POINTER_TYPES = (
+    "c => { window.types = []; c.addEventListener('pointerdown', e => types.push(e.pointerType)) }"
+)
+# Chromium logs every non-2xx fetch as a console error; the error-path test provokes those on purpose.
+HTTP_STATUS_NOISE = re.compile(r"Failed to load resource: the server responded with a status of (422|503)")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    if url := os.environ.get("DRAWPAD_BASE_URL"):
+        yield url.rstrip("/")
+        return
+    with uvicorn_server(tmp_path_factory.mktemp("uvicorn") / "uvicorn.log") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+class Pad:
+    """One page of the draw-pad with everything the tests look at."""
+
+    def __init__(self, page, base_url: str):
+        self.page = page
+        self.base_url = base_url
+        self.console_errors: list[str] = []
+        self.dialogs: list[str] = []
+        self.requests: list[str] = []
+        page.on("console", lambda m: m.type == "error" and self.console_errors.append(m.text))
+        page.on("pageerror", lambda e: self.console_errors.append(f"uncaught: {e}"))
+        page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+        page.on("request", lambda r: self.requests.append(r.url))
+        page.set_default_timeout(WAIT_MS)
+        page.goto(base_url + "/")
+        self.canvas = page.locator("canvas").first
+        self.prediction = page.get_by_test_id("prediction")
+        self.status = page.get_by_test_id("status")
+        self.result = page.locator("#result")
+        expect(self.status).to_have_text(BLANK_TEXT)
+
+    def draw(self, digit: str) -> None:
+        draw_with_mouse(self.page, DIGITS[digit])
+
+    def settled(self) -> None:
+        """Wait until no prediction request is in flight (the result region's aria-busy)."""
+        expect(self.result).to_have_attribute("aria-busy", "false")
+
+    def expect_blank(self) -> None:
+        expect(self.prediction).to_have_text("")
+        expect(self.status).to_have_text(BLANK_TEXT)
+        expect(self.page.get_by_test_id("confidence")).to_have_text("")
+        expect(self.page.get_by_test_id("network-input")).to_be_hidden()
+        assert self.ink_pixels() == 0
+
+    def ink_pixels(self) -> int:
+        alpha = "c.getContext('2d').getImageData(0, 0, c.width, c.height).data.filter((v, i) => i % 4 === 3)"
+        return self.canvas.evaluate(f"c => {alpha}.filter(Boolean).length")
+
+    def check_clean(self, ignore: re.Pattern | None = None) -> None:
+        errors = [e for e in self.console_errors if not (ignore and ignore.search(e))]
+        assert errors == [], f"console errors: {errors}"
+        assert self.dialogs == [], f"the page opened dialogs: {self.dialogs}"
+        foreign = [u for u in self.requests if not u.startswith((self.base_url, "data:"))]
+        assert foreign == [], f"the page fetched from elsewhere: {foreign}"
+
+
+def _screenshot(page, request) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    name = re.sub(r"[^\w.-]+", "_", request.node.name)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture
+def pad(chromium, server, request):
+    context = chromium.new_context(viewport={"width": 1100, "height": 820}, device_scale_factor=2)
+    pad = Pad(context.new_page(), server)
+    yield pad
+    _screenshot(pad.page, request)
+    context.close()
+
+
+@pytest.fixture
+def phone(chromium, server, request):
+    context = chromium.new_context(
+        viewport={"width": 390, "height": 664}, device_scale_factor=3, is_mobile=True, has_touch=True
+    )
+    pad = Pad(context.new_page(), server)
+    pad.cdp = context.new_cdp_session(pad.page)
+    yield pad
+    _screenshot(pad.page, request)
+    context.close()
+
+
+def test_blank_page_is_self_contained_and_invites_drawing(pad):
+    page = pad.page
+    pad.expect_blank()
+    assert page.evaluate("document.querySelector('canvas') === document.querySelectorAll('canvas')[0]")
+    assert pad.canvas.evaluate("c => getComputedStyle(c).touchAction") == "none"
+    # High-DPI backing store: device pixels, not CSS pixels.
+    width, client = pad.canvas.evaluate("c => [c.width, c.clientWidth]")
+    assert client > 200 and width == round(client * 2)
+    # The curl equivalent is there but tucked away in a <details>.
+    curl = page.locator("details pre")
+    expect(curl).to_be_hidden()
+    page.get_by_text("Use the API").click()
+    expect(curl).to_contain_text(f"{pad.base_url}/predict")
+    expect(curl).to_contain_text("Content-Type: application/json")
+    assert not any("/predict" in u for u in pad.requests), "a blank canvas must not ask for a prediction"
+    pad.check_clean()
+
+
+def test_buttons_are_labelled_and_keyboard_reachable(pad):
+    page = pad.page
+    expect(page.get_by_role("button", name="Clear")).to_be_visible()
+    expect(page.get_by_role("button", name="Undo")).to_be_visible()
+    assert pad.canvas.get_attribute("aria-label")
+    focused = []
+    for _ in range(8):
+        page.keyboard.press("Tab")
+        focused.append(page.evaluate("document.activeElement.textContent.trim()"))
+    assert "Undo" in focused and "Clear" in focused, focused
+    # Clear by keyboard alone: draw, tab to the button, press Enter.
+    pad.draw("1")
+    expect(pad.prediction).to_have_text("1")
+    page.get_by_role("button", name="Clear").focus()
+    page.keyboard.press("Enter")
+    pad.expect_blank()
+    pad.check_clean()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_text_has_sufficient_contrast(pad, scheme):
+    pad.page.emulate_media(color_scheme=scheme)
+    selectors = ["h1", ".lede", ".card-title", "#status", "#undo", "#clear", ".keys", "summary"]
+    selectors.append(".bars .value")
+    if scheme == "light":
+        selectors.append(".hint")  # sits on the white paper of the canvas, whose parent is the card
+    ratios = dict(pad.page.evaluate(CONTRAST_JS, selectors))
+    low = {sel: round(r, 2) for sel, r in ratios.items() if r < 4.5}
+    assert low == {}, f"contrast below 4.5:1 in {scheme} mode: {low}"
+
+
+@pytest.mark.parametrize("digit", sorted(DIGITS))
+def test_drawn_digit_is_predicted_with_bars_and_network_input(pad, digit):
+    page = pad.page
+    pad.draw(digit)
+    expect(pad.prediction).to_have_text(digit)
+    pad.settled()
+    expect(pad.prediction).to_have_text(digit)
+    expect(page.get_by_test_id("confidence")).to_have_text(re.compile(r"^\d{1,3}\.\d% confident$"))
+    bars = page.get_by_test_id("bars").locator("li")
+    expect(bars).to_have_count(10)
+    expect(page.locator(".bars li.top .label")).to_have_text(digit)
+    values = [float(v.rstrip("%")) for v in bars.locator(".value").all_text_contents()]
+    assert max(values) == values[int(digit)] and 95 <= sum(values) <= 105, values
+    seen = page.get_by_test_id("network-input")
+    expect(seen).to_be_visible()
+    assert seen.evaluate("img => [img.complete, img.naturalWidth, img.naturalHeight]") == [True, 28, 28]
+    assert pad.ink_pixels() > 0
+    pad.check_clean()
+
+
+def test_request_is_a_small_png_with_dark_strokes_on_transparent(pad):
+    from PIL import Image
+
+    with pad.page.expect_request(lambda r: "/predict" in r.url and r.method == "POST") as caught:
+        pad.draw("7")
+    request = caught.value
+    assert "debug=true" in request.url
+    assert request.headers["content-type"].startswith("application/json")
+    data_url = json.loads(request.post_data)["image"]
+    prefix = "data:image/png;base64,"
+    assert data_url.startswith(prefix)
+    image = Image.open(io.BytesIO(base64.b64decode(data_url[len(prefix) :]))).convert("RGBA")
+    assert 100 <= image.width <= 300 and image.width == image.height
+    pixels = np.asarray(image)
+    assert pixels[0, 0, 3] == 0, "the background should be transparent"
+    ink = pixels[pixels[..., 3] == 255]
+    assert len(ink) > 100 and ink[:, :3].max() < 64, "strokes should be dark and opaque"
+    expect(pad.prediction).to_have_text("7")
+    pad.check_clean()
+
+
+@pytest.mark.parametrize("how", ["button", "Escape", "Delete"])
+def test_clear_returns_to_the_blank_state(pad, how):
+    pad.draw("7")
+    expect(pad.prediction).to_have_text("7")
+    if how == "button":
+        pad.page.get_by_role("button", name="Clear").click()
+    else:
+        pad.page.keyboard.press(how)
+    pad.expect_blank()
+    pad.settled()
+    pad.expect_blank()  # nothing that was in flight brought a digit back
+    pad.check_clean()
+
+
+def test_undo_removes_the_last_stroke(pad):
+    page = pad.page
+    pad.draw("1")
+    expect(pad.prediction).to_have_text("1")
+    pad.settled()
+    one_stroke = pad.canvas.evaluate("c => c.toDataURL()")
+    draw_with_mouse(page, [[(0.15, 0.5), (0.85, 0.5)]])  # a crossing bar: a second stroke
+    pad.settled()
+    assert pad.canvas.evaluate("c => c.toDataURL()") != one_stroke
+    page.get_by_role("button", name="Undo").click()
+    assert pad.canvas.evaluate("c => c.toDataURL()") == one_stroke
+    expect(pad.prediction).to_have_text("1")
+    page.keyboard.press("Control+z")  # undo the first stroke too: back to blank
+    pad.expect_blank()
+    page.get_by_role("button", name="Undo").click()  # undo on a blank canvas is harmless
+    pad.expect_blank()
+    pad.check_clean()
+
+
+def test_answer_arriving_after_clear_is_ignored(pad):
+    """A slow answer for an old drawing must never put a digit on a cleared pad."""
+    page = pad.page
+    held = []
+    page.route("**/predict*", lambda route: held.append(route))
+    pad.draw("7")
+    for _ in range(200):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, "the page never asked for a prediction"
+    expect(pad.result).to_have_attribute("aria-busy", "true")
+    page.get_by_role("button", name="Clear").click()
+    pad.expect_blank()
+    with page.expect_response("**/predict*") as answer:
+        held[0].continue_()
+    assert answer.value.json()["digit"] == 7  # the server did answer with a digit...
+    pad.settled()
+    pad.expect_blank()  # ...and the page ignored it
+    assert len(held) == 1, "one request at a time, none after Clear"
+    pad.check_clean()
+
+
+@pytest.mark.parametrize(
+    "status, detail, shown",
+    [
+        (503, "model is reloading, try again", "model is reloading, try again"),
+        (422, [{"loc": ["body", "image"], "msg": "Field required", "type": "missing"}], "Field required"),
+    ],
+)
+def test_api_errors_are_shown_in_the_page_not_as_alerts(pad, status, detail, shown):
+    page = pad.page
+    page.route("**/predict*", lambda route: route.fulfill(status=status, json={"detail": detail}))
+    pad.draw("1")
+    expect(pad.status).to_contain_text(shown)
+    expect(pad.status).to_have_attribute("aria-live", "polite")
+    expect(pad.prediction).to_have_text("")
+    pad.settled()
+    expect(pad.prediction).to_have_text("")
+    # Once the API is back, drawing again works.
+    page.unroute("**/predict*")
+    page.get_by_role("button", name="Clear").click()
+    pad.draw("1")
+    expect(pad.prediction).to_have_text("1")
+    pad.check_clean(ignore=HTTP_STATUS_NOISE)
+
+
+def test_pen_strokes_draw(pad):
+    cdp = pad.page.context.new_cdp_session(pad.page)
+    pad.canvas.evaluate(RECORD_POINTER_TYPES)
+    draw_with_pen(pad.page, cdp, DIGITS["0"])
+    expect(pad.prediction).to_have_text("0")
+    assert pad.page.evaluate("window.types") == ["pen"]
+    pad.check_clean()
+
+
+def test_phone_viewport_with_touch(phone):
+    page = phone.page
+    # The page fits a phone: no sideways scrolling, the canvas within the screen.
+    assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
+    box = phone.canvas.bounding_box()
+    assert 250 <= box["width"] <= 390
+    width, client = phone.canvas.evaluate("c => [c.width, c.clientWidth]")
+    assert width == round(client * 3)
+    # The page is taller than the screen, so a finger on the canvas could scroll it: it must draw instead.
+    assert page.evaluate("document.documentElement.scrollHeight > innerHeight")
+    phone.canvas.scroll_into_view_if_needed()
+    scroll_before = page.evaluate("scrollY")
+    phone.canvas.evaluate(RECORD_POINTER_TYPES)
+    draw_with_touch(page, phone.cdp, DIGITS["1"])
+    expect(phone.prediction).to_have_text("1")
+    assert page.evaluate("scrollY") == scroll_before
+    assert page.evaluate("window.types") == ["touch"]
+    assert phone.ink_pixels() > 0
+    page.get_by_role("button", name="Clear").tap()
+    phone.expect_blank()
+    draw_with_touch(page, phone.cdp, DIGITS["7"])
+    expect(phone.prediction).to_have_text("7")
+    expect(page.get_by_test_id("network-input")).to_be_visible()
+    phone.check_clean()
