@@ -56,10 +56,13 @@
 
   function redraw() {
     if (frame) return;
-    frame = requestAnimationFrame(() => {
-      frame = 0;
-      paint(ctx, canvas.width, canvas.height);
-    });
+    frame = requestAnimationFrame(redrawNow);
+  }
+
+  function redrawNow() {
+    cancelAnimationFrame(frame);
+    frame = 0;
+    paint(ctx, canvas.width, canvas.height);
   }
 
   function resize() {
@@ -71,7 +74,7 @@
       canvas.width = w;
       canvas.height = h;
     }
-    paint(ctx, w, h);
+    redrawNow();
   }
 
   function toCanvas(e) {
@@ -108,7 +111,7 @@
   function onUp(e) {
     if (!active || e.pointerId !== active.id) return;
     active = null;
-    redraw();
+    redrawNow();
     predictNow();
   }
 
@@ -247,7 +250,7 @@
     timer = 0;
     active = null;
     changed();
-    redraw();
+    redrawNow();
     if (strokes.length) predictNow();
     else showBlank();
   }
