@@ -6,6 +6,8 @@ so that a schedule can set it before every step.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .parameter import Parameter
@@ -111,8 +113,9 @@ class Adam(Optimizer):
         v *= b2
         v += (1 - b2) * (g * g)
         t = self.step_count
-        denom = np.sqrt(v) * (1 / np.sqrt(1 - b2**t)) + self.eps  # PyTorch's placement of eps
-        p.data -= ((self.lr / (1 - b1**t)) * m / denom).astype(p.data.dtype, copy=False)
+        # Python floats keep the arithmetic in the parameters' float32 (NumPy scalars would upcast).
+        denom = np.sqrt(v) * (1 / math.sqrt(1 - b2**t)) + self.eps  # PyTorch's placement of eps
+        p.data -= (self.lr / (1 - b1**t)) * m / denom
 
     def state_dict(self) -> dict[str, np.ndarray]:
         state = super().state_dict()
