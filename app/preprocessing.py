@@ -1,0 +1,291 @@
+"""Images as people send them -> 28x28 digits as MNIST made them: THE one preprocessing module.
+
+The MNIST recipe, applied to any drawing or photo of one digit:
+
+1. decode with Pillow, restricted to :data:`FORMATS`, refusing images over a pixel limit from their
+   header alone (before any pixel is decompressed); very large images are reduced on load;
+2. measure the ink by content: on a transparent background the alpha channel is the ink; otherwise
+   the ink is how far each pixel's colour is from the background colour (the median of the border),
+   so dark-on-light, light-on-dark and coloured ink all work the same way;
+3. stretch the ink to ``[0, 1]`` above a noise floor (no binarisation), crop to it, scale it so its
+   bounding box fits a 20x20 box keeping the aspect ratio (anti-aliased), thin marker-thick strokes
+   towards MNIST's pen width, and place it in a 28x28 field so that its centre of mass sits where
+   MNIST's does (pixel index 14.0, 14.0).
+
+The result is ``(28, 28)`` uint8, white ink on black, ready for ``InferenceNetwork.predict``.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from typing import Final
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+FORMATS: Final = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")
+FORMAT_NAMES: Final = "PNG, JPEG, WebP, GIF, BMP or TIFF"
+DEFAULT_MAX_PIXELS: Final = 4096 * 4096
+
+SIZE: Final = 28  # side of the network input, pixels
+BOX: Final = 20  # the digit's bounding box is scaled to fit BOX x BOX pixels
+CENTRE: Final = 14.0  # MNIST's centre of mass, in pixel indices (measured on the test set: 14.0, 14.0)
+WORKING_SIDE: Final = 1024  # larger images are box-reduced to about this side before analysis
+MIN_CONTRAST: Final = 0.12  # strongest ink below this (fraction of full scale): no digit
+NOISE_FLOOR: Final = 0.1  # ink below this fraction of the strongest ink is background noise
+BOX_LEVEL: Final = 0.3  # the bounding box is taken over ink at least this strong (0..1)
+RESAMPLE: Final = Image.Resampling.LANCZOS  # anti-aliased, and the sharpest (closest to MNIST's strokes)
+STROKE: Final = 1.9  # MNIST's median stroke width, output pixels (see stroke_width)
+MAX_STROKE: Final = 2.4  # strokes thicker than this are thinned to about STROKE
+
+
+class ImageError(ValueError):
+    """The upload cannot become a digit; the message says why and what is accepted."""
+
+
+class UnsupportedImageError(ImageError):
+    """Not an image in one of the accepted :data:`FORMATS`."""
+
+
+class CorruptImageError(ImageError):
+    """A recognised format whose data is truncated or corrupt."""
+
+
+class ImageTooLargeError(ImageError):
+    """More pixels than the configured limit (a decompression bomb or just a huge photo)."""
+
+
+class NoDigitError(ImageError):
+    """The image has no ink: blank, uniform, or too faint to read."""
+
+
+def open_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """Decode ``data`` into a loaded Pillow image of at most about ``WORKING_SIDE`` pixels a side.
+
+    The pixel limit is checked from the header, before decompression. GIF and TIFF give their
+    first frame; JPEG/WebP/TIFF/PNG orientation tags are applied.
+    """
+    try:
+        im = Image.open(io.BytesIO(data), formats=FORMATS)
+    except UnidentifiedImageError as exc:
+        raise UnsupportedImageError(f"not a {FORMAT_NAMES} image") from exc
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLargeError(f"{exc}; the limit is {max_pixels} pixels") from exc
+    except Exception as exc:  # any failure of a decoder on untrusted bytes is a corrupt file
+        raise CorruptImageError(f"corrupt image header: {exc}") from exc
+    width, height = im.size
+    if width < 1 or height < 1:
+        raise CorruptImageError(f"image has an empty size {width}x{height}")
+    if width * height > max_pixels:
+        raise ImageTooLargeError(
+            f"image is {width}x{height} = {width * height} pixels; the limit is {max_pixels} pixels"
+        )
+    return _load_reduced(im)
+
+
+def _load_reduced(im: Image.Image) -> Image.Image:
+    """Decode the pixels (JPEG at a reduced DCT scale when large), apply EXIF orientation, and
+    box-reduce anything still larger than ``WORKING_SIDE``."""
+    factor = max(im.size) // WORKING_SIDE
+    try:
+        if factor > 1 and im.format == "JPEG":
+            im.draft(im.mode, (im.size[0] // factor, im.size[1] // factor))
+        im.load()
+        if im.format not in ("BMP", "GIF"):
+            ImageOps.exif_transpose(im, in_place=True)
+    except Exception as exc:  # truncated data, broken streams, bad EXIF... all from untrusted bytes
+        raise CorruptImageError(f"truncated or corrupt {im.format} image: {exc}") from exc
+    factor = max(im.size) // WORKING_SIDE
+    if factor > 1:
+        im = _unpalette(im).reduce(factor)
+    return im
+
+
+def _unpalette(im: Image.Image) -> Image.Image:
+    """Palette and bilevel images as RGB(A)/L, so they can be reduced and read as arrays."""
+    if im.mode in ("P", "PA"):
+        transparent = im.mode == "PA" or "transparency" in im.info
+        return im.convert("RGBA" if transparent else "RGB")
+    if im.mode == "1":
+        return im.convert("L")
+    return im
+
+
+def to_arrays(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
+    """Colour ``(H, W, C)`` float32 in ``[0, 1]`` (C = 1 grey or 3 colour) and alpha ``(H, W)`` float32
+    in ``[0, 1]`` or None when the image is opaque by construction."""
+    im = _unpalette(im)
+    if "transparency" in im.info and im.mode in ("L", "RGB"):
+        im = im.convert("LA" if im.mode == "L" else "RGBA")
+    if im.mode in ("La", "RGBa", "PA"):
+        im = im.convert("RGBA")
+    if im.mode in ("L", "LA", "RGB", "RGBA"):
+        a = np.asarray(im, dtype=np.float32) * np.float32(1 / 255)
+        if a.ndim == 2:
+            return a[:, :, None], None
+        if im.mode in ("LA", "RGBA"):
+            return a[:, :, :-1], a[:, :, -1]
+        return a, None
+    if im.mode.startswith("I") or im.mode == "F":
+        return _scaled(np.asarray(im, dtype=np.float32))[:, :, None], None
+    return to_arrays(im.convert("RGB"))  # CMYK, YCbCr, LAB, HSV
+
+
+def _scaled(a: np.ndarray) -> np.ndarray:
+    """16/32-bit integer or float grey levels ``(H, W)`` -> ``[0, 1]`` by the range they can hold."""
+    top = float(a.max()) if a.size else 1.0
+    for full in (1.0, 255.0, 65535.0):
+        if top <= full:
+            return a * np.float32(1 / full)
+    return a * np.float32(1 / top)
+
+
+def _border(a: np.ndarray) -> np.ndarray:
+    """The outermost pixels of ``(H, W, ...)`` as ``(2H + 2W - 4, ...)`` (all pixels if tiny)."""
+    if a.shape[0] <= 2 or a.shape[1] <= 2:
+        return a.reshape(-1, *a.shape[2:])
+    return np.concatenate([a[0], a[-1], a[1:-1, 0], a[1:-1, -1]])
+
+
+def ink_map(colour: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+    """How much ink each pixel holds, ``(H, W)`` float32 in ``[0, 1]``, decided by content.
+
+    colour ``(H, W, C)`` and alpha ``(H, W)`` in ``[0, 1]``. A transparent border means strokes drawn
+    on a transparent canvas: the alpha is the ink, whatever the colour. Otherwise (transparency
+    flattened over white) the ink is the largest per-channel distance from the border's median colour.
+    """
+    if alpha is not None:
+        if float(np.median(_border(alpha))) < 0.5:
+            return alpha
+        colour = colour * alpha[:, :, None] + (1 - alpha[:, :, None])
+    background = np.median(_border(colour), axis=0)
+    distance = np.abs(colour - background.astype(np.float32))
+    return distance[:, :, 0] if distance.shape[2] == 1 else distance.max(axis=2)
+
+
+def normalize_ink(ink: np.ndarray) -> np.ndarray:
+    """Stretch ``(H, W)`` ink so the strongest is 1 and noise below ``NOISE_FLOOR`` of it is 0.
+
+    Raises :class:`NoDigitError` when even the strongest ink is fainter than ``MIN_CONTRAST``.
+    """
+    peak = float(ink.max()) if ink.size else 0.0
+    if peak < MIN_CONTRAST:
+        raise NoDigitError(
+            "no digit found: the image is blank or too faint; draw a digit in a colour that stands out "
+            "from the background (dark on light, light on dark, or on a transparent background)"
+        )
+    floor = NOISE_FLOOR * peak
+    out = (ink - np.float32(floor)) * np.float32(1 / (peak - floor))
+    return np.clip(out, 0, 1, out=out)
+
+
+def _bounds(mask: np.ndarray) -> tuple[int, int, int, int]:
+    """``(top, bottom, left, right)``, end-exclusive, of the True pixels of a non-empty ``(H, W)`` mask."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
+def _centre_of_mass(ink: np.ndarray) -> tuple[float, float]:
+    """``(row, col)`` centre of mass of ``(H, W)`` ink, in pixel indices (pixel ``i`` centred at ``i``)."""
+    total = float(ink.sum())
+    rows = ink.sum(axis=1)
+    cols = ink.sum(axis=0)
+    return (
+        float(rows @ np.arange(len(rows), dtype=np.float32)) / total,
+        float(cols @ np.arange(len(cols), dtype=np.float32)) / total,
+    )
+
+
+def fit_digit(ink: np.ndarray) -> np.ndarray:
+    """Normalized ``(H, W)`` ink in ``[0, 1]`` -> the MNIST digit ``(28, 28)`` float32 in ``[0, 1]``.
+
+    The box of ink stronger than ``BOX_LEVEL`` is scaled so its longer side spans ``BOX`` pixels,
+    and the digit is placed so that its centre of mass lands on ``CENTRE``: in one anti-aliased
+    resize, sub-pixel exact, when the scale changes; by whole pixels (no resampling) when it does not.
+    """
+    top, bottom, left, right = _bounds(ink >= BOX_LEVEL)
+    scale = BOX / max(bottom - top, right - left)  # output pixels per source pixel
+    margin = math.ceil(2 / scale)  # keep two output pixels of soft edge around the box
+    crop = ink[max(top - margin, 0) : bottom + margin, max(left - margin, 0) : right + margin]
+    if scale == 1:
+        return _place(crop)
+    crop = _thin(crop, scale)
+    cy, cx = _centre_of_mass(crop)
+    # Continuous coordinates (pixel i spans [i, i + 1)): source (cy, cx) + 0.5 -> output CENTRE + 0.5.
+    y0 = cy + 0.5 - (CENTRE + 0.5) / scale
+    x0 = cx + 0.5 - (CENTRE + 0.5) / scale
+    span = SIZE / scale  # source pixels covered by the output field
+    pad = math.ceil(max(-y0, -x0, y0 + span - crop.shape[0], x0 + span - crop.shape[1], 0))
+    source = Image.fromarray(np.pad(crop, pad) if pad else crop)
+    box = (x0 + pad, y0 + pad, x0 + pad + span, y0 + pad + span)
+    return np.clip(np.asarray(source.resize((SIZE, SIZE), RESAMPLE, box=box)), 0, 1)
+
+
+def stroke_width(ink: np.ndarray) -> float:
+    """Mean stroke width of ``(h, w)`` ink, in its pixels: twice the area over the perimeter of the
+    ink >= 0.5 (MNIST digits: median 1.9 pixels, 95% below 2.9)."""
+    m = np.pad(ink >= 0.5, 1)
+    perimeter = int(np.count_nonzero(m[1:] != m[:-1])) + int(np.count_nonzero(m[:, 1:] != m[:, :-1]))
+    return 2 * int(np.count_nonzero(m)) / max(perimeter, 1)
+
+
+def _thin(crop: np.ndarray, scale: float) -> np.ndarray:
+    """Erode strokes that will be thicker than ``MAX_STROKE`` output pixels down to about ``STROKE``
+    (thick marker strokes -> MNIST pen strokes); only where the source has pixels to spare."""
+    if scale > 0.5:
+        return crop
+    width = stroke_width(crop) * scale
+    if width <= MAX_STROKE:
+        return crop
+    for _ in range(round((width - STROKE) / 2 / scale)):
+        crop = _erode(crop)
+    return crop
+
+
+def _erode(a: np.ndarray) -> np.ndarray:
+    """Grey-level erosion of ``(H, W)`` by a 3x3 square (edges see zeros beyond the image)."""
+    p = np.pad(a, 1)
+    rows = np.minimum(np.minimum(p[:-2], p[1:-1]), p[2:])
+    return np.minimum(np.minimum(rows[:, :-2], rows[:, 1:-1]), rows[:, 2:])
+
+
+def _place(digit: np.ndarray) -> np.ndarray:
+    """Paste ``(h, w)`` ink into a 28x28 field, shifted by whole pixels so its centre of mass is at
+    ``CENTRE`` (whatever falls outside the field is cut)."""
+    cy, cx = _centre_of_mass(digit)
+    dy, dx = round(CENTRE - cy), round(CENTRE - cx)
+    out = np.zeros((SIZE, SIZE), np.float32)
+    h, w = digit.shape
+    oy0, ox0 = max(dy, 0), max(dx, 0)
+    oy1, ox1 = min(dy + h, SIZE), min(dx + w, SIZE)
+    if oy1 > oy0 and ox1 > ox0:
+        out[oy0:oy1, ox0:ox1] = digit[oy0 - dy : oy1 - dy, ox0 - dx : ox1 - dx]
+    return out
+
+
+def to_uint8(digit: np.ndarray) -> np.ndarray:
+    """``(28, 28)`` float in ``[0, 1]`` -> uint8 ``[0, 255]``, rounded."""
+    return (digit * 255 + 0.5).astype(np.uint8)
+
+
+def preprocess_image(im: Image.Image) -> np.ndarray:
+    """A decoded Pillow image -> ``(28, 28)`` uint8 digit, white ink on black (the MNIST recipe)."""
+    colour, alpha = to_arrays(im)
+    return to_uint8(fit_digit(normalize_ink(ink_map(colour, alpha))))
+
+
+def preprocess(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Encoded image bytes -> ``(28, 28)`` uint8 digit, white ink on black.
+
+    Raises a subclass of :class:`ImageError` saying what was wrong.
+    """
+    return preprocess_image(open_image(data, max_pixels))
+
+
+def to_png(digit: np.ndarray) -> bytes:
+    """``(28, 28)`` uint8 -> PNG bytes (what the network saw, for the ``debug`` option)."""
+    buf = io.BytesIO()
+    Image.fromarray(digit).save(buf, format="PNG")
+    return buf.getvalue()
