@@ -1,0 +1,76 @@
+"""The FastAPI application: ``uvicorn app.main:app`` serves the committed weights.
+
+Middleware, outermost first: metrics (every request, timed), the request-body cap, CORS (only when
+``DIGITS_CORS_ORIGINS`` is set), and the start-up failure trimmer (lifespan messages only).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
+
+from .errors import install_error_handlers
+from .lifespan import CleanStartupMiddleware, Loader, load_network, make_lifespan
+from .limits import BodyLimitMiddleware
+from .metrics import Metrics, MetricsMiddleware
+from .routes import page_router, predict_router, status_router
+from .routes.page import STATIC_DIR
+from .settings import Settings, SettingsError
+
+DESCRIPTION = """Reads handwritten digits with a convolutional network written from scratch in NumPy.
+
+Send an image (PNG, JPEG, WebP, GIF, BMP or TIFF; a drawing or a photo) to `POST /predict` as a
+multipart upload, a raw body or JSON with base64 / a data URL. Errors are JSON `{"detail": ...}`
+saying what was wrong and what is accepted. The draw-pad page is at `/`."""
+
+
+def configure_logging(level: str) -> None:
+    """Give the ``app`` logger a handler (once) and the configured level."""
+    logger = logging.getLogger("app")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+    logger.setLevel(level.upper())
+
+
+def create_app(settings: Settings | None = None, loader: Loader = load_network) -> FastAPI:
+    """The service. ``settings`` default to the environment; ``loader`` turns the weights path into a
+    network (tests and benchmarks may pass another)."""
+    settings = settings or Settings.from_env()
+    configure_logging(settings.log_level)
+    app = FastAPI(
+        title="Handwritten digit recognition",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=make_lifespan(loader),
+    )
+    app.state.settings = settings
+    app.state.metrics = Metrics()
+    app.state.predictor = None
+    install_error_handlers(app)
+    app.include_router(predict_router)
+    app.include_router(status_router)
+    app.include_router(page_router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
+    app.add_middleware(CleanStartupMiddleware)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type"],
+        )
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    return app
+
+
+try:
+    app = create_app()
+except SettingsError as exc:  # a clean one-line message instead of a traceback, then exit
+    raise SystemExit(f"invalid configuration: {exc}") from None

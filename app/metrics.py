@@ -1,0 +1,103 @@
+"""Prometheus metrics (prometheus-client): requests and latency by route and status, predictions by
+digit, rejected images by reason, micro-batch sizes, model info, and the process collectors.
+
+Each app owns its registry, so several apps (tests) never clash; ``GET /metrics`` renders it.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    GCCollector,
+    Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+UNMATCHED = "unmatched"  # the route label of requests no route matched (404s), to bound cardinality
+
+
+class Metrics:
+    """The service's collectors, in a registry of their own."""
+
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        for collector in (ProcessCollector, PlatformCollector, GCCollector):
+            collector(registry=r)
+        labels = ("method", "route", "status")
+        self.requests = Counter("digits_http_requests", "HTTP requests answered.", labels, registry=r)
+        self.latency = Histogram(
+            "digits_http_request_duration_seconds",
+            "Time from request to the end of the response, seconds.",
+            labels,
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.predictions = Counter("digits_predictions", "Images classified, by digit.", ("digit",), registry=r)
+        self._by_digit = [self.predictions.labels(digit=str(d)) for d in range(10)]
+        self.rejected = Counter(
+            "digits_rejected_images", "Images that could not be classified, by reason.", ("reason",), registry=r
+        )
+        self.batch_size = Histogram(
+            "digits_inference_batch_size",
+            "Images per network call (concurrent requests are micro-batched).",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+            registry=r,
+        )
+        self.model = Info("digits_model", "The loaded model.", registry=r)
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(method, route, str(status)).observe(seconds)
+
+    def count_prediction(self, digit: int) -> None:
+        self._by_digit[digit].inc()
+
+    def count_rejection(self, reason: str) -> None:
+        self.rejected.labels(reason=reason).inc()
+
+    def set_model(self, info: dict[str, Any]) -> None:
+        self.model.info({k: str(v) for k, v in info.items()})
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition of every collector."""
+        return generate_latest(self.registry)
+
+
+class MetricsMiddleware:
+    """Pure ASGI: count and time every HTTP request by method, route template and status."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or UNMATCHED
+            self.metrics.observe_request(scope["method"], route, status, time.perf_counter() - start)

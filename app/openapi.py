@@ -1,0 +1,75 @@
+"""OpenAPI descriptions of what the endpoints read by hand: request bodies in their three media types,
+and the error answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .schemas import BatchRequest, ErrorResponse, PredictRequest
+from .settings import Settings
+
+DEFAULT_MAX_BATCH = Settings().max_batch
+RAW_IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif", "image/bmp", "image/tiff")
+_BINARY = {"type": "string", "format": "binary"}
+
+
+def _raw_images() -> dict[str, Any]:
+    return {kind: {"schema": {**_BINARY, "contentMediaType": kind}} for kind in RAW_IMAGE_TYPES}
+
+
+def single_image_body() -> dict[str, Any]:
+    """``openapi_extra`` for ``POST /predict``: multipart ``file``, a raw image, or JSON."""
+    return {
+        "requestBody": {
+            "required": True,
+            "description": "One image: a multipart upload, the raw image, or JSON with base64 / a data URL.",
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": {**_BINARY, "description": "The image file."}},
+                        "required": ["file"],
+                    }
+                },
+                **_raw_images(),
+                "application/json": {"schema": PredictRequest.model_json_schema()},
+            },
+        }
+    }
+
+
+def batch_body() -> dict[str, Any]:
+    """``openapi_extra`` for ``POST /predict/batch``: multipart ``files`` (repeated) or JSON."""
+    return {
+        "requestBody": {
+            "required": True,
+            "description": f"Up to DIGITS_MAX_BATCH images ({DEFAULT_MAX_BATCH} by default); more is a 413.",
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "files": {"type": "array", "items": _BINARY},
+                        },
+                        "required": ["files"],
+                    }
+                },
+                "application/json": {"schema": BatchRequest.model_json_schema()},
+            },
+        }
+    }
+
+
+ERROR_MEANINGS = {
+    400: "Empty body, invalid JSON or an invalid multipart body.",
+    413: "Body over DIGITS_MAX_UPLOAD_BYTES, image over DIGITS_MAX_IMAGE_PIXELS, or batch over DIGITS_MAX_BATCH.",
+    415: "Content-Type not accepted.",
+    422: "Not an image in an accepted format, corrupt or truncated, invalid base64, JSON of the wrong "
+    "shape, or no digit found.",
+    503: "The model is not loaded yet.",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` entries for the given error statuses, all with the :class:`ErrorResponse` shape."""
+    return {s: {"model": ErrorResponse, "description": ERROR_MEANINGS[s]} for s in statuses}

@@ -1,0 +1,110 @@
+"""Pydantic models of the API: JSON request bodies, every response, and the error shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+IMAGE_STRING = (
+    "The image as plain base64, or as a data URL such as canvas.toDataURL() produces "
+    "(data:image/png;base64,...). PNG, JPEG, WebP, GIF, BMP or TIFF."
+)
+
+
+class PredictRequest(BaseModel):
+    """JSON body of ``POST /predict``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    image: str = Field(description=IMAGE_STRING, min_length=1)
+    debug: bool = Field(False, description="Also return the 28x28 image the network saw.")
+
+
+class BatchRequest(BaseModel):
+    """JSON body of ``POST /predict/batch``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    images: list[str] = Field(description=f"Images in order. {IMAGE_STRING}", min_length=1)
+    debug: bool = Field(False, description="Also return the 28x28 image the network saw, per image.")
+
+
+class Prediction(BaseModel):
+    """What the network read in one image."""
+
+    digit: int = Field(ge=0, le=9, description="The most probable digit.", examples=[7])
+    confidence: float = Field(ge=0, le=1, description="Its probability.", examples=[0.998])
+    probabilities: list[float] = Field(
+        min_length=10, max_length=10, description="Probability of each digit 0-9 (they sum to 1)."
+    )
+    model: str = Field(description="Version of the model that answered.", examples=["default-2798073adbb8"])
+    debug_image: str | None = Field(
+        None,
+        description="With debug: the 28x28 input the network saw, as data:image/png;base64,...",
+    )
+
+
+class ItemError(BaseModel):
+    """One image of a batch that could not be classified."""
+
+    error: str = Field(description="What was wrong with this image and what is accepted.")
+    status: int = Field(description="The status this image alone would have had (413 or 422).")
+
+
+class BatchResponse(BaseModel):
+    """One entry per image, in the order sent."""
+
+    predictions: list[Prediction | ItemError]
+
+
+class ErrorResponse(BaseModel):
+    """Every error answer."""
+
+    detail: str = Field(description="What was wrong and what is accepted.")
+
+
+class Health(BaseModel):
+    status: str = Field(examples=["ok"])
+
+
+class Ready(BaseModel):
+    status: str = Field(examples=["ready"])
+    model: str = Field(description="Version of the loaded model.")
+
+
+class ModelInfo(BaseModel):
+    """The loaded model, from its weights metadata."""
+
+    name: str
+    version: str = Field(description="Name and the first 12 hex digits of the weights' SHA-256.")
+    architecture: list[dict[str, Any]] = Field(description="Layers in order, with their settings.")
+    parameters: int = Field(description="Trainable parameters.")
+    test_accuracy: float | None = Field(description="Accuracy on the 10,000 MNIST test digits.")
+    sha256: str = Field(description="SHA-256 of the weights file.")
+    input: dict[str, Any] = Field(description="What the network expects (after preprocessing).")
+    normalization: dict[str, Any]
+    labels: list[str]
+    created: str | None = None
+
+    @classmethod
+    def from_metadata(cls, meta: dict[str, Any]) -> ModelInfo:
+        arch = meta.get("architecture", {})
+        layers = arch.get("layers", []) if isinstance(arch, dict) else list(arch)
+        return cls(
+            name=str(meta.get("name", "unknown")),
+            version=model_version(meta),
+            architecture=layers,
+            parameters=int(meta.get("parameters", 0)),
+            test_accuracy=meta.get("test_accuracy"),
+            sha256=str(meta.get("sha256", "")),
+            input=dict(meta.get("input", {})),
+            normalization=dict(meta.get("normalization", {})),
+            labels=[str(label) for label in meta.get("labels", range(10))],
+            created=meta.get("created"),
+        )
+
+
+def model_version(meta: dict[str, Any]) -> str:
+    """``<name>-<first 12 hex digits of the weights' SHA-256>``: changes whenever the weights do."""
+    return f"{meta.get('name', 'model')}-{str(meta.get('sha256', ''))[:12] or 'unknown'}"
