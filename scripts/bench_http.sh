@@ -44,7 +44,26 @@ else
   echo "uvicorn: $workers worker(s) at $base"
 fi
 
+# CPU seconds used so far by the server we started (uvicorn and its worker processes).
+server_cpu() {
+  [ -n "$pid" ] || { echo 0; return; }
+  local p t=0 tick; tick=$(getconf CLK_TCK)
+  for p in $pid $(pgrep -P "$pid" || true); do
+    [ -r "/proc/$p/stat" ] && t=$(( t + $(awk '{print $14 + $15}' "/proc/$p/stat") ))
+  done
+  echo "$t $tick" | awk '{printf "%.2f", $1 / $2}'
+}
+
 # Warm-up, then the measured run.
 PNG=$tmp/digit.png wrk -t "$THREADS" -c "$CONNECTIONS" -d 2s -s benchmarks/http/predict.lua "$base/predict" >/dev/null
+echo "load average before the run: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) cores)"
+cpu0=$(server_cpu); t0=$(date +%s.%N)
 PNG=$tmp/digit.png wrk -t "$THREADS" -c "$CONNECTIONS" -d "$DURATION" --latency -s benchmarks/http/predict.lua \
-  "$base/predict"
+  "$base/predict" | tee "$tmp/wrk.out"
+if [ -n "$pid" ]; then
+  cpu1=$(server_cpu); t1=$(date +%s.%N)
+  awk -v c0="$cpu0" -v c1="$cpu1" -v t0="$t0" -v t1="$t1" '/^RESULT/ {
+        for (i = 2; i <= NF; i++) { split($i, kv, "="); r[kv[1]] = kv[2] }
+        printf "SERVER cpu_cores_used=%.2f cpu_ms_per_request=%.2f\n", (c1 - c0) / (t1 - t0), 1000 * (c1 - c0) / r["requests"]
+      }' "$tmp/wrk.out"
+fi
