@@ -1,4 +1,7 @@
-"""FastAPI dependencies: the settings, metrics and loaded model of the running app."""
+"""FastAPI dependencies: the settings, metrics and loaded model of the running app.
+
+All ``async def``: they only read ``app.state``, and a plain ``def`` dependency would cost a
+thread-pool round trip on every request."""
 
 from __future__ import annotations
 
@@ -12,17 +15,17 @@ from .predictor import Predictor
 from .settings import Settings
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_metrics(request: Request) -> Metrics:
+async def get_metrics(request: Request) -> Metrics:
     metrics: Metrics = request.app.state.metrics
     return metrics
 
 
-def get_predictor(request: Request) -> Predictor:
+async def get_predictor(request: Request) -> Predictor:
     """The loaded model's predictor; 503 until the lifespan has loaded the weights."""
     predictor: Predictor | None = getattr(request.app.state, "predictor", None)
     if predictor is None or not predictor.alive:
