@@ -11,6 +11,8 @@ import io
 import json
 import os
 import re
+import shutil
+import subprocess
 
 import numpy as np
 import pytest
@@ -151,13 +153,28 @@ def test_blank_page_is_self_contained_and_invites_drawing(pad):
     width, client = pad.canvas.evaluate("c => [c.width, c.clientWidth]")
     assert client > 200 and width == round(client * 2)
     # The curl equivalent is there but tucked away in a <details>.
-    curl = page.locator("details pre")
+    curl = page.locator("#curl")
     expect(curl).to_be_hidden()
     page.get_by_text("Use the API").click()
     expect(curl).to_contain_text(f"{pad.base_url}/predict")
     expect(curl).to_contain_text("Content-Type: application/json")
     assert not any("/predict" in u for u in pad.requests), "a blank canvas must not ask for a prediction"
     pad.check_clean()
+
+
+@pytest.mark.skipif(not (shutil.which("curl") and shutil.which("bash")), reason="needs curl and bash")
+@pytest.mark.parametrize("example", ["curl", "curl-file"])
+def test_curl_examples_on_the_page_work(pad, tmp_path, example):
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGBA", (140, 140), (0, 0, 0, 0))
+    ImageDraw.Draw(image).line([(72, 20), (68, 120)], fill=(17, 17, 17, 255), width=12)
+    image.save(tmp_path / "digit.png")
+    command = pad.page.locator(f"#{example}").text_content()
+    run = subprocess.run(["bash", "-c", command], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    answer = json.loads(run.stdout)
+    assert answer["digit"] == 1 and answer["debug_image"].startswith("data:image/png;base64,")
 
 
 def test_buttons_are_labelled_and_keyboard_reachable(pad):

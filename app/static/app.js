@@ -285,6 +285,7 @@
     `curl -s -X POST '${location.origin}/predict?debug=true' \\\n` +
     `  -H 'Content-Type: application/json' \\\n` +
     `  -d "{\\"image\\": \\"data:image/png;base64,$(base64 -w0 digit.png)\\"}"`;
+  $("curl-file").textContent = `curl -s -F file=@digit.png '${location.origin}/predict?debug=true'`;
 
   canvas.addEventListener("pointerdown", onDown);
   canvas.addEventListener("pointermove", onMove);
