@@ -92,76 +92,79 @@ def _load_reduced(im: Image.Image) -> Image.Image:
         if factor > 1 and im.format == "JPEG":
             im.draft(im.mode, (im.size[0] // factor, im.size[1] // factor))
         im.load()
-        if im.format not in ("BMP", "GIF"):
+        if "exif" in im.info or im.format == "TIFF":
             ImageOps.exif_transpose(im, in_place=True)
     except Exception as exc:  # truncated data, broken streams, bad EXIF... all from untrusted bytes
         raise CorruptImageError(f"truncated or corrupt {im.format} image: {exc}") from exc
     factor = max(im.size) // WORKING_SIDE
     if factor > 1:
-        im = _unpalette(im).reduce(factor)
+        im = _plain_mode(im).reduce(factor)
     return im
 
 
-def _unpalette(im: Image.Image) -> Image.Image:
-    """Palette and bilevel images as RGB(A)/L, so they can be reduced and read as arrays."""
-    if im.mode in ("P", "PA"):
-        transparent = im.mode == "PA" or "transparency" in im.info
+def _plain_mode(im: Image.Image) -> Image.Image:
+    """``im`` in one of L, LA, RGB, RGBA, or a 16/32-bit grey mode (I;16*, I, F)."""
+    mode = im.mode
+    if mode in ("L", "RGB") and "transparency" in im.info:
+        return im.convert("LA" if mode == "L" else "RGBA")
+    if mode in ("L", "LA", "RGB", "RGBA", "F", "I") or mode.startswith("I;16"):
+        return im
+    if mode in ("P", "PA"):
+        transparent = mode == "PA" or "transparency" in im.info
         return im.convert("RGBA" if transparent else "RGB")
-    if im.mode == "1":
+    if mode == "1":
         return im.convert("L")
-    return im
+    if mode == "La":
+        return im.convert("LA")
+    if mode == "RGBa":
+        return im.convert("RGBA")
+    return im.convert("RGB")  # CMYK, YCbCr, LAB, HSV
 
 
-def to_arrays(im: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
-    """Colour ``(H, W, C)`` float32 in ``[0, 1]`` (C = 1 grey or 3 colour) and alpha ``(H, W)`` float32
-    in ``[0, 1]`` or None when the image is opaque by construction."""
-    im = _unpalette(im)
-    if "transparency" in im.info and im.mode in ("L", "RGB"):
-        im = im.convert("LA" if im.mode == "L" else "RGBA")
-    if im.mode in ("La", "RGBa", "PA"):
-        im = im.convert("RGBA")
-    if im.mode in ("L", "LA", "RGB", "RGBA"):
-        a = np.asarray(im, dtype=np.float32) * np.float32(1 / 255)
-        if a.ndim == 2:
-            return a[:, :, None], None
-        if im.mode in ("LA", "RGBA"):
-            return a[:, :, :-1], a[:, :, -1]
-        return a, None
-    if im.mode.startswith("I") or im.mode == "F":
-        return _scaled(np.asarray(im, dtype=np.float32))[:, :, None], None
-    return to_arrays(im.convert("RGB"))  # CMYK, YCbCr, LAB, HSV
-
-
-def _scaled(a: np.ndarray) -> np.ndarray:
-    """16/32-bit integer or float grey levels ``(H, W)`` -> ``[0, 1]`` by the range they can hold."""
-    top = float(a.max()) if a.size else 1.0
-    for full in (1.0, 255.0, 65535.0):
-        if top <= full:
-            return a * np.float32(1 / full)
-    return a * np.float32(1 / top)
-
-
-def _border(a: np.ndarray) -> np.ndarray:
-    """The outermost pixels of ``(H, W, ...)`` as ``(2H + 2W - 4, ...)`` (all pixels if tiny)."""
+def _border_median(a: np.ndarray) -> np.ndarray:
+    """Median of the outermost pixels of ``(H, W)`` or ``(H, W, C)``, per channel (all pixels if tiny)."""
     if a.shape[0] <= 2 or a.shape[1] <= 2:
-        return a.reshape(-1, *a.shape[2:])
-    return np.concatenate([a[0], a[-1], a[1:-1, 0], a[1:-1, -1]])
+        border = a.reshape(-1, *a.shape[2:])
+    else:
+        border = np.concatenate([a[0], a[-1], a[1:-1, 0], a[1:-1, -1]])
+    middle = len(border) // 2
+    return np.partition(border, middle, axis=0)[middle]
 
 
-def ink_map(colour: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
-    """How much ink each pixel holds, ``(H, W)`` float32 in ``[0, 1]``, decided by content.
+def _full_scale(a: np.ndarray) -> float:
+    """The value of full ink for pixel values ``a``: 255 for 8-bit, 65535 for 16-bit; otherwise the
+    smallest of 1, 255, 65535 holding every value (32-bit and float greys carry no scale)."""
+    if a.dtype == np.uint8:
+        return 255.0
+    if a.dtype == np.uint16 or a.dtype == np.dtype(">u2"):
+        return 65535.0
+    top = float(a.max())
+    return next((full for full in (1.0, 255.0, 65535.0) if top <= full), top)
 
-    colour ``(H, W, C)`` and alpha ``(H, W)`` in ``[0, 1]``. A transparent border means strokes drawn
-    on a transparent canvas: the alpha is the ink, whatever the colour. Otherwise (transparency
-    flattened over white) the ink is the largest per-channel distance from the border's median colour.
+
+def ink_map(im: Image.Image) -> np.ndarray:
+    """How much ink each pixel of a decoded image holds, ``(H, W)`` float32 in ``[0, 1]``, decided by
+    content.
+
+    Transparent border: strokes drawn on a transparent canvas, so the alpha channel is the ink, whatever
+    the colour. Otherwise (transparency flattened over white) the ink is each pixel's largest
+    per-channel distance from the median colour of the border: dark on light, light on dark and
+    coloured ink alike.
     """
-    if alpha is not None:
-        if float(np.median(_border(alpha))) < 0.5:
-            return alpha
-        colour = colour * alpha[:, :, None] + (1 - alpha[:, :, None])
-    background = np.median(_border(colour), axis=0)
-    distance = np.abs(colour - background.astype(np.float32))
-    return distance[:, :, 0] if distance.shape[2] == 1 else distance.max(axis=2)
+    im = _plain_mode(im)
+    if im.mode in ("LA", "RGBA"):
+        alpha = np.asarray(im.getchannel("A"))
+        if _border_median(alpha) < 128:
+            return alpha * np.float32(1 / 255)
+        white = Image.new("RGBA", im.size, (255, 255, 255, 255))
+        im = Image.alpha_composite(white, im.convert("RGBA")).convert(im.mode[:-1])
+    pixels = np.asarray(im)
+    scale = np.float32(1 / _full_scale(pixels))
+    distance = np.abs(pixels.astype(np.float32) - _border_median(pixels).astype(np.float32))
+    if distance.ndim == 3:
+        distance = distance.max(axis=2)
+    distance *= scale
+    return distance
 
 
 def normalize_ink(ink: np.ndarray) -> np.ndarray:
@@ -176,7 +179,8 @@ def normalize_ink(ink: np.ndarray) -> np.ndarray:
             "from the background (dark on light, light on dark, or on a transparent background)"
         )
     floor = NOISE_FLOOR * peak
-    out = (ink - np.float32(floor)) * np.float32(1 / (peak - floor))
+    out = ink - np.float32(floor)
+    out *= np.float32(1 / (peak - floor))
     return np.clip(out, 0, 1, out=out)
 
 
@@ -189,13 +193,10 @@ def _bounds(mask: np.ndarray) -> tuple[int, int, int, int]:
 
 def _centre_of_mass(ink: np.ndarray) -> tuple[float, float]:
     """``(row, col)`` centre of mass of ``(H, W)`` ink, in pixel indices (pixel ``i`` centred at ``i``)."""
-    total = float(ink.sum())
-    rows = ink.sum(axis=1)
-    cols = ink.sum(axis=0)
-    return (
-        float(rows @ np.arange(len(rows), dtype=np.float32)) / total,
-        float(cols @ np.arange(len(cols), dtype=np.float32)) / total,
-    )
+    rows = ink.sum(axis=1, dtype=np.float64)
+    cols = ink.sum(axis=0, dtype=np.float64)
+    total = float(rows.sum())
+    return float(rows @ np.arange(len(rows))) / total, float(cols @ np.arange(len(cols))) / total
 
 
 def fit_digit(ink: np.ndarray) -> np.ndarray:
@@ -267,13 +268,14 @@ def _place(digit: np.ndarray) -> np.ndarray:
 
 def to_uint8(digit: np.ndarray) -> np.ndarray:
     """``(28, 28)`` float in ``[0, 1]`` -> uint8 ``[0, 255]``, rounded."""
-    return (digit * 255 + 0.5).astype(np.uint8)
+    out = digit * np.float32(255)
+    out += np.float32(0.5)
+    return out.astype(np.uint8)
 
 
 def preprocess_image(im: Image.Image) -> np.ndarray:
     """A decoded Pillow image -> ``(28, 28)`` uint8 digit, white ink on black (the MNIST recipe)."""
-    colour, alpha = to_arrays(im)
-    return to_uint8(fit_digit(normalize_ink(ink_map(colour, alpha))))
+    return to_uint8(fit_digit(normalize_ink(ink_map(im))))
 
 
 def preprocess(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
