@@ -1,9 +1,11 @@
 """Decode, preprocess and classify off the event loop, micro-batching concurrent requests.
 
-Requests put their image bytes on a queue and await a future. A worker thread takes whatever is
-queued (up to ``max_batch`` images), decodes and preprocesses each one, runs the network once on all
-of them, and settles the futures with one callback per event loop. Under load many requests share one
-``predict`` call and one thread hand-off; an idle service answers a lone request at once.
+Two worker threads form a pipeline. Requests put their image bytes on the first queue and await a
+future; the *prepare* thread decodes and preprocesses one image at a time and passes the 28x28 digit
+on; the *infer* thread takes every digit waiting (up to ``max_batch``), runs the network once on all of
+them and settles their futures with one callback per event loop. While the network runs (NumPy's
+matrix products release the GIL) the next images are being prepared, so batches grow with the load
+by themselves: no timer, no added latency for a lone request.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import contextlib
 import queue
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -49,7 +51,8 @@ class _Job:
     debug: bool
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Outcome]
-    digit: np.ndarray | None = field(default=None)  # (28, 28) uint8 once preprocessed
+    digit: np.ndarray | None = None  # (28, 28) uint8 once prepared
+    seen_png: bytes | None = None
     outcome: Outcome | Exception | None = None
 
 
@@ -57,32 +60,33 @@ _STOP = object()
 
 
 class Predictor:
-    """Thread-backed, micro-batching front of a :class:`Network`; start it, then ``await predict()``."""
+    """Thread-backed, micro-batching front of a :class:`Network`: ``start()``, then ``await predict()``."""
 
     def __init__(
         self,
         net: Network,
         max_pixels: int = DEFAULT_MAX_PIXELS,
         max_batch: int = 64,
-        threads: int = 1,
         on_batch: Callable[[int], None] | None = None,
         version: str = "",
     ) -> None:
         """``max_batch``: most images per network call; ``on_batch(n)`` is told each call's size (from
-        the worker thread); ``version`` names the model in answers."""
+        the infer thread); ``version`` names the model in answers."""
         self.net = net
-        self.version = version or str(net.metadata.get("name", "model"))
         self.max_pixels = max_pixels
         self.max_batch = max_batch
         self.on_batch = on_batch
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.version = version or str(net.metadata.get("name", "model"))
+        self._to_prepare: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._to_infer: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._threads = [
-            threading.Thread(target=self._work, name=f"predictor-{i}", daemon=True) for i in range(threads)
+            threading.Thread(target=self._prepare_loop, name="predictor-prepare", daemon=True),
+            threading.Thread(target=self._infer_loop, name="predictor-infer", daemon=True),
         ]
 
     @property
     def alive(self) -> bool:
-        return any(t.is_alive() for t in self._threads)
+        return all(t.is_alive() for t in self._threads)
 
     def start(self) -> None:
         """Start the worker threads after one warm-up call of the network."""
@@ -91,9 +95,8 @@ class Predictor:
             t.start()
 
     def close(self, timeout: float = 5.0) -> None:
-        """Stop the worker threads once the queue is drained."""
-        for _ in self._threads:
-            self._queue.put(_STOP)
+        """Stop the worker threads once the queued images are answered."""
+        self._to_prepare.put(_STOP)  # the prepare thread passes it on to the infer thread
         for t in self._threads:
             if t.is_alive():
                 t.join(timeout)
@@ -102,59 +105,57 @@ class Predictor:
         """Classify one encoded image; image problems come back as ``Outcome.error``."""
         loop = asyncio.get_running_loop()
         job = _Job(data, debug, loop, loop.create_future())
-        self._queue.put(job)
+        self._to_prepare.put(job)
         return await job.future
 
     async def predict_many(self, images: Sequence[bytes], debug: bool = False) -> list[Outcome]:
-        """Classify several images (batched together by the worker), in order."""
+        """Classify several images (batched together by the infer thread), in order."""
         return list(await asyncio.gather(*(self.predict(data, debug) for data in images)))
 
-    def _work(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is _STOP:
-                return
+    def _prepare_loop(self) -> None:
+        while (job := self._to_prepare.get()) is not _STOP:
+            try:
+                job.digit = preprocess(job.data, self.max_pixels)
+                job.seen_png = to_png(job.digit) if job.debug else None
+            except ImageError as exc:
+                job.outcome = Outcome(error=exc)
+            except Exception as exc:  # a bug: this request gets a 500, the thread lives on
+                job.outcome = exc
+            if job.outcome is None:
+                self._to_infer.put(job)
+            else:
+                _settle([job])
+        self._to_infer.put(_STOP)
+
+    def _infer_loop(self) -> None:
+        while (first := self._to_infer.get()) is not _STOP:
             jobs = [first]
             stop = False
             while len(jobs) < self.max_batch:
                 try:
-                    job = self._queue.get_nowait()
+                    job = self._to_infer.get_nowait()
                 except queue.Empty:
                     break
                 if job is _STOP:
                     stop = True
                     break
                 jobs.append(job)
-            self._run(jobs)
+            self._infer(jobs)
             if stop:
                 return
 
-    def _run(self, jobs: list[_Job]) -> None:
-        """Preprocess each job, classify the good ones in one call, settle every future."""
+    def _infer(self, jobs: list[_Job]) -> None:
+        """Classify prepared jobs in one network call and settle them."""
         try:
+            probabilities = self.net.predict(np.stack([job.digit for job in jobs]))  # type: ignore[misc]
+            for job, p in zip(jobs, probabilities, strict=True):
+                job.outcome = Outcome(probabilities=p, seen_png=job.seen_png)
+            if self.on_batch is not None:
+                self.on_batch(len(jobs))
+        except Exception as exc:  # a bug: these requests get a 500, the thread lives on
             for job in jobs:
-                self._prepare(job)
-            ready = [job for job in jobs if job.digit is not None]
-            if ready:
-                probabilities = self.net.predict(np.stack([job.digit for job in ready]))  # type: ignore[misc]
-                if self.on_batch is not None:
-                    self.on_batch(len(ready))
-                for job, p in zip(ready, probabilities, strict=True):
-                    png = to_png(job.digit) if job.debug and job.digit is not None else None
-                    job.outcome = Outcome(probabilities=p, seen_png=png)
-        except Exception as exc:  # a bug: every unsettled request gets it (500), the worker lives on
-            for job in jobs:
-                if job.outcome is None:
-                    job.outcome = exc
+                job.outcome = exc
         _settle(jobs)
-
-    def _prepare(self, job: _Job) -> None:
-        try:
-            job.digit = preprocess(job.data, self.max_pixels)
-        except ImageError as exc:
-            job.outcome = Outcome(error=exc)
-        except Exception as exc:
-            job.outcome = exc
 
 
 def _settle(jobs: list[_Job]) -> None:
