@@ -1,0 +1,316 @@
+"""The preprocessing module on images as people send them: formats, modes, ink polarity, limits, and the
+MNIST recipe itself (20x20 box, centre of mass at 14,14)."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image, ImageFilter
+
+from app import preprocessing as pp
+from tests.helpers import sample_digits
+
+
+def encode(im: Image.Image, fmt: str = "PNG", **options: object) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, format=fmt, **options)
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def digits() -> tuple[np.ndarray, np.ndarray]:
+    return sample_digits()
+
+
+@pytest.fixture(scope="module")
+def seven(digits: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """The first sample digit (a 7), uint8 (28, 28), white on black."""
+    x, y = digits
+    assert y[0] == 7
+    return x[0]
+
+
+def upscale(digit: np.ndarray, factor: int) -> np.ndarray:
+    """(28, 28) uint8 -> (28 f, 28 f) uint8, bicubic: a smooth, canvas-sized drawing of the digit."""
+    side = 28 * factor
+    return np.asarray(Image.fromarray(digit).resize((side, side), Image.Resampling.BICUBIC))
+
+
+def mean_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
+
+
+def centre_of_mass(a: np.ndarray) -> tuple[float, float]:
+    w = a.astype(np.float64)
+    idx = np.arange(28)
+    return float((w.sum(1) * idx).sum() / w.sum()), float((w.sum(0) * idx).sum() / w.sum())
+
+
+# --- the MNIST recipe ---------------------------------------------------------------------------
+
+
+def test_an_mnist_digit_comes_back_almost_unchanged(digits: tuple[np.ndarray, np.ndarray]) -> None:
+    x, _ = digits
+    out = np.stack([pp.preprocess(encode(Image.fromarray(d))) for d in x[:100]])
+    assert out.shape == (100, 28, 28) and out.dtype == np.uint8
+    assert mean_abs_diff(out, x[:100]) < 4  # only the noise floor moves (MNIST is 0..255)
+
+
+def test_output_is_centred_by_mass_and_fits_the_20_pixel_box(seven: np.ndarray) -> None:
+    canvas = np.zeros((300, 500), np.uint8)
+    canvas[40:236, 250:446] = upscale(seven, 7)  # far off-centre, 7x the size
+    out = pp.preprocess(encode(Image.fromarray(canvas)))
+    cy, cx = centre_of_mass(out)
+    assert abs(cy - pp.CENTRE) < 0.3 and abs(cx - pp.CENTRE) < 0.3
+    rows = np.flatnonzero((out >= 0.3 * 255).any(axis=1))
+    cols = np.flatnonzero((out >= 0.3 * 255).any(axis=0))
+    assert max(rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1) in (19, 20, 21)
+
+
+def test_aspect_ratio_is_kept() -> None:
+    bar = np.zeros((200, 200), np.uint8)
+    bar[20:180, 90:110] = 255  # a 1-like bar, 8:1
+    out = pp.preprocess(encode(Image.fromarray(bar)))
+    cols = np.flatnonzero((out > 128).any(axis=0))
+    rows = np.flatnonzero((out > 128).any(axis=1))
+    assert rows[-1] - rows[0] + 1 >= 18
+    assert cols[-1] - cols[0] + 1 <= 4
+
+
+def test_no_binarisation_grey_levels_survive(seven: np.ndarray) -> None:
+    out = pp.preprocess(encode(Image.fromarray(255 - upscale(seven, 10))))
+    assert len(np.unique(out)) > 50
+
+
+def test_thick_marker_strokes_are_thinned_towards_mnist_width(seven: np.ndarray) -> None:
+    thick = np.asarray(Image.fromarray(upscale(seven, 10)).filter(ImageFilter.MaxFilter(15)))
+    plain = pp.preprocess(encode(Image.fromarray(upscale(seven, 10))))
+    out = pp.preprocess(encode(Image.fromarray(thick)))
+    assert pp.stroke_width(out / 255) < pp.stroke_width(plain / 255) + 0.6
+
+
+# --- ink by content -----------------------------------------------------------------------------
+
+
+def rgba(colour: tuple[int, int, int], alpha: np.ndarray) -> Image.Image:
+    a = np.zeros((*alpha.shape, 4), np.uint8)
+    a[..., :3] = colour
+    a[..., 3] = alpha
+    return Image.fromarray(a)
+
+
+def blend(ink: np.ndarray, pen: tuple[int, int, int], paper: tuple[int, int, int]) -> Image.Image:
+    t = ink[..., None].astype(np.float32) / 255
+    rgb = np.asarray(paper, np.float32) * (1 - t) + np.asarray(pen, np.float32) * t
+    return Image.fromarray(np.round(rgb).astype(np.uint8))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        pytest.param(lambda ink: Image.fromarray(ink), id="light-on-dark"),
+        pytest.param(lambda ink: Image.fromarray(255 - ink), id="dark-on-light"),
+        pytest.param(lambda ink: rgba((0, 0, 0), ink), id="black-on-transparent"),
+        pytest.param(lambda ink: rgba((255, 255, 255), ink), id="white-on-transparent"),
+        pytest.param(lambda ink: rgba((200, 30, 30), ink), id="red-on-transparent"),
+        pytest.param(lambda ink: blend(ink, (20, 40, 160), (250, 245, 225)), id="blue-on-cream"),
+        pytest.param(lambda ink: blend(ink, (250, 220, 0), (30, 30, 30)), id="yellow-on-charcoal"),
+        pytest.param(lambda ink: blend(ink, (0, 128, 0), (255, 255, 255)).convert("CMYK"), id="cmyk"),
+    ],
+)
+def test_ink_is_decided_by_content(seven: np.ndarray, make: object) -> None:
+    reference = pp.preprocess(encode(Image.fromarray(upscale(seven, 5))))
+    im = make(upscale(seven, 5))  # type: ignore[operator]
+    fmt = "TIFF" if im.mode == "CMYK" else "PNG"
+    assert mean_abs_diff(pp.preprocess(encode(im, fmt)), reference) < 6
+
+
+def test_opaque_rgba_screenshot_reads_colours_not_alpha(seven: np.ndarray) -> None:
+    im = Image.fromarray(255 - upscale(seven, 3)).convert("RGBA")  # alpha 255 everywhere
+    reference = pp.preprocess(encode(Image.fromarray(upscale(seven, 3))))
+    assert mean_abs_diff(pp.preprocess(encode(im)), reference) < 6
+
+
+# --- formats and modes --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fmt", "mode", "options"),
+    [
+        ("PNG", "L", {}),
+        ("PNG", "RGB", {}),
+        ("PNG", "RGBA", {}),
+        ("PNG", "LA", {}),
+        ("PNG", "P", {}),
+        ("PNG", "1", {}),
+        ("PNG", "I;16", {}),
+        ("JPEG", "L", {"quality": 90}),
+        ("JPEG", "RGB", {"quality": 90}),
+        ("JPEG", "CMYK", {"quality": 90}),
+        ("WEBP", "RGB", {"lossless": True}),
+        ("WEBP", "RGBA", {"quality": 90}),
+        ("GIF", "P", {}),
+        ("BMP", "RGB", {}),
+        ("BMP", "L", {}),
+        ("TIFF", "L", {}),
+        ("TIFF", "I;16", {}),
+        ("TIFF", "RGB", {"compression": "tiff_lzw"}),
+        ("TIFF", "CMYK", {}),
+    ],
+)
+def test_every_accepted_format_and_mode(seven: np.ndarray, fmt: str, mode: str, options: dict) -> None:
+    drawing = 255 - upscale(seven, 4)  # dark on light
+    im = Image.fromarray(drawing)
+    if mode == "I;16":
+        im = Image.fromarray(drawing.astype(np.uint16) * 257)
+        assert im.mode == "I;16"
+    elif mode in ("RGBA", "LA"):
+        im = Image.fromarray(drawing).convert(mode)
+        im.putalpha(Image.fromarray(255 - drawing))  # alpha is the ink, colour is irrelevant
+    else:
+        im = im.convert(mode)
+    reference = pp.preprocess(encode(Image.fromarray(255 - drawing)))
+    assert mean_abs_diff(pp.preprocess(encode(im, fmt, **options)), reference) < 12
+
+
+def test_palette_image_with_a_transparent_background(seven: np.ndarray) -> None:
+    ink = upscale(seven, 3)
+    im = rgba((0, 0, 0), np.where(ink > 127, 255, 0).astype(np.uint8)).convert("RGBA")
+    pal = im.convert("P", palette=Image.Palette.ADAPTIVE, colors=4)
+    transparent = pal.getpixel((0, 0))
+    out = pp.preprocess(encode(pal, "GIF", transparency=transparent))
+    reference = pp.preprocess(encode(Image.fromarray(np.where(ink > 127, 255, 0).astype(np.uint8))))
+    assert mean_abs_diff(out, reference) < 6
+
+
+def test_animated_gif_uses_the_first_frame(digits: tuple[np.ndarray, np.ndarray]) -> None:
+    x, y = digits
+    first, second = (Image.fromarray(255 - upscale(d, 3)).convert("P") for d in (x[0], x[1]))
+    data = encode(first, "GIF", save_all=True, append_images=[second], duration=100)
+    assert Image.open(io.BytesIO(data)).n_frames == 2
+    reference = pp.preprocess(encode(Image.fromarray(upscale(x[0], 3))))
+    assert mean_abs_diff(pp.preprocess(data), reference) < 6
+
+
+def test_exif_orientation_is_applied(seven: np.ndarray) -> None:
+    upright = Image.fromarray(255 - upscale(seven, 4))
+    stored = upright.transpose(Image.Transpose.ROTATE_90)  # what a camera writes, with orientation 6
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 clockwise to display
+    data = encode(stored, "JPEG", quality=95, exif=exif.tobytes())
+    reference = pp.preprocess(encode(upright, "PNG"))
+    assert mean_abs_diff(pp.preprocess(data), reference) < 8
+
+
+def test_large_photos_are_reduced_before_analysis(seven: np.ndarray) -> None:
+    big = Image.fromarray(255 - upscale(seven, 100))  # 2800x2800
+    reference = pp.preprocess(encode(Image.fromarray(255 - upscale(seven, 10))))
+    for data in (encode(big, "PNG"), encode(big.convert("RGB"), "JPEG", quality=90)):
+        assert mean_abs_diff(pp.preprocess(data), reference) < 8
+
+
+def test_tiny_images_work(seven: np.ndarray) -> None:
+    small = np.asarray(Image.fromarray(seven).resize((14, 14), Image.Resampling.LANCZOS))
+    out = pp.preprocess(encode(Image.fromarray(small)))
+    assert out.shape == (28, 28) and out.max() == 255
+
+
+# --- refusals -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"hello, world", b"\x00" * 100, b"%PDF-1.4 not an image", b'{"image": 1}'],
+    ids=["text", "zeros", "pdf", "json"],
+)
+def test_bytes_that_are_not_an_image_are_unsupported(data: bytes) -> None:
+    with pytest.raises(pp.UnsupportedImageError, match="not a PNG, JPEG, WebP, GIF, BMP or TIFF image"):
+        pp.preprocess(data)
+
+
+@pytest.mark.parametrize("fmt", ["PPM", "ICO", "TGA", "PCX"])
+def test_formats_outside_the_list_are_refused(seven: np.ndarray, fmt: str) -> None:
+    data = encode(Image.fromarray(seven).convert("RGB"), fmt)
+    assert Image.open(io.BytesIO(data)).format == fmt  # Pillow could read it; we must not
+    with pytest.raises(pp.UnsupportedImageError):
+        pp.preprocess(data)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF"])
+def test_truncated_files_are_corrupt(seven: np.ndarray, fmt: str) -> None:
+    data = encode(Image.fromarray(255 - upscale(seven, 4)).convert("RGB"), fmt)
+    with pytest.raises((pp.CorruptImageError, pp.UnsupportedImageError)):
+        pp.preprocess(data[: len(data) // 2])
+
+
+def test_corrupt_png_data_is_corrupt(seven: np.ndarray) -> None:
+    data = bytearray(encode(Image.fromarray(upscale(seven, 4))))
+    idat = data.index(b"IDAT")
+    data[idat + 10 : idat + 40] = b"\xff" * 30
+    with pytest.raises(pp.CorruptImageError):
+        pp.preprocess(bytes(data))
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG whose header claims ``width x height`` pixels, with almost no data: a decompression bomb's
+    calling card."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("side", [5000, 30000])  # over our limit; over Pillow's own bomb guard too
+def test_images_over_the_pixel_limit_are_refused_from_the_header(side: int) -> None:
+    with pytest.raises(pp.ImageTooLargeError, match="limit"):
+        pp.preprocess(png_header_only(side, side), max_pixels=4096 * 4096)
+
+
+def test_the_pixel_limit_is_configurable(seven: np.ndarray) -> None:
+    data = encode(Image.fromarray(upscale(seven, 4)))  # 112 x 112
+    assert pp.preprocess(data, max_pixels=112 * 112).shape == (28, 28)
+    with pytest.raises(pp.ImageTooLargeError, match="112x112 = 12544 pixels; the limit is 12543"):
+        pp.preprocess(data, max_pixels=112 * 112 - 1)
+
+
+def test_a_real_compressed_bomb_is_refused_before_decoding() -> None:
+    data = encode(Image.new("L", (6000, 6000)))  # 36 Mpixel of zeros in a few tens of KB
+    assert len(data) < 200_000
+    with pytest.raises(pp.ImageTooLargeError):
+        pp.preprocess(data)
+
+
+@pytest.mark.parametrize(
+    "im",
+    [
+        pytest.param(Image.new("L", (280, 280), 255), id="white"),
+        pytest.param(Image.new("RGB", (280, 280), (30, 90, 200)), id="uniform-colour"),
+        pytest.param(Image.new("RGBA", (280, 280), (0, 0, 0, 0)), id="transparent"),
+        pytest.param(Image.new("RGBA", (280, 280), (255, 255, 255, 255)), id="opaque-white-rgba"),
+        pytest.param(
+            Image.fromarray(np.random.default_rng(0).integers(250, 256, (280, 280)).astype(np.uint8)),
+            id="faint-noise",
+        ),
+        pytest.param(Image.new("L", (1, 1), 0), id="one-pixel"),
+    ],
+)
+def test_no_ink_is_no_digit_never_a_guess(im: Image.Image) -> None:
+    with pytest.raises(pp.NoDigitError, match="no digit found"):
+        pp.preprocess(encode(im))
+
+
+def test_errors_are_value_errors_with_a_message() -> None:
+    for cls in (pp.UnsupportedImageError, pp.CorruptImageError, pp.ImageTooLargeError, pp.NoDigitError):
+        assert issubclass(cls, pp.ImageError) and issubclass(cls, ValueError)
+
+
+def test_to_png_round_trips(seven: np.ndarray) -> None:
+    im = Image.open(io.BytesIO(pp.to_png(seven)))
+    assert im.format == "PNG" and im.size == (28, 28)
+    assert np.array_equal(np.asarray(im), seven)
