@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from model import WeightsError, load
+from model.allocator import keep_freed_memory
 
 from .errors import StartupError
 from .metrics import Metrics
@@ -41,6 +42,7 @@ def make_lifespan(loader: Loader) -> Callable[[FastAPI], AbstractAsyncContextMan
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings: Settings = app.state.settings
         metrics: Metrics = app.state.metrics
+        keep_freed_memory()  # batches reuse their activation memory instead of page-faulting it in
         net = loader(settings.weights)
         version = model_version(net.metadata)
         predictor = Predictor(

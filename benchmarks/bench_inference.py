@@ -21,6 +21,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from model import InferenceNetwork, architectures, load_sequential, manual_seed  # noqa: E402
+from model.allocator import keep_freed_memory  # noqa: E402
 from model.normalize import to_network_input  # noqa: E402
 
 
@@ -57,6 +58,7 @@ def main() -> None:
     p.add_argument("--weights", type=Path, default=None, help="a seed-architecture weights file (else random)")
     p.add_argument("--n", type=int, default=3000)
     args = p.parse_args()
+    keep_freed_memory()  # for both libraries: they share this process
     if args.weights:
         net, meta = load_sequential(args.weights)
     else:

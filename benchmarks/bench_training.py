@@ -17,6 +17,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from model import Adam, DataGenerator, architectures, data, manual_seed  # noqa: E402
+from model.allocator import keep_freed_memory  # noqa: E402
 from model.normalize import to_network_input  # noqa: E402
 
 
@@ -57,6 +58,7 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--repeats", type=int, default=2, help="best of N epochs for each library")
     args = p.parse_args()
+    keep_freed_memory()  # for both libraries: they share this process
     mnist = data.load_mnist(args.data)
     x, y = mnist.x_train, mnist.y_train
     ours = min(numpy_epoch(x, y, args.batch_size) for _ in range(args.repeats))

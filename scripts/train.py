@@ -19,6 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from model import architectures, data, manual_seed, save  # noqa: E402
+from model.allocator import keep_freed_memory  # noqa: E402
 from model.augment import Augment  # noqa: E402
 from model.batching import DataGenerator  # noqa: E402
 from model.metrics import classification_report, confusion_matrix, format_confusion_matrix  # noqa: E402
@@ -61,6 +62,7 @@ def make_optimizer(args: argparse.Namespace, params: list[Parameter]) -> Optimiz
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    keep_freed_memory()
     try:
         if args.download and args.data is None:
             try:

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..module import Module
 from ..parameter import Parameter
+from ..reductions import column_sums
 
 BNCache = tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, ...]]
 
@@ -25,12 +26,6 @@ def channels_first(rows: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
         return rows
     n, c, h, w = shape
     return rows.reshape(n, h, w, c).transpose(0, 3, 1, 2)
-
-
-def column_sums(rows: np.ndarray) -> np.ndarray:
-    """``(M, C) -> (C,)`` sums as a matrix-vector product: several times faster than ``sum(axis=0)``
-    on the tall, narrow matrices of convolution activations."""
-    return np.ones(rows.shape[0], dtype=rows.dtype) @ rows
 
 
 def batchnorm_train_forward(

@@ -10,6 +10,7 @@ from ..im2col import col2im, im2col, weight_matrix
 from ..module import Module, check_input
 from ..parameter import Parameter
 from ..random import get_rng
+from ..reductions import column_sums
 from ..shapes import conv_output_size
 
 ConvCache = tuple[tuple[int, int, int, int], np.ndarray, np.ndarray, int, int]
@@ -44,7 +45,7 @@ def conv2d_backward(
     f, _, kh, kw = weight.shape
     dout_mat = dout.transpose(0, 2, 3, 1).reshape(-1, f)
     dweight = (dout_mat.T @ cols).reshape(f, kh, kw, -1).transpose(0, 3, 1, 2)
-    dbias = dout_mat.sum(axis=0)
+    dbias = column_sums(dout_mat)
     if not need_dx:
         return None, dweight, dbias
     dcols = dout_mat @ weight_matrix(weight)

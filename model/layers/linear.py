@@ -9,6 +9,7 @@ import numpy as np
 from ..module import Module, check_input
 from ..parameter import Parameter
 from ..random import get_rng
+from ..reductions import column_sums
 
 
 def linear_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
@@ -23,7 +24,7 @@ def linear_backward(
     dout: np.ndarray, x: np.ndarray, weight: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gradients ``(dx, dweight, dbias)`` of :func:`linear_forward`."""
-    return dout @ weight, dout.T @ x, dout.sum(axis=0)
+    return dout @ weight, dout.T @ x, column_sums(dout)
 
 
 class Linear(Module):

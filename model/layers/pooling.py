@@ -29,26 +29,39 @@ def maxpool2d_forward(x: np.ndarray, kernel_size: int, stride: int) -> np.ndarra
     return out
 
 
-def maxpool2d_backward(
-    dout: np.ndarray, x: np.ndarray, out: np.ndarray, kernel_size: int, stride: int
-) -> np.ndarray:
-    """Route each output gradient to the first maximum of its window (as PyTorch does on ties).
+def maxpool2d_forward_with_argmax(
+    x: np.ndarray, kernel_size: int, stride: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """As :func:`maxpool2d_forward`, plus ``(N, C, OH, OW)`` uint8 indices ``i * K + j`` of each window's
+    first maximum in row-major order (PyTorch's choice on ties), for the backward pass."""
+    views = [v for _, _, v in _offsets(x, kernel_size, stride)]
+    out = views[0].copy()
+    winner = np.zeros(out.shape, np.uint8)
+    for k, v in enumerate(views[1:], start=1):
+        better = v > out  # strictly greater: an earlier equal maximum keeps the gradient
+        # Offsets come in increasing k, so the winner is the largest k that beat the running maximum.
+        np.maximum(winner, better.view(np.uint8) * np.uint8(k), out=winner)
+        np.maximum(out, v, out=out)
+    return out, winner
 
-    ``out`` is the forward result. Overlapping windows (stride < kernel) add up.
+
+def maxpool2d_backward(
+    dout: np.ndarray, winner: np.ndarray, x: np.ndarray, kernel_size: int, stride: int
+) -> np.ndarray:
+    """Route each ``(N, C, OH, OW)`` output gradient to its window's winning input.
+
+    ``winner`` comes from :func:`maxpool2d_forward_with_argmax`; ``x`` is the forward input, whose
+    memory layout ``dx`` copies (NHWC after a convolution). Overlapping windows (stride < kernel) add
+    up; the scatter is ``K*K`` strided writes.
     """
     dx = np.zeros_like(x, dtype=dout.dtype)
-    taken = np.zeros(out.shape, dtype=bool)
     overlapping = stride < kernel_size
-    for i, j, view in _offsets(x, kernel_size, stride):
-        hit = view == out
-        hit &= ~taken
-        taken |= hit
-        h_end, w_end = view.shape[2] * stride - stride + 1, view.shape[3] * stride - stride + 1
-        region = dx[:, :, i : i + h_end : stride, j : j + w_end : stride]
+    for i, j, region in _offsets(dx, kernel_size, stride):
+        routed = dout * (winner == i * kernel_size + j)
         if overlapping:
-            region += dout * hit
+            region += routed
         else:
-            np.multiply(dout, hit, out=region)
+            region[...] = routed
     return dx
 
 
@@ -63,8 +76,10 @@ class MaxPool2d(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         check_input(self, x, "(N, C, H, W)", 4)
-        out = maxpool2d_forward(x, self.kernel_size, self.stride)
-        self.cache = (x, out) if self.training else None
+        if not self.training:
+            return maxpool2d_forward(x, self.kernel_size, self.stride)
+        out, winner = maxpool2d_forward_with_argmax(x, self.kernel_size, self.stride)
+        self.cache = (winner, x)
         return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
