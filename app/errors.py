@@ -10,8 +10,9 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from .preprocessing import ImageError, ImageTooLargeError
 
@@ -94,6 +95,13 @@ async def validation_error_handler(request: Request, exc: Exception) -> JSONResp
     )
 
 
+async def client_disconnect_handler(request: Request, exc: Exception) -> Response:
+    """The client went away mid-request: nobody to answer; 499 (nginx's "client closed request") is
+    only for the metrics."""
+    logger.debug("client disconnected during %s %s", request.method, request.url.path)
+    return Response(status_code=499)
+
+
 async def unexpected_error_handler(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, "internal error: this is a bug in the service, not in your request")
@@ -105,4 +113,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ImageError, image_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
+    app.add_exception_handler(ClientDisconnect, client_disconnect_handler)
     app.add_exception_handler(Exception, unexpected_error_handler)
