@@ -1,0 +1,170 @@
+"""The service under a real uvicorn on 127.0.0.1: the README's command, real sockets, chunked bodies,
+concurrent clients, and start-up failures as an operator sees them."""
+
+from __future__ import annotations
+
+import http.client
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.helpers import sample_digits
+
+ROOT = Path(__file__).resolve().parents[1]
+LIMIT = 100_000  # DIGITS_MAX_UPLOAD_BYTES of the server under test
+START_TIMEOUT = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def uvicorn(port: int, **env: str) -> subprocess.Popen[str]:
+    """``uvicorn app.main:app`` on 127.0.0.1:port, from the repository root, with extra environment."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port),
+         "--no-access-log"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def png(a: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    port = free_port()
+    proc = uvicorn(port, DIGITS_MAX_UPLOAD_BYTES=str(LIMIT), DIGITS_MAX_BATCH="8")
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + START_TIMEOUT
+    try:
+        while True:
+            try:
+                if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                out, err = proc.communicate()
+                pytest.fail(f"uvicorn did not become ready (exit {proc.returncode}):\n{err}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+
+
+def test_predict_over_real_http(server: str) -> None:
+    x, y = sample_digits()
+    for digit, label in zip(x[:5], y[:5], strict=True):
+        r = httpx.post(f"{server}/predict", content=png(digit), headers={"content-type": "image/png"})
+        assert r.status_code == 200, r.text
+        assert r.json()["digit"] == label
+    r = httpx.post(f"{server}/predict", files={"file": ("d.png", png(x[0]), "image/png")})
+    assert r.json()["digit"] == y[0]
+
+
+def test_concurrent_clients_are_all_answered_correctly(server: str) -> None:
+    x, y = sample_digits()
+    bodies = [png(d) for d in x[:64]]
+
+    def post(body: bytes) -> int:
+        with httpx.Client(timeout=30) as c:
+            r = c.post(f"{server}/predict", content=body, headers={"content-type": "image/png"})
+            assert r.status_code == 200, r.text
+            return int(r.json()["digit"])
+
+    with ThreadPoolExecutor(16) as pool:
+        digits = list(pool.map(post, bodies))
+    assert np.mean(np.array(digits) == y[:64]) > 0.95
+    assert "digits_inference_batch_size_count" in httpx.get(f"{server}/metrics").text
+
+
+def test_chunked_body_over_the_limit_is_413_while_reading(server: str) -> None:
+    host, port = server.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    chunk = b"\0" * 16_384
+
+    def body() -> Iterator[bytes]:  # no Content-Length: Transfer-Encoding: chunked
+        for _ in range(LIMIT // len(chunk) + 3):
+            yield chunk
+
+    conn.request("POST", "/predict", body=body(), headers={"Content-Type": "image/png"}, encode_chunked=True)
+    response = conn.getresponse()
+    assert response.status == 413
+    assert str(LIMIT) in json.loads(response.read())["detail"]
+    conn.close()
+
+
+def test_declared_length_over_the_limit_is_413(server: str) -> None:
+    r = httpx.post(f"{server}/predict", content=b"\0" * (LIMIT + 1), headers={"content-type": "image/png"})
+    assert r.status_code == 413 and "DIGITS_MAX_UPLOAD_BYTES" in r.json()["detail"]
+
+
+def test_service_endpoints(server: str) -> None:
+    assert httpx.get(f"{server}/health").json() == {"status": "ok"}
+    assert httpx.get(f"{server}/ready").json()["status"] == "ready"
+    assert httpx.get(f"{server}/model").json()["parameters"] > 0
+    assert httpx.get(f"{server}/openapi.json").status_code == 200
+    assert httpx.get(f"{server}/docs").status_code == 200
+    assert httpx.get(f"{server}/nowhere").json()["detail"].startswith("no such path")
+
+
+def failed_start(**env: str) -> str:
+    """Start uvicorn with ``env``; it must exit non-zero; returns what it printed."""
+    proc = uvicorn(free_port(), **env)
+    try:
+        _, err = proc.communicate(timeout=START_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        pytest.fail("uvicorn kept running with a broken configuration")
+    assert proc.returncode != 0
+    return err
+
+
+def test_missing_weights_stop_start_up_cleanly(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.npz"
+    err = failed_start(DIGITS_WEIGHTS=str(missing))
+    assert f"weights file {missing} does not exist" in err
+    assert "DIGITS_WEIGHTS" in err
+    assert "Traceback" not in err
+
+
+def test_corrupt_weights_stop_start_up_cleanly(tmp_path: Path) -> None:
+    (tmp_path / "w.json").write_text((ROOT / "weights" / "default.json").read_text())
+    (tmp_path / "w.npz").write_bytes(b"not a zip file at all")
+    err = failed_start(DIGITS_WEIGHTS=str(tmp_path / "w.npz"))
+    assert str(tmp_path / "w.npz") in err and "SHA-256" in err
+    assert "Traceback" not in err
+
+
+def test_invalid_settings_stop_start_up_cleanly() -> None:
+    err = failed_start(DIGITS_MAX_BATCH="lots")
+    assert "DIGITS_MAX_BATCH='lots'" in err
+    assert "Traceback" not in err
