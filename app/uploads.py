@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
+from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
@@ -27,6 +28,7 @@ IMAGE_TYPES = (
     "image/tiff",
     "application/octet-stream",
 )
+Body = TypeVar("Body", bound=BaseModel)
 MULTIPART = "multipart/form-data"
 JSON = "application/json"
 SINGLE_FIELD = "file"
@@ -78,7 +80,6 @@ async def read_single(request: Request) -> Upload:
         return Upload(parts[0])
     if _is_json(kind):
         body = _parse_json(await _read_body(request, ACCEPTED_SINGLE), PredictRequest, ACCEPTED_SINGLE)
-        assert isinstance(body, PredictRequest)
         return Upload(decode_image_string(body.image), body.debug)
     raise _unsupported(kind, ACCEPTED_SINGLE)
 
@@ -90,11 +91,10 @@ async def read_batch(request: Request, max_batch: int) -> BatchUpload:
         parts = await _read_multipart(request, BATCH_FIELD, max_batch, ACCEPTED_BATCH)
         return BatchUpload([p or UnprocessableError("the uploaded file is empty") for p in parts])
     if _is_json(kind):
-        body = _parse_json(await _read_body(request, ACCEPTED_BATCH), BatchRequest, ACCEPTED_BATCH)
-        assert isinstance(body, BatchRequest)
-        if len(body.images) > max_batch:
-            raise _too_many(len(body.images), max_batch)
-        return BatchUpload([_decode_or_error(s) for s in body.images], body.debug)
+        batch = _parse_json(await _read_body(request, ACCEPTED_BATCH), BatchRequest, ACCEPTED_BATCH)
+        if len(batch.images) > max_batch:
+            raise _too_many(len(batch.images), max_batch)
+        return BatchUpload([_decode_or_error(s) for s in batch.images], batch.debug)
     raise _unsupported(kind, ACCEPTED_BATCH)
 
 
@@ -121,7 +121,7 @@ async def _read_body(request: Request, accepted: str) -> bytes:
     return body
 
 
-def _parse_json(body: bytes, model: type[BaseModel], accepted: str) -> BaseModel:
+def _parse_json(body: bytes, model: type[Body], accepted: str) -> Body:
     try:
         return model.model_validate_json(body)
     except ValidationError as exc:
