@@ -1,0 +1,117 @@
+"""The predictor behind the API: micro-batching, per-image errors, bugs reported (not swallowed), and the
+app's answer when the network itself fails."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import threading
+from typing import Any
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from app.main import create_app
+from app.predictor import Predictor
+from app.preprocessing import NoDigitError, UnsupportedImageError
+from app.settings import Settings
+from tests.helpers import sample_digits
+
+
+class FakeNetwork:
+    """Answers 3 for every image and records the batch sizes; ``gate`` holds calls until it is set, so
+    that requests pile up behind the first one."""
+
+    def __init__(self) -> None:
+        self.metadata: dict[str, Any] = {"name": "fake", "sha256": "0" * 64}
+        self.batches: list[int] = []
+        self.gate = threading.Event()
+        self.gate.set()
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        assert images.dtype == np.uint8 and images.shape[1:] == (28, 28)
+        self.gate.wait(10)
+        self.batches.append(len(images))
+        p = np.zeros((len(images), 10), np.float32)
+        p[:, 3] = 1
+        return p
+
+
+def png(a: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def images() -> list[bytes]:
+    x, _ = sample_digits()
+    return [png(d) for d in x[:40]]
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+def test_concurrent_requests_share_network_calls(images: list[bytes]) -> None:
+    net = FakeNetwork()
+    predictor = Predictor(net, max_batch=16)
+    predictor.start()  # one warm-up call
+    net.batches.clear()
+    net.gate.clear()  # hold the first batch so the rest queue up behind it
+
+    async def main() -> list[Any]:
+        pending = asyncio.gather(*(predictor.predict(data) for data in images))
+        await asyncio.sleep(0.5)
+        net.gate.set()
+        return list(await pending)
+
+    try:
+        outcomes = run(main())
+    finally:
+        predictor.close()
+    assert all(o.error is None and int(o.probabilities.argmax()) == 3 for o in outcomes)
+    assert sum(net.batches) == len(images)
+    assert max(net.batches) > 1 and max(net.batches) <= 16
+    assert len(net.batches) < len(images)
+
+
+def test_each_image_gets_its_own_error(images: list[bytes]) -> None:
+    predictor = Predictor(FakeNetwork())
+    predictor.start()
+    blank = png(np.zeros((28, 28), np.uint8))
+    try:
+        outcomes = run(predictor.predict_many([images[0], b"not an image", blank, images[1]], debug=True))
+    finally:
+        predictor.close()
+    good, unsupported, blank_outcome, good2 = outcomes
+    assert good.probabilities is not None and good.seen_png is not None and good2.error is None
+    assert isinstance(unsupported.error, UnsupportedImageError)
+    assert isinstance(blank_outcome.error, NoDigitError)
+    assert not predictor.alive
+
+
+def test_a_failing_network_is_a_500_with_json_not_a_hang(images: list[bytes]) -> None:
+    app = create_app(Settings(), loader=lambda path: _failing_after_warmup())
+    with TestClient(app, raise_server_exceptions=False) as client:
+        r = client.post("/predict", content=images[0], headers={"content-type": "image/png"})
+        assert r.status_code == 500
+        assert "bug in the service" in r.json()["detail"]
+        assert client.get("/ready").status_code == 200  # the worker threads survived
+        r = client.post("/predict", content=b"junk", headers={"content-type": "image/png"})
+        assert r.status_code == 422  # client mistakes are still answered as such
+
+
+def _failing_after_warmup() -> FakeNetwork:
+    net = FakeNetwork()
+
+    def predict(images: np.ndarray) -> np.ndarray:
+        if len(net.batches) == 0:
+            net.batches.append(len(images))  # the warm-up call succeeds
+            return np.zeros((len(images), 10), np.float32)
+        raise RuntimeError("the network broke")
+
+    net.predict = predict  # type: ignore[method-assign]
+    return net
