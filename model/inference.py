@@ -1,8 +1,9 @@
 """The inference-only forward path, compiled from a trained :class:`Sequential`.
 
 Compilation turns each eval-mode layer into a stateless op that calls the same forward maths as the
-layer (``conv2d_forward``, ``maxpool2d_forward``...), drops Dropout and the loss, and folds every
-BatchNormalization into the neighbouring convolution or linear weights where that is exact. Ops hold
+layer (``conv2d_forward``, ``maxpool2d_forward``...), drops Dropout and the loss, folds every
+BatchNormalization into the neighbouring convolution or linear weights where that is exact, and pools
+before ReLU (equal results, a quarter of the ReLU work). Ops hold
 read-only float32 arrays and keep no caches, so one network is safe to call from many threads.
 """
 
@@ -165,6 +166,16 @@ def fold_batchnorm(ops: list[Op]) -> list[Op]:
     return [_freeze(op) for op in ops]
 
 
+def pool_before_relu(ops: list[Op]) -> list[Op]:
+    """``MaxPool(ReLU(x)) == ReLU(MaxPool(x))`` (ReLU is monotonic): pooling first leaves ReLU a
+    quarter of the values to touch behind a 2x2 pool. Exact, not an approximation."""
+    ops = list(ops)
+    for i in range(len(ops) - 1):
+        if isinstance(ops[i], ReLUOp) and isinstance(ops[i + 1], MaxPoolOp):
+            ops[i], ops[i + 1] = ops[i + 1], ops[i]
+    return ops
+
+
 def _freeze(op: Op) -> Op:
     """Cast an op's arrays to read-only float32 (folding computes in float64)."""
     if isinstance(op, ConvOp):
@@ -191,7 +202,7 @@ class InferenceNetwork:
         meta = metadata or {}
         norm = meta.get("normalization", {})
         return cls(
-            tuple(fold_batchnorm(ops)),
+            tuple(pool_before_relu(fold_batchnorm(ops))),
             float(norm.get("mean", MNIST_MEAN)),
             float(norm.get("std", MNIST_STD)),
             meta,

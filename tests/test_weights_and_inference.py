@@ -63,6 +63,7 @@ def test_batchnorm_is_folded_and_dropout_removed() -> None:
     assert "AffineOp" not in names and "Dropout" not in " ".join(names)
     assert sum(isinstance(op, ConvOp) for op in ops) == 3
     assert sum(isinstance(op, LinearOp) for op in ops) == 2
+    assert names[:3] == ["ConvOp", "MaxPoolOp", "ReLUOp"]  # pooled before ReLU: same values, less work
     # The seed network's BatchNorm sits after pooling: folded forward into the first Linear.
     seed_ops = InferenceNetwork.from_sequential(trained_like("seed")).ops
     assert not any(isinstance(op, AffineOp) for op in seed_ops)
