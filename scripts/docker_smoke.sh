@@ -44,8 +44,13 @@ trap 'exit 130' INT TERM
 # --- build ------------------------------------------------------------------------------------------
 say "docker build -t $IMAGE ."
 t0=$(date +%s)
+previous=$(docker image inspect -f '{{.Id}}' "$IMAGE" 2>/dev/null || true)
 docker build -q -t "$IMAGE" . >"$tmp/build.log" 2>&1 || { cat "$tmp/build.log" >&2; die "docker build failed"; }
 say "built in $(( $(date +%s) - t0 )) s"
+# The image this tag pointed to before, now untagged: drop it (its shared layers stay as build cache).
+if [ -n "$previous" ] && [ "$previous" != "$(docker image inspect -f '{{.Id}}' "$IMAGE")" ]; then
+  docker rmi "$previous" >/dev/null 2>&1 || true
+fi
 img_bytes=$(docker image inspect -f '{{.Size}}' "$IMAGE")
 base_bytes=$(docker image inspect -f '{{.Size}}' "$BASE")
 say "image $(( img_bytes / 1000000 )) MB; added over $BASE: $(( (img_bytes - base_bytes) / 1000000 )) MB"
