@@ -37,6 +37,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights", type=Path, default=None, help="weights .npz (default: the shipped model)")
     p.add_argument("--data", type=Path, default=None, help=f"MNIST .npz or IDX folder (else ${data.ENV_VAR})")
+    p.add_argument("--no-verify", action="store_true", help="skip the SHA-256 check (your own data)")
     p.add_argument("--download", action="store_true", help="fetch the public MNIST copy if none is found")
     p.add_argument("--out", type=Path, default=None, help="report folder (default: reports/<weights name>)")
     p.add_argument("--gallery", type=int, default=100, help="misclassified digits to show")
@@ -119,7 +120,8 @@ def via_preprocessing(net: Any, x: np.ndarray) -> np.ndarray:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        mnist = data.load_mnist(data.download() if args.download and args.data is None else args.data)
+        source = data.download() if args.download and args.data is None else args.data
+        mnist = data.load_mnist(source, verify=not args.no_verify)
     except data.DatasetError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

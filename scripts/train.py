@@ -53,6 +53,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--val-size", type=int, default=5000, help="training digits held out for validation")
     p.add_argument("--patience", type=int, default=0, help="stop after N epochs without improvement (0: off)")
     p.add_argument("--data", type=Path, default=None, help=f"MNIST .npz or IDX folder (else ${data.ENV_VAR})")
+    p.add_argument("--no-verify", action="store_true", help="skip the SHA-256 check (your own data)")
     p.add_argument("--download", action="store_true", help=f"fetch {data.DOWNLOAD_URL} if no data is found")
     p.add_argument("--out", type=Path, default=Path("weights/default.npz"))
     p.add_argument("--checkpoint", type=Path, default=None, help="default: <out>.ckpt.npz")
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
                 data.resolve_path(None)
             except data.DatasetError:
                 args.data = data.download()
-        mnist = data.load_mnist(args.data)
+        mnist = data.load_mnist(args.data, verify=not args.no_verify)
     except data.DatasetError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,20 @@
+"""``digits-serve``: start the service with uvicorn (the same as ``uvicorn app.main:app``)."""
+
+from __future__ import annotations
+
+import argparse
+
+import uvicorn
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description="Serve the digit recognizer (settings: DIGITS_* variables).")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: $WEB_CONCURRENCY or 1)")
+    args = p.parse_args(argv)
+    uvicorn.run("app.main:app", host=args.host, port=args.port, workers=args.workers, access_log=False)
+
+
+if __name__ == "__main__":
+    main()
