@@ -4,6 +4,12 @@
   ceiling of any model served on this stack.
 - ``torch_app``: our service, unchanged, with the network swapped for the ``seed`` architecture in
   PyTorch eval mode (the ``bench`` extra), so the two differ only in the model.
+- ``free_network_app``: our service with a network that costs nothing: what everything but the model
+  costs (preprocessing, the worker thread, metrics, FastAPI).
+- ``inline_free_network_app``: the same, with decoding and preprocessing run on the event loop instead
+  of the worker thread: what the hand-off to the thread costs. (Not how to serve: it blocks the loop.)
+
+The apps are built on first access, so starting one imports nothing the others need.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from PIL import Image
 
-decode_only_app = FastAPI()
+decode_only_app = FastAPI()  # built eagerly: the others are made by __getattr__ below
 CONSTANT = {"digit": 0, "confidence": 1.0, "probabilities": [1.0] + [0.0] * 9, "model": "constant"}
 
 
@@ -50,16 +56,64 @@ class TorchSeed:
             return self.torch.softmax(self.net(x), dim=1).numpy()
 
 
-def _torch_loader(path: Any) -> TorchSeed:
+class FreeNetwork:
+    """A network that costs nothing: every digit is a 3."""
+
+    def __init__(self, metadata: dict[str, Any]) -> None:
+        self.metadata = {**metadata, "name": "free"}
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        p = np.zeros((len(images), 10), np.float32)
+        p[:, 3] = 1
+        return p
+
+
+def _shipped_metadata(path: Any) -> dict[str, Any]:
     from app.lifespan import load_network
 
-    return TorchSeed(load_network(path).metadata)
+    return dict(load_network(path).metadata)
 
 
 def _make_torch_app() -> FastAPI:
     from app.main import create_app
 
-    return create_app(loader=_torch_loader)
+    return create_app(loader=lambda path: TorchSeed(_shipped_metadata(path)))
 
 
-torch_app = _make_torch_app()
+def _make_free_network_app() -> FastAPI:
+    from app.main import create_app
+
+    return create_app(loader=lambda path: FreeNetwork(_shipped_metadata(path)))
+
+
+def _make_inline_free_network_app() -> FastAPI:
+    import app.lifespan
+    from app.predictor import Outcome, Predictor
+    from app.preprocessing import ImageError, preprocess
+
+    class InlinePredictor(Predictor):
+        async def predict(self, data: bytes, debug: bool = False) -> Outcome:
+            try:
+                digit = preprocess(data, self.max_pixels)
+            except ImageError as exc:
+                return Outcome(error=exc)
+            return Outcome(probabilities=self.net.predict(digit[None])[0])
+
+    app.lifespan.Predictor = InlinePredictor  # type: ignore[misc]  # this benchmark process only
+    return _make_free_network_app()
+
+
+_FACTORIES = {
+    "torch_app": _make_torch_app,
+    "free_network_app": _make_free_network_app,
+    "inline_free_network_app": _make_inline_free_network_app,
+}
+
+
+def __getattr__(name: str) -> FastAPI:
+    """``torch_app`` and the free-network apps, built when uvicorn first asks for them."""
+    if name not in _FACTORIES:
+        raise AttributeError(name)
+    built = _FACTORIES[name]()
+    globals()[name] = built
+    return built

@@ -5,6 +5,9 @@
 - ``torch``: the same endpoint (our app, same preprocessing) with the ``seed`` network run by PyTorch;
 - ``decode``: an endpoint that only decodes the PNG and returns a constant (the stack's ceiling).
 
+Two more targets split our cost (``--only free --only inline-free``): our app with a network that costs
+nothing, and the same with preprocessing run on the event loop instead of the worker thread.
+
 Also measures cold start (process start to first 200 from /predict), idle RSS and RSS after
 ``--requests`` requests. Needs wrk (``apt-get install wrk``) and, for the torch yardstick, the ``bench``
 extra.
@@ -35,7 +38,10 @@ TARGETS = {
     "ours": "app.main:app",
     "torch": "benchmarks.baseline_apps:torch_app",
     "decode": "benchmarks.baseline_apps:decode_only_app",
+    "free": "benchmarks.baseline_apps:free_network_app",
+    "inline-free": "benchmarks.baseline_apps:inline_free_network_app",
 }
+DEFAULT_TARGETS = ("ours", "torch", "decode")
 
 
 def free_port() -> int:
@@ -103,7 +109,7 @@ def measure(name: str, png: Path, body: bytes, duration: str, requests: int) -> 
         proc.terminate()
         proc.wait(10)
     result.update(cold_start_s=cold, idle_rss_mib=idle, rss_before_mib=before, rss_after_mib=after)
-    print(f"{name:6s} {result['req_per_s']:8.0f} req/s  p50 {result['p50_ms']:6.2f} ms  p99 {result['p99_ms']:6.2f} ms"
+    print(f"{name:11s} {result['req_per_s']:8.0f} req/s  p50 {result['p50_ms']:6.2f} ms  p99 {result['p99_ms']:6.2f} ms"
           f"  errors {int(result['socket_errors'] + result['non_2xx'])}  cold start {cold:.2f} s"
           f"  idle RSS {idle:.0f} MiB  RSS {before:.0f} -> {after:.0f} MiB over {requests} more requests",
           flush=True)
@@ -122,7 +128,7 @@ def main() -> None:
         png = Path(tmp) / "digit.png"
         Image.fromarray(digit).save(png)
         body = png.read_bytes()
-        results = {n: measure(n, png, body, args.duration, args.requests) for n in (args.only or TARGETS)}
+        results = {n: measure(n, png, body, args.duration, args.requests) for n in (args.only or DEFAULT_TARGETS)}
     if {"ours", "torch", "decode"} <= results.keys():
         ours = results["ours"]["req_per_s"]
         print(f"ours / torch seed: {ours / results['torch']['req_per_s']:.2f}x (target >= 1.5x); "
