@@ -102,9 +102,12 @@ async def client_disconnect_handler(request: Request, exc: Exception) -> Respons
     return Response(status_code=499)
 
 
+INTERNAL_ERROR = "internal error: this is a bug in the service, not in your request"
+
+
 async def unexpected_error_handler(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(500, "internal error: this is a bug in the service, not in your request")
+    return error_response(500, INTERNAL_ERROR)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -43,6 +43,7 @@ class Outcome:
     probabilities: np.ndarray | None = None  # (10,) float32, summing to 1
     seen_png: bytes | None = None  # with debug: PNG of the (28, 28) input the network saw
     error: ImageError | None = None
+    bug: Exception | None = None  # predict_many only: a bug of ours hit this image (predict raises it)
 
 
 @dataclass
@@ -103,8 +104,18 @@ class Predictor:
         return await job.future
 
     async def predict_many(self, images: Sequence[bytes], debug: bool = False) -> list[Outcome]:
-        """Classify several images (batched together by the worker), in order."""
-        return list(await asyncio.gather(*(self.predict(data, debug) for data in images)))
+        """Classify several images (batched together by the worker), in order. A bug that hits one
+        image comes back as that image's ``Outcome.bug`` instead of failing the others."""
+        results = await asyncio.gather(*(self.predict(data, debug) for data in images), return_exceptions=True)
+        return [self._as_outcome(r) for r in results]
+
+    @staticmethod
+    def _as_outcome(result: Outcome | BaseException) -> Outcome:
+        if isinstance(result, Outcome):
+            return result
+        if isinstance(result, Exception):
+            return Outcome(bug=result)
+        raise result  # cancellation and the like are not per-image problems
 
     def _work_loop(self) -> None:
         while (first := self._queue.get()) is not _STOP:

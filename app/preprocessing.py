@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 from typing import Final
 
 import numpy as np
@@ -70,8 +71,10 @@ def open_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image
         im = Image.open(io.BytesIO(data), formats=FORMATS)
     except UnidentifiedImageError as exc:
         raise UnsupportedImageError(f"not a {FORMAT_NAMES} image") from exc
-    except Image.DecompressionBombError as exc:
-        raise ImageTooLargeError(f"{exc}; the limit is {max_pixels} pixels") from exc
+    except Image.DecompressionBombError as exc:  # over Pillow's own guard, far over ours
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        size = f"image is {found.group(1)} pixels" if found else "image is too large to decode"
+        raise ImageTooLargeError(f"{size}; the limit is {max_pixels} pixels: send a smaller image") from exc
     except Exception as exc:  # any failure of a decoder on untrusted bytes is a corrupt file
         raise CorruptImageError(f"corrupt image header: {exc}") from exc
     width, height = im.size
@@ -98,7 +101,10 @@ def _load_reduced(im: Image.Image) -> Image.Image:
         raise CorruptImageError(f"truncated or corrupt {im.format} image: {exc}") from exc
     factor = max(im.size) // WORKING_SIDE
     if factor > 1:
-        im = _plain_mode(im).reduce(factor)
+        im = _plain_mode(im)
+        if im.mode.startswith("I;16"):  # Pillow cannot reduce 16-bit modes; 32-bit keeps every value
+            im = im.convert("I")
+        im = im.reduce(factor)
     return im
 
 
@@ -159,6 +165,8 @@ def ink_map(im: Image.Image) -> np.ndarray:
         white = Image.new("RGBA", im.size, (255, 255, 255, 255))
         im = Image.alpha_composite(white, im.convert("RGBA")).convert(im.mode[:-1])
     pixels = np.asarray(im)
+    if pixels.dtype.kind == "f" and not np.isfinite(pixels).all():
+        raise CorruptImageError(f"image has NaN or infinite pixel values: send a {FORMAT_NAMES} image of real pixels")
     scale = np.float32(1 / _full_scale(pixels))
     distance = np.abs(pixels.astype(np.float32) - _border_median(pixels).astype(np.float32))
     if distance.ndim == 3:

@@ -49,7 +49,7 @@ class ItemError(BaseModel):
     """One image of a batch that could not be classified."""
 
     error: str = Field(description="What was wrong with this image and what is accepted.")
-    status: int = Field(description="The status this image alone would have had (413 or 422).")
+    status: int = Field(description="The status this image alone would have had (413 or 422; 500 for a bug of ours).")
 
 
 class BatchResponse(BaseModel):

@@ -115,3 +115,29 @@ def _failing_after_warmup() -> FakeNetwork:
 
     net.predict = predict  # type: ignore[method-assign]
     return net
+
+
+def test_a_bug_on_one_batch_image_fails_only_that_image(
+    images: list[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import app.predictor
+    from app.errors import INTERNAL_ERROR
+
+    real = app.predictor.preprocess
+
+    def buggy(data: bytes, max_pixels: int) -> np.ndarray:
+        if data == b"trigger the bug":
+            raise RuntimeError("a bug in preprocessing")
+        return real(data, max_pixels)
+
+    monkeypatch.setattr(app.predictor, "preprocess", buggy)
+    with TestClient(create_app(Settings()), raise_server_exceptions=False) as client:
+        files = [("files", ("a.png", images[0], "image/png")), ("files", ("b.png", b"trigger the bug", "image/png"))]
+        r = client.post("/predict/batch", files=files)
+        assert r.status_code == 200
+        first, second = r.json()["predictions"]
+        assert first["digit"] == 7
+        assert second == {"error": INTERNAL_ERROR, "status": 500}
+        r = client.post("/predict", content=b"trigger the bug", headers={"content-type": "image/png"})
+        assert r.status_code == 500 and r.json() == {"detail": INTERNAL_ERROR}
+        assert 'digits_rejected_images_total{reason="InternalError"} 1.0' in client.get("/metrics").text

@@ -213,6 +213,25 @@ def test_large_photos_are_reduced_before_analysis(seven: np.ndarray) -> None:
         assert mean_abs_diff(pp.preprocess(data), reference) < 8
 
 
+@pytest.mark.parametrize("fmt", ["PNG", "TIFF"])
+def test_large_16_bit_greys_are_reduced_too(seven: np.ndarray, fmt: str) -> None:
+    """Pillow cannot ``reduce()`` 16-bit modes: a 2240x2240 16-bit scan must still be read, not crash."""
+    drawing = 255 - upscale(seven, 80)
+    im = Image.fromarray(drawing.astype(np.uint16) * 257)
+    assert im.mode == "I;16"
+    reference = pp.preprocess(encode(Image.fromarray(255 - upscale(seven, 10))))
+    assert mean_abs_diff(pp.preprocess(encode(im, fmt)), reference) < 8
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_float_images_with_nan_or_infinite_pixels_are_corrupt(seven: np.ndarray, bad: float) -> None:
+    for pixels in (np.full((30, 30), bad, np.float32), upscale(seven, 4).astype(np.float32)):
+        pixels[5, 5] = bad
+        data = encode(Image.fromarray(pixels), "TIFF")
+        with pytest.raises(pp.CorruptImageError, match="NaN or infinite"):
+            pp.preprocess(data)
+
+
 def test_tiny_images_work(seven: np.ndarray) -> None:
     small = np.asarray(Image.fromarray(seven).resize((14, 14), Image.Resampling.LANCZOS))
     out = pp.preprocess(encode(Image.fromarray(small)))
@@ -266,10 +285,13 @@ def png_header_only(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
 
 
-@pytest.mark.parametrize("side", [5000, 30000])  # over our limit; over Pillow's own bomb guard too
+@pytest.mark.parametrize("side", [5000, 30000, 100_000])  # over our limit; the last two over Pillow's guard
 def test_images_over_the_pixel_limit_are_refused_from_the_header(side: int) -> None:
-    with pytest.raises(pp.ImageTooLargeError, match="limit"):
+    with pytest.raises(pp.ImageTooLargeError) as caught:
         pp.preprocess(png_header_only(side, side), max_pixels=4096 * 4096)
+    message = str(caught.value)
+    assert f"{side * side} pixels" in message and "the limit is 16777216 pixels" in message
+    assert "178956970" not in message  # Pillow's own limit would only confuse: ours is the one that counts
 
 
 def test_the_pixel_limit_is_configurable(seven: np.ndarray) -> None:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from ..dependencies import MetricsDep, PredictorDep, SettingsDep
-from ..errors import image_error_status
+from ..errors import INTERNAL_ERROR, image_error_status, logger
 from ..metrics import Metrics
 from ..openapi import batch_body, error_responses, single_image_body
 from ..predictor import Outcome
@@ -75,7 +75,11 @@ async def predict_batch(
             entries.append({"error": item.detail, "status": item.status_code})
             continue
         outcome = next(outcomes)
-        if outcome.error is not None:
+        if outcome.bug is not None:
+            logger.error("unexpected error on image %d of a batch", len(entries), exc_info=outcome.bug)
+            metrics.count_rejection("InternalError")
+            entries.append({"error": INTERNAL_ERROR, "status": 500})
+        elif outcome.error is not None:
             metrics.count_rejection(type(outcome.error).__name__)
             entries.append(_item_error(outcome.error))
         else:
