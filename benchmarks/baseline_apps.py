@@ -2,6 +2,8 @@
 
 - ``decode_only_app``: reads the raw body, decodes the PNG with Pillow and answers a constant: the
   ceiling of any model served on this stack.
+- ``preprocess_only_app``: the same, with the service's preprocessing (crop, 20x20 resize, centre of
+  mass) after the decode: what the MNIST recipe alone costs, before any network or service feature.
 - ``torch_app``: our service, unchanged, with the network swapped for the ``seed`` architecture in
   PyTorch eval mode (the ``bench`` extra), so the two differ only in the model.
 - ``free_network_app``: our service with a network that costs nothing: what everything but the model
@@ -74,6 +76,19 @@ def _shipped_metadata(path: Any) -> dict[str, Any]:
     return dict(load_network(path).metadata)
 
 
+def _make_preprocess_only_app() -> FastAPI:
+    from app.preprocessing import preprocess
+
+    app = FastAPI()
+
+    @app.post("/predict")
+    async def preprocess_only(request: Request) -> JSONResponse:
+        preprocess(await request.body())
+        return JSONResponse(CONSTANT)
+
+    return app
+
+
 def _make_torch_app() -> FastAPI:
     from app.main import create_app
 
@@ -104,6 +119,7 @@ def _make_inline_free_network_app() -> FastAPI:
 
 
 _FACTORIES = {
+    "preprocess_only_app": _make_preprocess_only_app,
     "torch_app": _make_torch_app,
     "free_network_app": _make_free_network_app,
     "inline_free_network_app": _make_inline_free_network_app,
@@ -111,7 +127,7 @@ _FACTORIES = {
 
 
 def __getattr__(name: str) -> FastAPI:
-    """``torch_app`` and the free-network apps, built when uvicorn first asks for them."""
+    """The apps other than ``decode_only_app``, built when uvicorn first asks for them."""
     if name not in _FACTORIES:
         raise AttributeError(name)
     built = _FACTORIES[name]()
