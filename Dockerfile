@@ -63,4 +63,6 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=2)"]
 
 # Exec form: uvicorn is PID 1 and gets SIGTERM directly. Workers: $WEB_CONCURRENCY (read by uvicorn).
-CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers", "--no-access-log"]
+# --http: TCP_NODELAY on every connection, which uvicorn's multi-worker mode forgets (see app/nodelay.py).
+CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers", "--no-access-log", \
+     "--http", "app.nodelay:NoDelayH11Protocol"]

@@ -1,0 +1,82 @@
+"""``app.nodelay``: connections accepted on a listener that uvicorn bound itself (its multi-worker path)
+get ``TCP_NODELAY``, over real TCP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from uvicorn.importer import import_from_string
+
+from app import cli
+from app.nodelay import SPEC, NoDelayH11Protocol
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+async def hello(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": b"hello"})
+
+
+class Probe(NoDelayH11Protocol):
+    """Records ``TCP_NODELAY`` of each accepted socket once the protocol has set it up."""
+
+    seen: list[int] = []
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        Probe.seen.append(transport.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+
+@pytest.fixture
+def server_on_a_bound_socket() -> Iterator[int]:
+    """uvicorn serving ``hello`` with :class:`Probe` on a listener from ``Config.bind_socket()``, the
+    socket ``--workers N`` hands to its workers; yields the port."""
+    config = uvicorn.Config(hello, host="127.0.0.1", port=0, http=Probe, lifespan="off", log_level="warning")
+    sock = config.bind_socket()
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert server.started
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+def test_connections_on_uvicorns_own_listener_get_nodelay(server_on_a_bound_socket: int) -> None:
+    Probe.seen.clear()
+    conn = http.client.HTTPConnection("127.0.0.1", server_on_a_bound_socket, timeout=5)
+    for _ in range(3):  # keep-alive: one connection, several answers
+        conn.request("GET", "/")
+        response = conn.getresponse()
+        assert (response.status, response.read()) == (200, b"hello")
+    conn.close()
+    assert Probe.seen == [1]
+
+
+def test_the_protocol_is_what_the_entry_points_select(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert import_from_string(SPEC) is NoDelayH11Protocol
+    cmd = next(line for line in (ROOT / "Dockerfile").read_text().split("\nCMD ")[1:])
+    assert json.loads(cmd.replace("\\\n", "").strip())[-2:] == ["--http", SPEC]
+    called: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: called.update(app=app, **kwargs))
+    cli.main(["--workers", "2"])
+    assert called["app"] == "app.main:app" and called["workers"] == 2 and called["http"] is NoDelayH11Protocol
