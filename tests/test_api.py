@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx2
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -60,7 +61,7 @@ def data_url(data: bytes, kind: str = "image/png") -> str:
     return f"data:{kind};base64,{base64.b64encode(data).decode()}"
 
 
-def raw(client: TestClient, body: bytes, kind: str = "image/png", url: str = "/predict") -> object:
+def raw(client: TestClient, body: bytes, kind: str = "image/png", url: str = "/predict") -> httpx2.Response:
     return client.post(url, content=body, headers={"content-type": kind})
 
 
@@ -328,14 +329,19 @@ def test_ready_is_503_until_the_model_is_loaded(seven: bytes) -> None:
 
 
 def test_start_up_objects_are_frozen_out_of_the_collector_while_serving(seven: bytes) -> None:
-    """Full collections would otherwise rescan every module, route and schema (~40 ms pauses under load)."""
+    """Full collections would otherwise rescan every module, route and schema (~40 ms pauses under load).
+    One app shutting down does not thaw another that still serves."""
     import gc
 
-    gc.unfreeze()  # whatever apps of other tests froze
-    with TestClient(create_app(Settings())) as c:
+    import app.lifespan
+
+    with TestClient(create_app(Settings())) as first:
         assert gc.get_freeze_count() > 10_000
-        assert raw(c, seven).json()["digit"] == 7
-    assert gc.get_freeze_count() == 0
+        with TestClient(create_app(Settings())) as second:
+            assert raw(second, seven).json()["digit"] == 7
+        assert gc.get_freeze_count() > 10_000
+        assert raw(first, seven).json()["digit"] == 7
+    assert (gc.get_freeze_count() == 0) == (app.lifespan._serving == 0)  # other tests' apps may still serve
 
 
 def test_model_describes_the_shipped_weights(client: TestClient) -> None:
