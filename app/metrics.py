@@ -46,8 +46,12 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
-        self.predictions = Counter("digits_predictions", "Images classified, by digit.", ("digit",), registry=r)
+        self.predictions = Counter(
+            "digits_predictions", 'Images classified, by digit ("none": refused as not a digit).', ("digit",),
+            registry=r,
+        )
         self._by_digit = [self.predictions.labels(digit=str(d)) for d in range(10)]
+        self._not_digit = self.predictions.labels(digit="none")
         self.rejected = Counter(
             "digits_rejected_images", "Images that could not be classified, by reason.", ("reason",), registry=r
         )
@@ -69,8 +73,9 @@ class Metrics:
         children[0].inc()
         children[1].observe(seconds)
 
-    def count_prediction(self, digit: int) -> None:
-        self._by_digit[digit].inc()
+    def count_prediction(self, digit: int | None) -> None:
+        """Count one answer: ``digit`` read, or ``None`` when the image was refused as not a digit."""
+        (self._not_digit if digit is None else self._by_digit[digit]).inc()
 
     def count_rejection(self, reason: str) -> None:
         self.rejected.labels(reason=reason).inc()

@@ -20,6 +20,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from model.calibration import split_refusal
+
 from .preprocessing import DEFAULT_MAX_PIXELS, ImageError, preprocess, to_png
 
 
@@ -32,7 +34,8 @@ class Network(Protocol):
         ...
 
     def predict(self, images: np.ndarray) -> np.ndarray:
-        """``(N, 28, 28)`` uint8, white on black -> ``(N, 10)`` float32 probabilities."""
+        """``(N, 28, 28)`` uint8, white on black -> ``(N, K)`` float32 probabilities; K = 11 when the
+        last output is "not a digit" (refused from ``metadata["calibration"]["reject_threshold"]``)."""
         ...
 
 
@@ -40,7 +43,8 @@ class Network(Protocol):
 class Outcome:
     """The answer for one image: probabilities, or the reason there are none."""
 
-    probabilities: np.ndarray | None = None  # (10,) float32, summing to 1
+    probabilities: np.ndarray | None = None  # (10,) float32, summing to 1: the closest digit
+    is_digit: bool = True  # False: the network refuses the image as not a digit
     seen_png: bytes | None = None  # with debug: PNG of the (28, 28) input the network saw
     error: ImageError | None = None
     bug: Exception | None = None  # predict_many only: a bug of ours hit this image (predict raises it)
@@ -78,6 +82,7 @@ class Predictor:
         self.max_batch = max_batch
         self.on_batch = on_batch
         self.version = version or str(net.metadata.get("name", "model"))
+        self.reject_threshold: float | None = net.metadata.get("calibration", {}).get("reject_threshold")
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._work_loop, name="predictor", daemon=True)
 
@@ -152,9 +157,10 @@ class Predictor:
         if not jobs:
             return
         try:
-            probabilities = self.net.predict(np.stack([job.digit for job in jobs]))  # type: ignore[misc]
-            for job, p in zip(jobs, probabilities, strict=True):
-                job.outcome = Outcome(probabilities=p, seen_png=job.seen_png)
+            scores = self.net.predict(np.stack([job.digit for job in jobs]))  # type: ignore[misc]
+            probabilities, is_digit = split_refusal(scores, self.reject_threshold)
+            for job, p, ok in zip(jobs, probabilities, is_digit, strict=True):
+                job.outcome = Outcome(probabilities=p, is_digit=bool(ok), seen_png=job.seen_png)
             if self.on_batch is not None:
                 self.on_batch(len(jobs))
         except Exception as exc:  # a bug: these requests get a 500, the thread lives on

@@ -33,10 +33,15 @@ class BatchRequest(BaseModel):
 class Prediction(BaseModel):
     """What the network read in one image."""
 
-    digit: int = Field(ge=0, le=9, description="The most probable digit.", examples=[7])
+    digit: int = Field(ge=0, le=9, description="The most probable digit (the closest guess when is_digit is false).",
+                       examples=[7])
     confidence: float = Field(ge=0, le=1, description="Its probability.", examples=[0.998])
     probabilities: list[float] = Field(
         min_length=10, max_length=10, description="Probability of each digit 0-9 (they sum to 1)."
+    )
+    is_digit: bool = Field(
+        description="False when the network refuses the image as not a digit (a letter, a shape, a doodle, a dot).",
+        examples=[True],
     )
     model: str = Field(description="Version of the model that answered.", examples=["default-2798073adbb8"])
     debug_image: str | None = Field(

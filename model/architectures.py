@@ -28,7 +28,7 @@ def seed(num_classes: int = 10) -> Sequential:
         Flatten(),
         Linear(in_features=8 * 14 * 14, out_features=128),
         ReLU(),
-        Linear(in_features=128, out_features=10),
+        Linear(in_features=128, out_features=num_classes),
         SoftmaxWithCrossEntropyLoss(),
     ])
 
@@ -65,7 +65,8 @@ def default(num_classes: int = 10) -> Sequential:
 ARCHITECTURES: dict[str, Callable[..., Sequential]] = {"seed": seed, "default": default}
 
 
-def build(name: str) -> Sequential:
+def build(name: str, num_classes: int = 10) -> Sequential:
+    """The architecture ``name`` with ``num_classes`` outputs (11: the ten digits and "not a digit")."""
     if name not in ARCHITECTURES:
         raise ValueError(f"unknown architecture {name!r}; choose from {sorted(ARCHITECTURES)}")
-    return ARCHITECTURES[name]()
+    return ARCHITECTURES[name](num_classes)

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from .calibration import split_refusal
 from .layers import BatchNormalization, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU
 from .layers.activation import relu_forward
 from .layers.batchnorm import batchnorm_affine
@@ -189,23 +190,34 @@ def _freeze(op: Op) -> Op:
 
 @dataclass(frozen=True)
 class InferenceNetwork:
-    """Stateless forward path: ``predict(images) -> (N, K)`` float32 probabilities."""
+    """Stateless forward path: ``predict(images) -> (N, K)`` float32 probabilities.
+
+    ``temperature`` divides the logits (calibrated confidence); ``reject_threshold`` is the "not a
+    digit" probability from which an image is refused (``None``: a 10-output network, never refuses).
+    Both come from the weights metadata's ``calibration``.
+    """
 
     ops: tuple[Op, ...]
     mean: float = MNIST_MEAN
     std: float = MNIST_STD
     metadata: dict[str, Any] = field(default_factory=dict, compare=False)
+    temperature: float = 1.0
+    reject_threshold: float | None = None
 
     @classmethod
     def from_sequential(cls, net: Sequential, metadata: dict[str, Any] | None = None) -> InferenceNetwork:
         ops = [op for op in (_to_op(layer) for layer in net.layers) if op is not None]
         meta = metadata or {}
         norm = meta.get("normalization", {})
+        calib = meta.get("calibration", {})
+        threshold = calib.get("reject_threshold")
         return cls(
             tuple(pool_before_relu(fold_batchnorm(ops))),
             float(norm.get("mean", MNIST_MEAN)),
             float(norm.get("std", MNIST_STD)),
             meta,
+            float(calib.get("temperature", 1.0)),
+            None if threshold is None else float(threshold),
         )
 
     def logits(self, x: np.ndarray) -> np.ndarray:
@@ -216,14 +228,21 @@ class InferenceNetwork:
 
     def predict(self, images: np.ndarray, batch_size: int = 512) -> np.ndarray:
         """``(N, 28, 28)`` uint8 pixels (white ink on black) or float32 in ``[0, 1]``, or the same with
-        a channel axis -> ``(N, K)`` float32 probabilities (rows sum to 1)."""
+        a channel axis -> ``(N, K)`` float32 calibrated probabilities (rows sum to 1; K = 11 when the
+        last output is "not a digit", see :meth:`classify`)."""
         x = to_network_input(images, self.mean, self.std)
         if x.shape[2:] != (28, 28):
             raise ValueError(f"expected 28x28 digits, got images of shape {np.shape(images)}")
-        parts = [softmax(self.logits(x[i : i + batch_size])) for i in range(0, len(x), batch_size)]
+        scale = np.float32(1 / self.temperature)
+        parts = [softmax(self.logits(x[i : i + batch_size]) * scale) for i in range(0, len(x), batch_size)]
         if not parts:
-            return np.zeros((0, 10), np.float32)
+            return np.zeros((0, len(self.metadata.get("labels", range(10)))), np.float32)
         return np.concatenate(parts).astype(np.float32, copy=False)
+
+    def classify(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Images as for :meth:`predict` -> ``(N, 10)`` digit probabilities (the closest guess) and
+        ``(N,)`` bool: whether each image is a digit at all."""
+        return split_refusal(self.predict(images), self.reject_threshold)
 
     def __repr__(self) -> str:
         names = ", ".join(type(op).__name__ for op in self.ops)

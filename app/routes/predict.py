@@ -92,11 +92,12 @@ def _prediction(outcome: Outcome, version: str, metrics: Metrics) -> dict[str, A
     assert outcome.probabilities is not None
     p = np.round(outcome.probabilities.astype(np.float64), 6)
     digit = int(p.argmax())
-    metrics.count_prediction(digit)
+    metrics.count_prediction(digit if outcome.is_digit else None)
     body: dict[str, Any] = {
         "digit": digit,
         "confidence": float(p[digit]),
         "probabilities": p.tolist(),
+        "is_digit": outcome.is_digit,
         "model": version,
     }
     if outcome.seen_png is not None:

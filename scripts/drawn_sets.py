@@ -1,0 +1,184 @@
+"""Drawn digits and non-digits, reproducibly generated: evaluation sets and the training pool.
+
+Every sample is a canvas as a draw-pad, a paint program or a phone sends it (:mod:`model.canvas`),
+made from an MNIST digit or a non-digit shape (:mod:`model.negatives`):
+
+- ``canvas``: the digit's own pixels re-rendered on a 128-512 px canvas at 35-85 % of its height,
+  off-centre, in every style and format of :mod:`model.canvas`;
+- ``pen``: the digit's skeleton traced with a round pen of uniform width, as a mouse or finger draws;
+- ``not-digit``: letters (filled glyphs or pen-traced), shapes, arrows, scribbles, dots, dashes and
+  two digits written over each other.
+
+Evaluation sets come from the MNIST *test* digits; the training pool from the training split only, and
+its letters from other fonts than the evaluation's. Samples become 28x28 digits through the service's
+own preprocessing (``app.preprocessing.preprocess``), so the network trains on what it will be served.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+from app.preprocessing import ImageError, preprocess
+from model import canvas as cv
+from model import negatives as neg
+from model.pen import pen_redraw
+
+NOT_DIGIT = 10  # the label of the 11th class
+KINDS = ("canvas", "pen", "not-digit")
+# Fonts whose letters are kept out of training, so the evaluation sees letter shapes it never saw.
+HELD_OUT_FONTS = ("Mono", "Math")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One request: encoded image ``data``, its ``label`` (0-9, or 10 for not a digit), and how it was made."""
+
+    data: bytes
+    label: int
+    kind: str
+    style: str  # e.g. "black-on-white/JPEG", or the shape's name for a non-digit
+
+
+def font_split() -> tuple[list[Path], list[Path]]:
+    """``(training fonts, evaluation fonts)`` among the machine's fonts; evaluation falls back to all."""
+    fonts = neg.find_fonts()
+    held = [f for f in fonts if any(h in f.name for h in HELD_OUT_FONTS)]
+    train = [f for f in fonts if f not in held] or fonts
+    return train, held or fonts
+
+
+def _style(rng: np.random.Generator) -> tuple[cv.Style, str]:
+    style = cv.STYLES[rng.integers(len(cv.STYLES))]
+    formats = cv.TRANSPARENT_FORMATS if style.background is None else cv.FORMATS
+    return style, formats[rng.integers(len(formats))]
+
+
+def _finish(ink: Image.Image, rng: np.random.Generator, label: int, kind: str, tag: str) -> Sample:
+    """Blur a little sometimes (soft brushes, anti-aliasing), colour and encode the ink."""
+    if rng.random() < 0.3:
+        ink = ink.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.5)))
+    style, fmt = _style(rng)
+    data = cv.encode(cv.compose(ink, style), fmt, quality=int(rng.integers(60, 96)))
+    return Sample(data, label, kind, f"{style.name}/{fmt}" if kind != "not-digit" else tag)
+
+
+def _canvas_size(rng: np.random.Generator, sizes: tuple[int, int]) -> tuple[int, int]:
+    side = int(rng.integers(*sizes))
+    aspect = rng.uniform(0.8, 1.25) if rng.random() < 0.3 else 1.0
+    return side, max(int(side * aspect), 32)
+
+
+def canvas_digit(
+    digit: np.ndarray, label: int, rng: np.random.Generator, sizes: tuple[int, int] = (128, 513)
+) -> Sample:
+    """The digit's own pixels, enlarged onto a canvas at 35-85 % of its height."""
+    size = _canvas_size(rng, sizes)
+    ink = cv.paste_pixels(size, digit, cv.random_box(rng, size, (0.35, 0.85)))
+    return _finish(ink, rng, label, "canvas", "")
+
+
+def pen_digit(digit: np.ndarray, label: int, rng: np.random.Generator, sizes: tuple[int, int] = (128, 513)) -> Sample:
+    """The digit's skeleton traced with a round pen 4-18 % of the digit's height wide."""
+    size = _canvas_size(rng, sizes)
+    box = cv.random_box(rng, size, (0.35, 0.85))
+    width = rng.uniform(0.04, 0.18) * box[2] * 20 / 28
+    return _finish(pen_redraw(digit, size, box, width), rng, label, "pen", "")
+
+
+def non_digit(
+    rng: np.random.Generator, fonts: list[Path], digits: np.ndarray, sizes: tuple[int, int] = (128, 513)
+) -> Sample:
+    """One non-digit: a letter (40 %), a shape (50 %) or two overlapping ``digits`` (10 %)."""
+    size = _canvas_size(rng, sizes)
+    left, top, field = cv.random_box(rng, size, (0.35, 0.85))
+    ink_h = field * 20 / 28
+    width = rng.uniform(0.04, 0.18) * ink_h
+    u = rng.random()
+    if u < 0.4 and fonts:
+        char = neg.LETTERS[rng.integers(len(neg.LETTERS))]
+        box = (left + field * 4 / 28, top + field * 4 / 28, ink_h * rng.uniform(0.6, 1.3), ink_h)
+        traced = rng.random() < 0.6
+        ink = neg.draw_letter(char, fonts[rng.integers(len(fonts))], size, box, width, traced)
+        tag = f"letter-{'pen' if traced else 'font'}"
+    elif u < 0.9:
+        name = list(neg.SHAPES)[rng.integers(len(neg.SHAPES))]
+        aspect = rng.uniform(0.6, 1.5)
+        box = (left + field * 4 / 28, top + field * 4 / 28, ink_h * aspect, ink_h)
+        if name == "dash":
+            box = (box[0], box[1], ink_h * rng.uniform(0.3, 1.2), ink_h * rng.uniform(0.1, 0.5))
+        elif name == "dot":
+            width = rng.uniform(0.05, 0.25) * ink_h
+        ink = neg.draw_shape(neg.SHAPES[name](rng), size, box, width, rng)
+        tag = name
+    else:
+        a, b = digits[rng.integers(len(digits), size=2)]
+        ink = neg.two_digits(a, b, size, (left, top, field * 0.8), rng.uniform(-0.15, 0.5))
+        tag = "two-digits"
+    return _finish(ink, rng, NOT_DIGIT, "not-digit", tag)
+
+
+def generate(
+    kind: str, x: np.ndarray, y: np.ndarray, n: int, seed: int, fonts: list[Path],
+    sizes: tuple[int, int] = (128, 513),
+) -> Iterator[Sample]:
+    """``n`` samples of ``kind``; digit ``i`` of a digit kind is ``x[i % len(x)]``. Reproducible by ``seed``."""
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        if kind == "canvas":
+            yield canvas_digit(x[i % len(x)], int(y[i % len(x)]), rng, sizes)
+        elif kind == "pen":
+            yield pen_digit(x[i % len(x)], int(y[i % len(x)]), rng, sizes)
+        else:
+            yield non_digit(rng, fonts, x, sizes)
+
+
+def evaluation_sets(x_test: np.ndarray, y_test: np.ndarray, n: int = 2000, seed: int = 2026) -> dict[str, list[Sample]]:
+    """The drawn evaluation sets: ``n`` canvases and ``n`` pen redraws of the first ``n`` MNIST test
+    digits, and ``n`` non-digits from the held-out fonts and shapes."""
+    _, eval_fonts = font_split()
+    return {
+        kind: list(generate(kind, x_test[:n], y_test[:n], n, seed + k, eval_fonts))
+        for k, kind in enumerate(KINDS)
+    }
+
+
+def _pool_chunk(args: tuple[str, np.ndarray, np.ndarray, int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    kind, x, y, n, seed = args
+    fonts, _ = font_split()
+    images, labels = [], []
+    for s in generate(kind, x, y, n, seed, fonts, sizes=(96, 321)):
+        try:
+            images.append(preprocess(s.data))
+        except ImageError:  # a shape or digit drawn too faint to read: the service would refuse it too
+            continue
+        labels.append(s.label)
+    return np.asarray(images, np.uint8).reshape(-1, 28, 28), np.asarray(labels, np.int64), np.full(len(labels), kind)
+
+
+def training_pool(
+    x: np.ndarray, y: np.ndarray, counts: dict[str, int], seed: int, workers: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Drawn training digits and non-digits as the service sees them: ``(M, 28, 28)`` uint8, labels
+    ``(M,)`` (10 = not a digit) and each sample's kind ``(M,)`` str, ``counts[kind]`` of each kind,
+    from the training digits ``x, y`` only (a sample too faint to read is dropped)."""
+    workers = workers or min(os.cpu_count() or 1, 4)
+    jobs = []
+    for k, kind in enumerate(KINDS):
+        n = counts.get(kind, 0)
+        per = -(-n // workers) if n else 0
+        for w in range(workers if n else 0):
+            take = min(per, n - w * per)
+            if take <= 0:
+                continue
+            idx = np.random.default_rng(seed * 100 + k * 10 + w).permutation(len(x))[:take]
+            jobs.append((kind, x[idx], y[idx], take, seed * 1000 + k * 100 + w))
+    with ProcessPoolExecutor(workers) as pool:
+        parts = list(pool.map(_pool_chunk, jobs))
+    return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))  # type: ignore[return-value]
