@@ -50,6 +50,30 @@ class Prediction(BaseModel):
     )
 
 
+class NumberDigit(BaseModel):
+    """One digit of a number, where it was written."""
+
+    digit: int = Field(ge=0, le=9, description="The most probable digit (the closest guess when is_digit is false).")
+    confidence: float = Field(ge=0, le=1, description="Its probability.")
+    probabilities: list[float] = Field(min_length=10, max_length=10, description="Probability of each digit 0-9.")
+    is_digit: bool = Field(description="False when this part does not look like a digit.")
+    box: list[int] = Field(
+        min_length=4, max_length=4, description="[x0, y0, x1, y1] of the part in the uploaded image's pixels (x1, y1 "
+        "exclusive).", examples=[[12, 30, 96, 170]]
+    )
+    debug_image: str | None = Field(None, description="With debug: the 28x28 input the network saw for this part.")
+
+
+class NumberResponse(BaseModel):
+    """A number written left to right: its digits in order."""
+
+    number: str | None = Field(
+        description="The digits read, left to right; null when any part is not a digit.", examples=["4096"]
+    )
+    digits: list[NumberDigit]
+    model: str = Field(description="Version of the model that answered.", examples=["default-2798073adbb8"])
+
+
 class ItemError(BaseModel):
     """One image of a batch that could not be classified."""
 

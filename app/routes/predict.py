@@ -1,4 +1,4 @@
-"""``POST /predict`` and ``POST /predict/batch``."""
+"""``POST /predict``, ``POST /predict/batch`` and ``POST /predict/number``."""
 
 from __future__ import annotations
 
@@ -8,14 +8,16 @@ from typing import Annotated, Any
 import numpy as np
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from ..dependencies import MetricsDep, PredictorDep, SettingsDep
 from ..errors import INTERNAL_ERROR, image_error_status, logger
 from ..metrics import Metrics
+from ..number_reader import MAX_DIGITS, DigitReading, read_number
 from ..openapi import batch_body, error_responses, single_image_body
 from ..predictor import Outcome
-from ..preprocessing import ImageError
-from ..schemas import BatchResponse, Prediction
+from ..preprocessing import ImageError, to_png
+from ..schemas import BatchResponse, NumberResponse, Prediction
 from ..uploads import read_batch, read_single
 
 router = APIRouter(tags=["predict"])
@@ -85,6 +87,52 @@ async def predict_batch(
         else:
             entries.append(_prediction(outcome, predictor.version, metrics))
     return JSONResponse({"predictions": entries})
+
+
+@router.post(
+    "/predict/number",
+    response_model=NumberResponse,
+    response_model_exclude_none=True,
+    responses=error_responses(400, 413, 415, 422, 503),
+    openapi_extra=single_image_body(),
+    summary="Read a whole number written left to right in one image",
+    description=(
+        "One image holding one or more digits written left to right, sent as for `/predict`. Each part is read "
+        "through the same MNIST recipe as `/predict`; which strokes make one digit is decided by what the network "
+        "reads best. `number` is null when any part is not a digit (that part says `\"is_digit\": false`); each "
+        f"part's `box` is in the uploaded image's pixels. A blank image is a 422; so are more than {MAX_DIGITS} parts."
+    ),
+)
+async def predict_number(
+    request: Request, predictor: PredictorDep, metrics: MetricsDep, debug: DebugQuery = False
+) -> JSONResponse:
+    upload = await read_single(request)
+    try:
+        readings = await run_in_threadpool(
+            read_number, upload.image, predictor.net, predictor.reject_threshold, predictor.max_pixels
+        )
+    except ImageError as exc:
+        metrics.count_rejection(type(exc).__name__)
+        raise
+    digits = [_number_digit(r, debug or upload.debug, metrics) for r in readings]
+    number = "".join(str(d["digit"]) for d in digits) if all(d["is_digit"] for d in digits) else None
+    return JSONResponse({"number": number, "digits": digits, "model": predictor.version})
+
+
+def _number_digit(reading: DigitReading, debug: bool, metrics: Metrics) -> dict[str, Any]:
+    p = np.round(reading.probabilities.astype(np.float64), 6)
+    digit = int(p.argmax())
+    metrics.count_prediction(digit if reading.is_digit else None)
+    body: dict[str, Any] = {
+        "digit": digit,
+        "confidence": float(p[digit]),
+        "probabilities": p.tolist(),
+        "is_digit": reading.is_digit,
+        "box": list(reading.box),
+    }
+    if debug:
+        body["debug_image"] = "data:image/png;base64," + base64.b64encode(to_png(reading.image)).decode("ascii")
+    return body
 
 
 def _prediction(outcome: Outcome, version: str, metrics: Metrics) -> dict[str, Any]:

@@ -1,0 +1,164 @@
+"""Reading a whole number written left to right on one canvas.
+
+The ink is split into atoms (:mod:`app.segmentation`); every run of up to ``MAX_SPAN`` neighbouring
+atoms that could be one digit goes through the same MNIST recipe as ``/predict`` and the network in one
+batch; dynamic programming then picks the split of the atoms whose digits the network reads best (the
+largest sum of log-probabilities of each part's best digit, a small penalty per part). So two touching
+digits are cut where a cut gives two clear digits, and the flag of a 5 stays with its body because
+alone it reads as a dash, not a digit.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+from PIL import Image
+
+from model.calibration import split_refusal
+
+from .predictor import Network
+from .preprocessing import (
+    DEFAULT_MAX_PIXELS,
+    ImageError,
+    NoDigitError,
+    fit_digit,
+    ink_map,
+    normalize_ink,
+    open_image,
+    to_uint8,
+)
+from .segmentation import Atom, atoms
+
+MAX_DIGITS: Final = 24  # more parts than this in one image is a 422
+MAX_SPAN: Final = 3  # atoms one digit may be made of
+MAX_WIDTH: Final = 1.6  # line heights a multi-atom digit may span
+JOIN_GAP: Final = 0.12  # line heights: atoms of different groups further apart are never one digit
+PART_PENALTY: Final = 0.1  # log-probability cost of each extra part (ties go to fewer digits)
+SPECK: Final = 0.12  # line heights: a lone piece smaller than this beside a number is noise
+
+
+class TooManyPartsError(ImageError):
+    """More separate marks than a number of ``MAX_DIGITS`` digits can have."""
+
+
+@dataclass(frozen=True)
+class DigitReading:
+    """One digit of the number: what the network read and where it is."""
+
+    probabilities: np.ndarray  # (10,) float32, the closest digit's distribution
+    is_digit: bool
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1 in the uploaded image's pixels, end-exclusive
+    image: np.ndarray  # (28, 28) uint8: what the network saw
+
+
+def read_number(
+    data: bytes, net: Network, threshold: float | None, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> list[DigitReading]:
+    """Encoded image bytes -> its digits, left to right. Raises :class:`ImageError` subclasses:
+    ``NoDigitError`` for a blank image, ``TooManyPartsError`` past ``MAX_DIGITS`` parts."""
+    im = open_image(data, max_pixels)
+    ink = normalize_ink(ink_map(im))
+    pieces, factor, line = atoms(ink)
+    if len(pieces) > 1:
+        pieces = [a for a in pieces if max(a.x1 - a.x0, a.y1 - a.y0) >= SPECK * line] or pieces
+    if not pieces:
+        raise NoDigitError("no digit found: the image has no stroke thick enough to read")
+    if len(pieces) > MAX_DIGITS * MAX_SPAN:
+        raise TooManyPartsError(_too_many(len(pieces)))
+    spans = candidate_spans(pieces, line)
+    images = np.stack([_digit_image(ink, pieces, i, j, factor) for i, j in spans])
+    scores = net.predict(images)
+    best = best_split(len(pieces), spans, scores)
+    if len(best) > MAX_DIGITS:
+        raise TooManyPartsError(_too_many(len(best)))
+    probs, is_digit = split_refusal(scores[best], threshold)
+    to_upload = _upload_scale(data, im)
+    return [
+        DigitReading(probs[k], bool(is_digit[k]), _box(pieces, *spans[s], factor, to_upload), images[s])
+        for k, s in enumerate(best)
+    ]
+
+
+def _too_many(n: int) -> str:
+    return f"the image holds {n} separate marks; a number may have at most {MAX_DIGITS} digits"
+
+
+def candidate_spans(pieces: list[Atom], line: float) -> list[tuple[int, int]]:
+    """``(i, j)``: atoms ``i..j-1`` may be one digit (always for ``j = i + 1``)."""
+    spans = []
+    for i in range(len(pieces)):
+        for j in range(i + 1, min(i + MAX_SPAN, len(pieces)) + 1):
+            if j > i + 1:
+                left = max(a.x1 for a in pieces[i : j - 1])
+                gap = pieces[j - 1].x0 - left
+                width = max(a.x1 for a in pieces[i:j]) - min(a.x0 for a in pieces[i:j])
+                if gap > JOIN_GAP * line or width > MAX_WIDTH * line:
+                    break
+            spans.append((i, j))
+    return spans
+
+
+def best_split(n: int, spans: list[tuple[int, int]], scores: np.ndarray) -> list[int]:
+    """Indices into ``spans`` covering atoms ``0..n-1`` exactly once, left to right, maximising the
+    sum over parts of ``log(best digit probability) - PART_PENALTY`` (``scores``: ``(S, K)``)."""
+    gain = np.log(np.maximum(scores[:, :10].max(axis=1), 1e-12)) - PART_PENALTY
+    value = [0.0] + [-math.inf] * n
+    choice = [-1] * (n + 1)
+    for s in sorted(range(len(spans)), key=lambda s: spans[s][1]):
+        i, j = spans[s]
+        if value[i] + gain[s] > value[j]:
+            value[j], choice[j] = value[i] + gain[s], s
+    out, j = [], n
+    while j > 0:
+        out.append(choice[j])
+        j = spans[choice[j]][0]
+    return out[::-1]
+
+
+def _digit_image(ink: np.ndarray, pieces: list[Atom], i: int, j: int, factor: int) -> np.ndarray:
+    """The MNIST recipe on atoms ``i..j-1`` alone: ``(28, 28)`` uint8. All the atoms: the whole ink, as
+    ``/predict`` sees it."""
+    if i == 0 and j == len(pieces):
+        return to_uint8(fit_digit(ink))
+    x0, y0 = min(a.x0 for a in pieces[i:j]), min(a.y0 for a in pieces[i:j])
+    x1, y1 = max(a.x1 for a in pieces[i:j]), max(a.y1 for a in pieces[i:j])
+    cells = np.zeros((y1 - y0 + 2, x1 - x0 + 2), bool)  # one cell of margin for soft edges
+    for a in pieces[i:j]:
+        cells[a.y0 - y0 + 1 : a.y1 - y0 + 1, a.x0 - x0 + 1 : a.x1 - x0 + 1] |= a.mask
+    grown = cells.copy()  # a one-cell dilation keeps the anti-aliased rim of the strokes
+    grown[1:] |= cells[:-1]
+    grown[:-1] |= cells[1:]
+    grown[:, 1:] |= grown[:, :-1].copy()
+    grown[:, :-1] |= grown[:, 1:].copy()
+    top, left = (y0 - 1) * factor, (x0 - 1) * factor
+    mask = np.repeat(np.repeat(grown, factor, axis=0), factor, axis=1)
+    r0, c0 = max(top, 0), max(left, 0)
+    part = ink[r0 : top + mask.shape[0], c0 : left + mask.shape[1]]
+    part = part * mask[r0 - top : r0 - top + part.shape[0], c0 - left : c0 - left + part.shape[1]]
+    if float(part.max(initial=0)) <= 0:
+        part = np.pad(np.ones((1, 1), np.float32), 1)  # unreachable for real atoms; keeps shapes valid
+    return to_uint8(fit_digit(part))
+
+
+def _upload_scale(data: bytes, im: Image.Image) -> tuple[float, float]:
+    """Uploaded pixels per decoded pixel, ``(x, y)`` (large images are decoded reduced)."""
+    try:
+        w, h = Image.open(io.BytesIO(data)).size
+    except Exception:  # the header was read once already; keep the decoded scale
+        return 1.0, 1.0
+    if (w > h) != (im.width > im.height):  # EXIF rotated the decoded image
+        w, h = h, w
+    return w / im.width, h / im.height
+
+
+def _box(
+    pieces: list[Atom], i: int, j: int, factor: int, scale: tuple[float, float]
+) -> tuple[int, int, int, int]:
+    x0, y0 = min(a.x0 for a in pieces[i:j]), min(a.y0 for a in pieces[i:j])
+    x1, y1 = max(a.x1 for a in pieces[i:j]), max(a.y1 for a in pieces[i:j])
+    sx, sy = factor * scale[0], factor * scale[1]
+    return int(x0 * sx), int(y0 * sy), int(math.ceil(x1 * sx)), int(math.ceil(y1 * sy))
