@@ -1,4 +1,8 @@
-"""Helpers for the browser tests: a real uvicorn, Chromium's path, digit strokes, mouse and touch drawing."""
+"""Helpers for the browser tests: a real uvicorn, Chromium's path, digit strokes, mouse and touch drawing.
+
+Strokes are drawn in square slots of the (wide) canvas: a shape's points run 0..1 across the slot, the slot is
+as tall as ``size`` canvas heights and centred at ``centre`` (a fraction of the canvas width).
+"""
 
 from __future__ import annotations
 
@@ -30,7 +34,7 @@ CHROMIUM_ARGS = [
 # Synthetic touch moves arrive all at once: lifting the finger straight after would be a very fast swipe, a
 # fling, and Chromium swallows the next tap (the one that would stop the fling). People pause; so do we.
 LIFT_PAUSE_MS = 100
-Stroke = list[tuple[float, float]]  # points in canvas units: (0, 0) top left, (1, 1) bottom right
+Stroke = list[tuple[float, float]]  # points in a square slot: (0, 0) top left, (1, 1) bottom right
 
 
 def _ellipse(cx: float, cy: float, rx: float, ry: float, n: int = 28) -> Stroke:
@@ -45,6 +49,12 @@ def _arc(cx: float, cy: float, r: float, start: float, end: float, n: int = 14) 
     return [(cx + r * math.sin(a), cy - r * math.cos(a)) for a in angles]
 
 
+def _star(cx: float, cy: float, r: float) -> Stroke:
+    """A five-pointed star drawn in one stroke, the way people doodle it (every second point)."""
+    angles = [math.radians(144 * k) for k in range(6)]
+    return [(cx + r * math.sin(a), cy - r * math.cos(a)) for a in angles]
+
+
 # Shapes that the placeholder model and the real one both read reliably.
 DIGITS: dict[str, list[Stroke]] = {
     "0": [_ellipse(0.5, 0.5, 0.2, 0.32)],
@@ -52,6 +62,10 @@ DIGITS: dict[str, list[Stroke]] = {
     "3": [_arc(0.47, 0.33, 0.17, -70, 180) + _arc(0.47, 0.67, 0.19, 0, 230)],
     "4": [[(0.58, 0.14), (0.26, 0.62), (0.76, 0.62)], [(0.6, 0.36), (0.6, 0.88)]],
     "7": [[(0.27, 0.2), (0.73, 0.2), (0.45, 0.86)]],
+}
+# Shapes that are not digits: what a refusal is tested with.
+NOT_DIGITS: dict[str, list[Stroke]] = {
+    "star": [_star(0.5, 0.52, 0.36)],
 }
 
 
@@ -93,17 +107,21 @@ def uvicorn_server(log_path: Path, app: str = "app.main:app", startup_timeout: f
             proc.wait()
 
 
-def to_page(box: dict, point: tuple[float, float]) -> tuple[float, float]:
-    return box["x"] + point[0] * box["width"], box["y"] + point[1] * box["height"]
+def to_page(box: dict, point: tuple[float, float], centre: float = 0.5, size: float = 1.0) -> tuple[float, float]:
+    """A slot point on the page: the slot is ``size`` canvas heights square, centred at ``centre`` of the width."""
+    side = size * box["height"]
+    left = box["x"] + centre * box["width"] - side / 2
+    top = box["y"] + (box["height"] - side) / 2
+    return left + point[0] * side, top + point[1] * side
 
 
-def draw_with_mouse(page, strokes: list[Stroke]) -> None:
+def draw_with_mouse(page, strokes: list[Stroke], centre: float = 0.5, size: float = 1.0) -> None:
     box = page.locator("canvas").first.bounding_box()
     for stroke in strokes:
-        page.mouse.move(*to_page(box, stroke[0]))
+        page.mouse.move(*to_page(box, stroke[0], centre, size))
         page.mouse.down()
         for point in stroke[1:]:
-            page.mouse.move(*to_page(box, point), steps=4)
+            page.mouse.move(*to_page(box, point, centre, size), steps=4)
         page.mouse.up()
 
 

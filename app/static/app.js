@@ -1,29 +1,35 @@
-// Draw-pad: Pointer Events drawing, live prediction through the public POST /predict API.
+// Draw-pad: Pointer Events drawing; live reading of a digit or a whole number through POST /predict/number.
 "use strict";
 
 (() => {
-  const LINE_WIDTH = 0.07; // stroke width as a fraction of the canvas side
+  const LINE_WIDTH = 0.07; // stroke width as a fraction of the canvas height
   const INK = "#111111"; // dark ink on a transparent canvas: what the API expects
-  const EXPORT_SIZE = 196; // px; the export is small to keep requests light
+  const EXPORT_HEIGHT = 200; // px; the export's width follows the canvas's aspect ratio
   const LIVE_DELAY_MS = 150; // at most one live prediction per this interval while drawing
+  const TAP_SLOP = 0.01; // a press that moves less than this (canvas heights) is a tap, not a stroke
+  const ENDPOINT = "/predict/number?debug=true";
 
   const canvas = document.querySelector("canvas"); // the page's first canvas is the drawing surface
   const ctx = canvas.getContext("2d");
   const exportCanvas = document.createElement("canvas");
-  exportCanvas.width = exportCanvas.height = EXPORT_SIZE;
   const $ = (id) => document.getElementById(id);
   const ui = {
     result: $("result"), prediction: $("prediction"), confidence: $("confidence"), status: $("status"),
     seen: $("seen"), bars: $("bars"), hint: $("hint"), model: $("model"), curl: $("curl"),
+    boxes: $("boxes"), chips: $("chips"), detailTitle: $("detail-title"),
   };
 
-  let strokes = []; // each stroke: array of [x, y] in canvas units (0..1)
-  let active = null; // { id: pointerId, points } while a pointer is drawing
+  // Points are [x, y] in canvas heights from the top left: y runs 0..1, x 0..(width / height).
+  let strokes = [];
+  let active = null; // { id: pointerId, points, start } while a pointer is drawing
+  let version = 0; // bumped on every change of the drawing; each request says which drawing it carries
   let seq = 0; // id of the latest request; bumped by Clear/Undo so older answers are ignored
   let inFlight = false;
   let again = false; // the drawing changed while a request was in flight
   let timer = 0;
   let frame = 0;
+  let reading = null; // the answer on show: { digits, width, height } (boxes in those export pixels)
+  let selected = null; // index of the digit the user chose; null: chosen automatically
 
   // ---- Drawing -------------------------------------------------------------------------------
 
@@ -31,10 +37,10 @@
     c.clearRect(0, 0, w, h);
     c.lineCap = "round";
     c.lineJoin = "round";
-    c.lineWidth = LINE_WIDTH * Math.min(w, h);
+    c.lineWidth = LINE_WIDTH * h;
     c.strokeStyle = c.fillStyle = INK;
     for (const pts of strokes) {
-      const xy = pts.map(([x, y]) => [x * w, y * h]);
+      const xy = pts.map(([x, y]) => [x * h, y * h]);
       c.beginPath();
       if (xy.length === 1) {
         c.arc(xy[0][0], xy[0][1], c.lineWidth / 2, 0, 2 * Math.PI);
@@ -79,21 +85,19 @@
 
   function toCanvas(e) {
     const r = canvas.getBoundingClientRect();
-    return [
-      (e.clientX - r.left - canvas.clientLeft) / canvas.clientWidth,
-      (e.clientY - r.top - canvas.clientTop) / canvas.clientHeight,
-    ];
+    const unit = canvas.clientHeight || 1;
+    return [(e.clientX - r.left - canvas.clientLeft) / unit, (e.clientY - r.top - canvas.clientTop) / unit];
   }
 
   function onDown(e) {
     if (active || (e.pointerType === "mouse" && e.button !== 0)) return;
     e.preventDefault();
     canvas.setPointerCapture(e.pointerId);
-    active = { id: e.pointerId, points: [toCanvas(e)] };
+    const start = toCanvas(e);
+    active = { id: e.pointerId, points: [start], start, moved: false };
     strokes.push(active.points);
     changed();
     redraw();
-    schedulePredict();
   }
 
   function onMove(e) {
@@ -103,14 +107,26 @@
       const p = toCanvas(ev);
       const q = active.points[active.points.length - 1];
       if (Math.hypot(p[0] - q[0], p[1] - q[1]) > 0.002) active.points.push(p);
+      if (Math.hypot(p[0] - active.start[0], p[1] - active.start[1]) > TAP_SLOP) active.moved = true;
     }
+    changed();
     redraw();
     schedulePredict();
   }
 
   function onUp(e) {
     if (!active || e.pointerId !== active.id) return;
+    const stroke = active;
     active = null;
+    const hit = stroke.moved ? -1 : boxAt(stroke.start);
+    if (hit >= 0) {
+      // A tap on a digit's box chooses that digit; it leaves no dot.
+      strokes.pop();
+      changed();
+      redrawNow();
+      select(hit);
+      return;
+    }
     redrawNow();
     predictNow();
   }
@@ -118,9 +134,13 @@
   // ---- Prediction ----------------------------------------------------------------------------
 
   function exportImage() {
-    const c = exportCanvas.getContext("2d");
-    paint(c, EXPORT_SIZE, EXPORT_SIZE);
-    return exportCanvas.toDataURL("image/png");
+    const height = EXPORT_HEIGHT;
+    const aspect = canvas.clientHeight ? canvas.clientWidth / canvas.clientHeight : 1;
+    const width = Math.max(1, Math.round(height * aspect));
+    exportCanvas.width = width;
+    exportCanvas.height = height;
+    paint(exportCanvas.getContext("2d"), width, height);
+    return { url: exportCanvas.toDataURL("image/png"), width, height };
   }
 
   function schedulePredict() {
@@ -140,17 +160,22 @@
       return;
     }
     const id = ++seq;
+    const drawing = exportImage();
     inFlight = true;
     ui.result.setAttribute("aria-busy", "true");
     try {
-      const res = await fetch("/predict?debug=true", {
+      const res = await fetch(ENDPOINT, {
         method: "POST",
-        headers: { "Content-Type": "application/json", Accept: "application/json" },
-        body: JSON.stringify({ image: exportImage() }),
+        headers: {
+          "Content-Type": "application/json",
+          Accept: "application/json",
+          "X-Drawing-Version": String(version),
+        },
+        body: JSON.stringify({ image: drawing.url }),
       });
       const body = await res.json().catch(() => null);
-      if (id !== seq) return; // cleared, undone or superseded since: never show a stale digit
-      if (res.ok && body && Number.isInteger(body.digit)) showResult(body);
+      if (id !== seq) return; // cleared, undone or superseded since: never show a stale number
+      if (res.ok && isReading(body)) showReading(body, drawing);
       else showError(errorText(res, body));
     } catch (err) {
       if (id === seq) showError("Could not reach the server. Check your connection and try again.");
@@ -164,6 +189,11 @@
     }
   }
 
+  function isReading(body) {
+    const ok = (d) => d && Number.isInteger(d.digit) && Array.isArray(d.box) && d.box.length === 4;
+    return Boolean(body && Array.isArray(body.digits) && body.digits.length && body.digits.every(ok));
+  }
+
   function errorText(res, body) {
     const detail = body && body.detail;
     let text = `the server answered ${res.status} ${res.statusText}`.trim();
@@ -174,12 +204,39 @@
 
   // ---- Showing results -----------------------------------------------------------------------
 
+  const isRefused = (d) => d.is_digit === false;
+  const percent = (p) => `${(p * 100).toFixed(1)}%`;
+  const ordinal = (i, n) => (n > 1 ? `Part ${i + 1} of ${n}` : "The drawing");
+
+  function current() {
+    if (!reading) return -1;
+    if (selected !== null && selected < reading.digits.length) return selected;
+    const refused = reading.digits.findIndex(isRefused);
+    return refused >= 0 ? refused : reading.digits.length - 1; // the digit being written, usually
+  }
+
+  function select(i) {
+    if (!reading || i < 0 || i >= reading.digits.length) return;
+    selected = i;
+    showDigits();
+  }
+
+  function boxAt([x, y]) {
+    if (!reading) return -1;
+    const unit = reading.height; // export pixels per canvas height
+    return reading.digits.findIndex(({ box: [x0, y0, x1, y1] }) => {
+      const px = x * unit;
+      const py = y * unit;
+      return px >= x0 && px <= x1 && py >= y0 && py <= y1;
+    });
+  }
+
   function buildBars() {
     for (let d = 0; d < 10; d++) {
       const li = document.createElement("li");
       li.innerHTML =
         `<span class="label">${d}</span>` +
-        `<span class="track" aria-hidden="true"><span class="fill"></span></span>` +
+        `<span class="track" aria-hidden="true"><span class="fill" data-testid="bar-${d}"></span></span>` +
         `<span class="value">–</span>`;
       ui.bars.append(li);
     }
@@ -188,16 +245,12 @@
   function setBars(probs) {
     const top = probs ? probs.indexOf(Math.max(...probs)) : -1;
     [...ui.bars.children].forEach((li, d) => {
-      const p = probs ? Number(probs[d]) || 0 : 0;
+      const p = probs ? Math.min(1, Math.max(0, Number(probs[d]) || 0)) : 0;
       li.classList.toggle("top", d === top);
-      li.querySelector(".fill").style.width = `${(p * 100).toFixed(1)}%`;
+      li.querySelector(".fill").style.width = `${(p * 100).toFixed(2)}%`;
       li.querySelector(".value").textContent = probs ? percent(p) : "–";
       li.setAttribute("aria-label", probs ? `${d}: ${percent(p)}` : `${d}: no prediction`);
     });
-  }
-
-  function percent(p) {
-    return `${(p * 100).toFixed(1)}%`;
   }
 
   function setStatus(text, isError) {
@@ -205,9 +258,19 @@
     ui.status.classList.toggle("error", Boolean(isError));
   }
 
+  function setNumber(text) {
+    ui.prediction.textContent = text;
+    ui.prediction.classList.toggle("long", text.length > 3);
+  }
+
   function showNothing() {
-    ui.prediction.textContent = "";
+    reading = null;
+    setNumber("");
     ui.confidence.textContent = "";
+    ui.boxes.replaceChildren();
+    ui.chips.replaceChildren();
+    ui.chips.hidden = true;
+    ui.detailTitle.textContent = "Each digit's probabilities show here.";
     ui.seen.hidden = true;
     ui.seen.removeAttribute("src");
     setBars(null);
@@ -215,7 +278,7 @@
 
   function showBlank() {
     showNothing();
-    setStatus("Draw a digit to see what the network thinks.", false);
+    setStatus("Draw a digit or a number to see what the network reads.", false);
   }
 
   function showError(message) {
@@ -223,23 +286,122 @@
     setStatus(message, true);
   }
 
-  function showResult(r) {
-    ui.prediction.textContent = String(r.digit);
-    ui.confidence.textContent = `${percent(Number(r.confidence) || 0)} confident`;
-    setStatus(active ? "Reading as you draw…" : "Add strokes to refine, or Clear to start over.", false);
-    setBars(Array.isArray(r.probabilities) && r.probabilities.length === 10 ? r.probabilities : null);
-    if (typeof r.debug_image === "string" && r.debug_image.startsWith("data:image/")) {
-      ui.seen.src = r.debug_image;
+  function refusalText(refused, n) {
+    if (n === 1) return "That does not look like a digit.";
+    if (refused.length === 1) return `${ordinal(refused[0], n)} does not look like a digit.`;
+    const parts = refused.map((i) => i + 1);
+    const list = `${parts.slice(0, -1).join(", ")} and ${parts[parts.length - 1]}`;
+    return `Parts ${list} of ${n} do not look like digits.`;
+  }
+
+  function showReading(r, drawing) {
+    const digits = r.digits;
+    const n = digits.length;
+    reading = { digits, width: drawing.width, height: drawing.height };
+    const refused = digits.flatMap((d, i) => (isRefused(d) ? [i] : []));
+    const number = typeof r.number === "string" && !refused.length ? r.number : "";
+    setNumber(number);
+    const sure = digits.reduce((p, d) => p * (Number(d.confidence) || 0), 1);
+    ui.confidence.textContent = number ? `${percent(sure)} confident` : "";
+    if (refused.length) setStatus(refusalText(refused, n), false);
+    else if (!number) setStatus("The network could not read a number here.", false);
+    else if (active) setStatus("Reading as you draw…", false);
+    else if (n > 1) setStatus("Choose a digit to see how sure the network is. Add strokes, or Clear.", false);
+    else setStatus("Add strokes to refine, or Clear to start over.", false);
+    if (r.model) ui.model.textContent = `Model: ${r.model}`;
+    showDigits();
+  }
+
+  function showDigits() {
+    const i = current();
+    drawBoxes(i);
+    buildChips(i);
+    showDetail(i);
+  }
+
+  function drawBoxes(chosen) {
+    const { digits, width, height } = reading;
+    ui.boxes.replaceChildren(
+      ...digits.map((d, i) => {
+        const [x0, y0, x1, y1] = d.box.map(Number);
+        const box = document.createElement("div");
+        box.className = "box";
+        box.classList.toggle("refused", isRefused(d));
+        box.classList.toggle("chosen", i === chosen);
+        box.setAttribute("data-testid", `box-${i}`);
+        box.style.left = `${(100 * x0) / width}%`;
+        box.style.top = `${(100 * y0) / height}%`;
+        box.style.width = `${(100 * (x1 - x0)) / width}%`;
+        box.style.height = `${(100 * (y1 - y0)) / height}%`;
+        const tag = document.createElement("span");
+        tag.className = "tag";
+        tag.classList.toggle("inside", y0 / height < 0.14); // no room above the box
+        tag.setAttribute("data-testid", `box-tag-${i}`);
+        tag.textContent = isRefused(d) ? "?" : String(d.digit);
+        tag.title = digitLabel(d, i, digits.length);
+        tag.addEventListener("click", () => select(i));
+        box.append(tag);
+        return box;
+      }),
+    );
+  }
+
+  function digitLabel(d, i, n) {
+    const where = n > 1 ? `Digit ${i + 1} of ${n}` : "Digit";
+    if (isRefused(d)) return `${ordinal(i, n)}: not a digit (closest guess ${d.digit})`;
+    return `${where}: ${d.digit}, ${percent(Number(d.confidence) || 0)}`;
+  }
+
+  function buildChips(chosen) {
+    const { digits } = reading;
+    const focused = ui.chips.contains(document.activeElement)
+      ? [...ui.chips.children].indexOf(document.activeElement)
+      : -1;
+    ui.chips.hidden = digits.length < 2 && !digits.some(isRefused);
+    ui.chips.replaceChildren(
+      ...digits.map((d, i) => {
+        const chip = document.createElement("button");
+        chip.type = "button";
+        chip.className = "chip";
+        chip.classList.toggle("refused", isRefused(d));
+        chip.setAttribute("data-testid", `digit-${i}`);
+        chip.setAttribute("aria-pressed", String(i === chosen));
+        chip.setAttribute("aria-label", digitLabel(d, i, digits.length));
+        chip.textContent = isRefused(d) ? "?" : String(d.digit);
+        chip.addEventListener("click", () => select(i));
+        return chip;
+      }),
+    );
+    if (focused >= 0 && ui.chips.children[focused]) ui.chips.children[focused].focus();
+  }
+
+  function showDetail(i) {
+    const { digits } = reading;
+    const d = digits[i];
+    const n = digits.length;
+    if (isRefused(d)) {
+      ui.detailTitle.textContent = `${ordinal(i, n)} is not a digit. Closest guess: ${d.digit} (not a reading).`;
+    } else {
+      ui.detailTitle.textContent = `${n > 1 ? `Digit ${i + 1} of ${n}` : "The digit"}: ${d.digit}, ${percent(
+        Number(d.confidence) || 0,
+      )}`;
+    }
+    ui.detailTitle.classList.toggle("refused", isRefused(d));
+    const probs = Array.isArray(d.probabilities) && d.probabilities.length === 10 ? d.probabilities : null;
+    setBars(probs);
+    if (typeof d.debug_image === "string" && d.debug_image.startsWith("data:image/")) {
+      ui.seen.src = d.debug_image;
       ui.seen.hidden = false;
     } else {
       ui.seen.hidden = true;
     }
-    if (r.model) ui.model.textContent = `Model: ${r.model}`;
   }
 
   // ---- Clear and undo ------------------------------------------------------------------------
 
   function changed() {
+    version++;
+    canvas.setAttribute("data-drawing-version", String(version));
     ui.hint.classList.toggle("gone", strokes.length > 0);
   }
 
@@ -257,6 +419,7 @@
 
   function clear() {
     strokes = [];
+    selected = null;
     restart();
   }
 
@@ -282,9 +445,9 @@
   buildBars();
   showBlank();
   ui.curl.textContent =
-    `curl -s -X POST '${location.origin}/predict?debug=true' \\\n` +
+    `curl -s -X POST '${location.origin}${ENDPOINT}' \\\n` +
     `  -H 'Content-Type: application/json' \\\n` +
-    `  -d "{\\"image\\": \\"data:image/png;base64,$(base64 -w0 digit.png)\\"}"`;
+    `  -d "{\\"image\\": \\"data:image/png;base64,$(base64 -w0 number.png)\\"}"`;
   $("curl-file").textContent = `curl -s -F file=@digit.png '${location.origin}/predict?debug=true'`;
 
   canvas.addEventListener("pointerdown", onDown);
