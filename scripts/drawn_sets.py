@@ -44,6 +44,7 @@ class Sample:
     label: int
     kind: str
     style: str  # e.g. "black-on-white/JPEG", or the shape's name for a non-digit
+    number: str = ""  # for a number canvas: its digits
 
 
 def font_split() -> tuple[list[Path], list[Path]]:
@@ -137,6 +138,36 @@ def generate(
             yield pen_digit(x[i % len(x)], int(y[i % len(x)]), rng, sizes)
         else:
             yield non_digit(rng, fonts, x, sizes)
+
+
+def number_sample(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> Sample:
+    """2-5 of the digits ``x`` written left to right on one wide canvas: their own pixels or pen-traced
+    (half each), spaced (gaps of 0.1-0.4 digit heights) or tight (from touching slightly, -0.06, to
+    0.05), with a slight baseline drift. ``Sample.style`` says which; the digits are ``Sample.number``."""
+    k = int(rng.integers(2, 6))
+    idx = rng.integers(len(x), size=k)
+    pen, tight = rng.random() < 0.5, rng.random() < 0.5
+    gaps = rng.uniform(-0.06, 0.05, k) if tight else rng.uniform(0.1, 0.4, k)
+    cols = [np.flatnonzero((x[i] >= 96).any(axis=0)) for i in idx]
+    widths = np.array([(c[-1] - c[0] + 1) / 20 if c.size else 0.5 for c in cols])  # in digit heights
+    width, height = int(rng.integers(500, 1001)), int(rng.integers(200, 361))
+    span = widths.sum() + gaps[:-1].sum()  # the number's width, in digit heights
+    ink_h = min(rng.uniform(0.4, 0.75) * height, 0.92 * width / span)
+    field = ink_h * 28 / 20
+    left = rng.uniform(0.02 * width, max(width - ink_h * span - 0.02 * width, 0.03 * width))
+    top = rng.uniform(0.04 * height, max(height - ink_h * 1.2, 0.05 * height))
+    drift = rng.uniform(-0.12, 0.12) * ink_h
+    pen_w = rng.uniform(0.06, 0.16) * ink_h
+    ink = np.zeros((height, width), np.uint8)
+    for n, i in enumerate(idx):
+        first = cols[n][0] if cols[n].size else 4
+        box = (left - first / 28 * field, top - field * 4 / 28 + drift * n / max(k - 1, 1), field)
+        part = pen_redraw(x[i], (width, height), box, pen_w) if pen else cv.paste_pixels((width, height), x[i], box)
+        ink = np.maximum(ink, np.asarray(part))
+        left += (widths[n] + gaps[n]) * ink_h
+    sample = _finish(Image.fromarray(ink), rng, -1, "number", "")
+    tag = f"{'pen' if pen else 'pixels'}/{'tight' if tight else 'spaced'}/{sample.style}"
+    return Sample(sample.data, -1, "number", tag, "".join(str(int(y[i])) for i in idx))
 
 
 def evaluation_sets(x_test: np.ndarray, y_test: np.ndarray, n: int = 2000, seed: int = 2026) -> dict[str, list[Sample]]:

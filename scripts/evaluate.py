@@ -9,6 +9,12 @@ misclassified.png (a gallery of the errors, true -> predicted) and, when matplot
 (the ``train`` extra), training_curves.png from the training history in the weights metadata.
 ``--via-preprocessing`` also renders every test digit as a PNG and sends it through the service's
 preprocessing, to measure the accuracy of the whole image pipeline.
+
+Drawn input (on by default, ``--drawn 0`` turns it off): the drawn evaluation sets made from the MNIST
+test digits (``scripts/drawn_sets.py``: canvases in every style and format, pen-stroke redraws,
+non-digits, whole numbers), read through the service's preprocessing in this process, or through a
+running service with ``--url http://127.0.0.1:8000``; digits by other writers when scikit-learn is
+installed (the ``eval`` extra); the expected calibration error before and after the temperature.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from model.metrics import (  # noqa: E402
     confusion_matrix,
     format_confusion_matrix,
 )
+from scripts import drawn_report, drawn_sets  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -42,6 +49,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=None, help="report folder (default: reports/<weights name>)")
     p.add_argument("--gallery", type=int, default=100, help="misclassified digits to show")
     p.add_argument("--via-preprocessing", action="store_true", help="also measure through the service pipeline")
+    p.add_argument("--drawn", type=int, default=2000, help="samples per drawn evaluation set (0: none)")
+    p.add_argument("--numbers", type=int, default=500, help="number canvases to read (0: none)")
+    p.add_argument("--url", default=None, help="read the drawn sets through this running service instead")
     return p.parse_args(argv)
 
 
@@ -117,6 +127,29 @@ def via_preprocessing(net: Any, x: np.ndarray) -> np.ndarray:
     return net.predict(np.stack(batch)).argmax(axis=1)
 
 
+def drawn_section(net: Any, x_test: np.ndarray, y_test: np.ndarray, args: argparse.Namespace) -> list[str]:
+    """Markdown lines for the drawn evaluation sets, other writers and numbers (see the module doc)."""
+    sets = drawn_sets.evaluation_sets(x_test, y_test, args.drawn)
+    reader = drawn_report.http_reader(args.url) if args.url else drawn_report.local_reader(net)
+    lines: list[str] = [f"Read {'through ' + args.url if args.url else 'through app.preprocessing, in process'}."]
+    read = {name: reader(samples) for name, samples in sets.items()}
+    for name in ("canvas", "pen"):
+        lines += drawn_report.digit_set_lines(name, sets[name], read[name])[0]
+    writers = drawn_report.other_writers()
+    if writers:
+        lines += drawn_report.digit_set_lines("other writers (UCI, scikit-learn's copy)", writers, reader(writers))[0]
+    else:
+        lines.append("- other writers: skipped (scikit-learn is not installed: pip install -e '.[eval]')")
+    lines += drawn_report.negative_lines(sets["not-digit"], read["not-digit"])[0]
+    if not args.url:
+        lines += drawn_report.calibration_lines(net, [(n, sets[n], read[n]) for n in ("canvas", "pen")])
+    if args.numbers:
+        rng = np.random.default_rng(2027)
+        numbers = [drawn_sets.number_sample(x_test, y_test, rng) for _ in range(args.numbers)]
+        lines += drawn_report.number_lines(numbers, None if args.url else net, args.url)[0]
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
@@ -130,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or Path("reports") / name
     out.mkdir(parents=True, exist_ok=True)
 
-    probs = net.predict(mnist.x_test)
+    probs, is_digit = net.classify(mnist.x_test)
     y_true, y_pred = mnist.y_test.astype(np.int64), probs.argmax(axis=1)
     acc = accuracy(y_true, y_pred)
     cm = confusion_matrix(y_true, y_pred)
@@ -146,8 +179,12 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"- test accuracy: **{acc:.2%}** ({int((y_pred == y_true).sum())} / {len(y_true)}), "
         f"{len(y_true) - int((y_pred == y_true).sum())} errors",
+        f"- refused as not a digit: {1 - is_digit.mean():.2%}; right and not refused: "
+        f"{np.mean(is_digit & (y_pred == y_true)):.2%}",
         f"- parameters: {net.metadata.get('parameters')}; weights SHA-256 `{net.metadata.get('sha256')}`",
     ]
+    if args.drawn:
+        lines += ["", "## Drawn input", "", *drawn_section(net, mnist.x_test, mnist.y_test, args)]
     if args.via_preprocessing:
         acc_pp = accuracy(y_true, via_preprocessing(net, mnist.x_test))
         lines.append(f"- through the service preprocessing (PNG, dark ink on white): **{acc_pp:.2%}**")
@@ -162,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     if has_curves:
         lines += ["", "## Training curves", "", "![training curves](training_curves.png)"]
     (out / "report.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines[:6]))
+    print("\n".join(lines[: lines.index("## Classification report")]))
     print(f"report written to {out}/report.md")
     return 0
 
