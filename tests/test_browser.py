@@ -202,6 +202,9 @@ def test_blank_page_is_self_contained_and_invites_drawing(pad):
     expect(curl).to_contain_text(f"{pad.base_url}/predict")
     expect(curl).to_contain_text("Content-Type: application/json")
     assert not any("/predict" in u for u in pad.requests), "a blank canvas must not ask for a prediction"
+    # Ready for a strict Content-Security-Policy: no inline script, style element, style attribute or handler.
+    html = page.request.get(pad.base_url + "/").text()
+    assert re.findall(r"<script(?![^>]*\bsrc=)[^>]*>|<style\b|\sstyle=|\son\w+=", html, re.I) == []
     pad.check_clean()
 
 

@@ -16,7 +16,7 @@
   const ui = {
     result: $("result"), prediction: $("prediction"), confidence: $("confidence"), status: $("status"),
     seen: $("seen"), bars: $("bars"), hint: $("hint"), model: $("model"), curl: $("curl"),
-    boxes: $("boxes"), chips: $("chips"), detailTitle: $("detail-title"),
+    boxes: $("boxes"), chips: $("chips"), detail: $("detail"), detailTitle: $("detail-title"),
   };
 
   // Points are [x, y] in canvas heights from the top left: y runs 0..1, x 0..(width / height).
@@ -219,6 +219,9 @@
     if (!reading || i < 0 || i >= reading.digits.length) return;
     selected = i;
     showDigits();
+    // On a phone the bars sit below the fold: bring them into view when asked for.
+    const calm = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+    ui.detail.scrollIntoView({ block: "nearest", behavior: calm ? "auto" : "smooth" });
   }
 
   function boxAt([x, y]) {
@@ -253,9 +256,10 @@
     });
   }
 
-  function setStatus(text, isError) {
+  function setStatus(text, kind = "") {
     ui.status.textContent = text;
-    ui.status.classList.toggle("error", Boolean(isError));
+    ui.status.classList.toggle("error", kind === "error");
+    ui.status.classList.toggle("refusal", kind === "refusal");
   }
 
   function setNumber(text) {
@@ -278,12 +282,12 @@
 
   function showBlank() {
     showNothing();
-    setStatus("Draw a digit or a number to see what the network reads.", false);
+    setStatus("Draw a digit or a number to see what the network reads.");
   }
 
   function showError(message) {
     showNothing();
-    setStatus(message, true);
+    setStatus(message, "error");
   }
 
   function refusalText(refused, n) {
@@ -303,11 +307,11 @@
     setNumber(number);
     const sure = digits.reduce((p, d) => p * (Number(d.confidence) || 0), 1);
     ui.confidence.textContent = number ? `${percent(sure)} confident` : "";
-    if (refused.length) setStatus(refusalText(refused, n), false);
-    else if (!number) setStatus("The network could not read a number here.", false);
-    else if (active) setStatus("Reading as you draw…", false);
-    else if (n > 1) setStatus("Choose a digit to see how sure the network is. Add strokes, or Clear.", false);
-    else setStatus("Add strokes to refine, or Clear to start over.", false);
+    if (refused.length) setStatus(refusalText(refused, n), "refusal");
+    else if (!number) setStatus("The network could not read a number here.", "refusal");
+    else if (active) setStatus("Reading as you draw…");
+    else if (n > 1) setStatus("Choose a digit to see how sure the network is. Add strokes, or Clear.");
+    else setStatus("Add strokes to refine, or Clear to start over.");
     if (r.model) ui.model.textContent = `Model: ${r.model}`;
     showDigits();
   }
