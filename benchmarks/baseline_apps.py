@@ -4,12 +4,13 @@
   ceiling of any model served on this stack.
 - ``preprocess_only_app``: the same, with the service's preprocessing (crop, 20x20 resize, centre of
   mass) after the decode: what the MNIST recipe alone costs, before any network or service feature.
-- ``torch_app``: our service, unchanged, with the network swapped for the ``seed`` architecture in
+- ``torch_app``: our service, unchanged, with the network swapped for the ``small`` architecture in
   PyTorch eval mode (the ``bench`` extra), so the two differ only in the model.
 - ``free_network_app``: our service with a network that costs nothing: what everything but the model
   costs (preprocessing, the worker thread, metrics, FastAPI).
 - ``inline_free_network_app``: the same, with decoding and preprocessing run on the event loop instead
-  of the worker thread: what the hand-off to the thread costs. (Not how to serve: it blocks the loop.)
+  of the worker thread (swapped in through FastAPI's ``dependency_overrides``): what the hand-off to
+  the thread costs. (Not how to serve: it blocks the loop.)
 
 The apps are built on first access, so starting one imports nothing the others need.
 """
@@ -35,20 +36,20 @@ async def decode_only(request: Request) -> JSONResponse:
     return JSONResponse(CONSTANT)
 
 
-class TorchSeed:
-    """``predict((N, 28, 28) uint8) -> (N, 10) float32`` with the seed network in PyTorch."""
+class TorchSmall:
+    """``predict((N, 28, 28) uint8) -> (N, 10) float32`` with the small network in PyTorch."""
 
     def __init__(self, metadata: dict[str, Any]) -> None:
         import torch
 
-        from benchmarks.torch_seed import torch_seed
+        from benchmarks.torch_small import torch_small
         from model import architectures, manual_seed
 
         torch.set_num_threads(1)
         manual_seed(0)
         self.torch = torch
-        self.net = torch_seed().eval()
-        self.metadata = {**metadata, "name": "torch-seed", "parameters": architectures.build("seed").num_parameters()}
+        self.net = torch_small().eval()
+        self.metadata = {**metadata, "name": "torch-small", "parameters": architectures.build("small").num_parameters()}
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         from model.normalize import to_network_input
@@ -92,7 +93,7 @@ def _make_preprocess_only_app() -> FastAPI:
 def _make_torch_app() -> FastAPI:
     from app.main import create_app
 
-    return create_app(loader=lambda path: TorchSeed(_shipped_metadata(path)))
+    return create_app(loader=lambda path: TorchSmall(_shipped_metadata(path)))
 
 
 def _make_free_network_app() -> FastAPI:
@@ -102,11 +103,13 @@ def _make_free_network_app() -> FastAPI:
 
 
 def _make_inline_free_network_app() -> FastAPI:
-    import app.lifespan
+    from app.dependencies import get_predictor
     from app.predictor import Outcome, Predictor
     from app.preprocessing import ImageError, preprocess
 
     class InlinePredictor(Predictor):
+        """The loaded predictor's network and limits, run on the event loop (its thread never starts)."""
+
         async def predict(self, data: bytes, debug: bool = False) -> Outcome:
             try:
                 digit = preprocess(data, self.max_pixels)
@@ -114,8 +117,20 @@ def _make_inline_free_network_app() -> FastAPI:
                 return Outcome(error=exc)
             return Outcome(probabilities=self.net.predict(digit[None])[0])
 
-    app.lifespan.Predictor = InlinePredictor  # type: ignore[misc]  # this benchmark process only
-    return _make_free_network_app()
+    inline: dict[int, InlinePredictor] = {}
+
+    async def inline_predictor(request: Request) -> Predictor:
+        loaded = await get_predictor(request)  # 503 until the lifespan has loaded the weights
+        if id(loaded) not in inline:
+            inline.clear()
+            inline[id(loaded)] = InlinePredictor(
+                loaded.net, max_pixels=loaded.max_pixels, max_batch=loaded.max_batch, version=loaded.version
+            )
+        return inline[id(loaded)]
+
+    app = _make_free_network_app()
+    app.dependency_overrides[get_predictor] = inline_predictor
+    return app
 
 
 _FACTORIES = {

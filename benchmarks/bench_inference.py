@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Inference of the ``seed`` architecture: the NumPy inference path vs PyTorch eval mode.
+"""Inference of the ``small`` architecture: the NumPy inference path vs PyTorch eval mode.
 
 Prints batch-1 latency (median and p99 over many calls, microseconds) and batch-256 throughput
 (digits per second), both from uint8 28x28 input to probabilities, same weights in both.
@@ -55,7 +55,7 @@ def report(name: str, fn1: Callable[[], object], fn256: Callable[[], object], n:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--weights", type=Path, default=None, help="a seed-architecture weights file (else random)")
+    p.add_argument("--weights", type=Path, default=None, help="a small-architecture weights file (else random)")
     p.add_argument("--n", type=int, default=3000)
     args = p.parse_args()
     keep_freed_memory()  # for both libraries: they share this process
@@ -63,7 +63,7 @@ def main() -> None:
         net, meta = load_sequential(args.weights)
     else:
         manual_seed(0)
-        net, meta = architectures.build("seed").eval(), {}
+        net, meta = architectures.build("small").eval(), {}
     ours = InferenceNetwork.from_sequential(net, meta)
     rng = np.random.default_rng(0)
     x1 = rng.integers(0, 256, (1, 28, 28), dtype=np.uint8)
@@ -71,11 +71,12 @@ def main() -> None:
     med_np, rate_np = report("numpy", lambda: ours.predict(x1), lambda: ours.predict(x256), args.n)
     try:
         import torch
-        from torch_seed import from_numpy_state, torch_seed
+
+        from benchmarks.torch_small import from_numpy_state, torch_small
     except ImportError:
         print("pytorch not installed (pip install -e '.[bench]'): no comparison")
         return
-    tnet = from_numpy_state(torch_seed(), net.state_dict()).eval()
+    tnet = from_numpy_state(torch_small(), net.state_dict()).eval()
 
     def torch_predict(x: np.ndarray) -> np.ndarray:
         with torch.inference_mode():

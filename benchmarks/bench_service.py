@@ -2,7 +2,7 @@
 """Service benchmark: POST /predict with a raw 28x28 PNG, wrk at 16 connections, one uvicorn worker
 (asyncio + h11, no access log) on 127.0.0.1, against two yardsticks on the same stack:
 
-- ``torch``: the same endpoint (our app, same preprocessing) with the ``seed`` network run by PyTorch;
+- ``torch``: the same endpoint (our app, same preprocessing) with the ``small`` network run by PyTorch;
 - ``decode``: an endpoint that only decodes the PNG and returns a constant (the stack's ceiling).
 
 More targets split our cost: ``free``, our app with a network that costs nothing; ``inline-free``, the
@@ -141,7 +141,7 @@ def main() -> None:
     rate = {name: r["req_per_s"] for name, r in results.items()}
     for name in ("ours", "free", "preprocess"):  # the free network and the bare recipe bound any model's ratios
         if name in rate and {"torch", "decode"} <= rate.keys():
-            print(f"{name} / torch seed: {rate[name] / rate['torch']:.2f}x (target >= 1.5x); "
+            print(f"{name} / torch small: {rate[name] / rate['torch']:.2f}x (target >= 1.5x); "
                   f"{name} / decode-only: {rate[name] / rate['decode']:.2f}x (target >= 0.8x)")
 
 

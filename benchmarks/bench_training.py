@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""One training epoch of the ``seed`` architecture (no augmentation, batch 64, Adam 1e-3) in the NumPy
+"""One training epoch of the ``small`` architecture (no augmentation, batch 64, Adam 1e-3) in the NumPy
 library and in PyTorch on the same machine, same data, same thread count. Prints seconds per epoch.
 
     python benchmarks/bench_training.py [--data PATH] [--epochs 1]
@@ -23,7 +23,7 @@ from model.normalize import to_network_input  # noqa: E402
 
 def numpy_epoch(x: np.ndarray, y: np.ndarray, batch: int) -> float:
     manual_seed(0)
-    net = architectures.build("seed").train()
+    net = architectures.build("small").train()
     opt = Adam(net.parameters(), lr=1e-3)
     start = time.perf_counter()
     for xb, yb in DataGenerator(x, y, batch, seed=0):
@@ -36,10 +36,11 @@ def numpy_epoch(x: np.ndarray, y: np.ndarray, batch: int) -> float:
 
 def torch_epoch(x: np.ndarray, y: np.ndarray, batch: int) -> float:
     import torch
-    from torch_seed import torch_seed
+
+    from benchmarks.torch_small import torch_small
 
     torch.manual_seed(0)
-    net = torch_seed().train()
+    net = torch_small().train()
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     loss_fn = torch.nn.CrossEntropyLoss()
     start = time.perf_counter()
@@ -62,7 +63,7 @@ def main() -> None:
     mnist = data.load_mnist(args.data)
     x, y = mnist.x_train, mnist.y_train
     ours = min(numpy_epoch(x, y, args.batch_size) for _ in range(args.repeats))
-    print(f"numpy  seed epoch (60,000 digits, batch {args.batch_size}): {ours:6.2f} s")
+    print(f"numpy  small epoch (60,000 digits, batch {args.batch_size}): {ours:6.2f} s")
     try:
         theirs = min(torch_epoch(x, y, args.batch_size) for _ in range(args.repeats))
     except ImportError:
@@ -70,7 +71,7 @@ def main() -> None:
         return
     import torch
 
-    print(f"torch  seed epoch (60,000 digits, batch {args.batch_size}): {theirs:6.2f} s "
+    print(f"torch  small epoch (60,000 digits, batch {args.batch_size}): {theirs:6.2f} s "
           f"(torch {torch.__version__}, {torch.get_num_threads()} threads)")
     print(f"ratio numpy / torch: {ours / theirs:.2f}x (target <= 1.5x)")
 

@@ -1,4 +1,4 @@
-"""The ``seed`` architecture in PyTorch: the yardstick for the NumPy library (``bench`` extra)."""
+"""The ``small`` architecture in PyTorch: the yardstick for the NumPy library (``bench`` extra)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import torch
 from torch import nn
 
 
-def torch_seed() -> nn.Sequential:
-    """Layer for layer the NumPy ``seed`` network (the loss is applied outside)."""
+def torch_small() -> nn.Sequential:
+    """Layer for layer the NumPy ``small`` network (the loss is applied outside)."""
     return nn.Sequential(
         nn.Conv2d(1, 8, kernel_size=3, stride=1, padding=1),
         nn.ReLU(),
@@ -23,7 +23,7 @@ def torch_seed() -> nn.Sequential:
 
 
 def from_numpy_state(net: nn.Sequential, state: dict) -> nn.Sequential:
-    """Copy a NumPy ``seed`` state_dict (same names: ``0.weight``, ``3.running_mean``...) into ``net``."""
+    """Copy a NumPy ``small`` state_dict (same names: ``0.weight``, ``3.running_mean``...) into ``net``."""
     own = net.state_dict()
     loaded = {k: torch.from_numpy(np.array(state[k])).to(v.dtype) if k in state else v for k, v in own.items()}
     net.load_state_dict(loaded)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -15,14 +15,26 @@ def numerical_gradient(f: Callable[[], float], x: np.ndarray, h: float = 1e-6) -
     """
     grad = np.zeros_like(x, dtype=np.float64)
     for i in np.ndindex(x.shape):
-        old = x[i]
-        x[i] = old + h
-        plus = f()
-        x[i] = old - h
-        minus = f()
-        x[i] = old
-        grad[i] = (plus - minus) / (2 * h)
+        grad[i] = partial_derivative(f, x, i, h)
     return grad
+
+
+def numerical_gradient_at(
+    f: Callable[[], float], x: np.ndarray, indices: Sequence[tuple[int, ...]], h: float = 1e-6
+) -> np.ndarray:
+    """``(len(indices),)``: :func:`numerical_gradient` at a few entries only (large parameter arrays)."""
+    return np.array([partial_derivative(f, x, i, h) for i in indices])
+
+
+def partial_derivative(f: Callable[[], float], x: np.ndarray, i: tuple[int, ...], h: float = 1e-6) -> float:
+    """``d f / d x[i]`` by central differences; ``x[i]`` is restored after."""
+    old = x[i]
+    x[i] = old + h
+    plus = f()
+    x[i] = old - h
+    minus = f()
+    x[i] = old
+    return float((plus - minus) / (2 * h))
 
 
 def relative_error(a: np.ndarray, b: np.ndarray) -> float:

@@ -1,116 +1,37 @@
 """The inference-only forward path, compiled from a trained :class:`Sequential`.
 
-Compilation turns each eval-mode layer into a stateless op that calls the same forward maths as the
-layer (``conv2d_forward``, ``maxpool2d_forward``...), drops Dropout and the loss, folds every
-BatchNormalization into the neighbouring convolution or linear weights where that is exact, and pools
-before ReLU (equal results, a quarter of the ReLU work). Ops hold
-read-only float32 arrays and keep no caches, so one network is safe to call from many threads.
+Each eval-mode layer says how it runs at inference (``Module.inference_op()``, in the layer's own file):
+a stateless op calling the same forward maths as the layer, holding read-only float32 copies of its
+arrays; Dropout and the loss vanish. Compilation then rewrites the list of ops without changing the
+results: every BatchNorm is folded into the neighbouring convolution or linear weights where that is
+exact, and max-pooling runs before ReLU (equal results, a quarter of the ReLU work). Ops keep no
+caches, so one network is safe to call from many threads.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from .calibration import split_refusal
-from .layers import BatchNormalization, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU
-from .layers.activation import relu_forward
-from .layers.batchnorm import batchnorm_affine
-from .layers.conv import conv2d_forward
-from .layers.linear import linear_forward
-from .layers.loss import SoftmaxWithCrossEntropyLoss, softmax
-from .layers.pooling import maxpool2d_forward
-from .module import Module
-from .normalize import MNIST_MEAN, MNIST_STD, to_network_input
+from .layers.activation import ReLUOp
+from .layers.batchnorm import AffineOp
+from .layers.conv import ConvOp
+from .layers.flatten import FlattenOp
+from .layers.linear import LinearOp
+from .layers.loss import softmax
+from .layers.pooling import MaxPoolOp
+from .module import Op
+from .normalize import INPUT_SIZE, MNIST_MEAN, MNIST_STD, to_network_input
 from .sequential import Sequential
 
 
-class Op(Protocol):
-    def __call__(self, x: np.ndarray) -> np.ndarray: ...
-
-
-def _frozen(a: np.ndarray) -> np.ndarray:
-    a = np.ascontiguousarray(a, dtype=np.float32)
-    a.flags.writeable = False
-    return a
-
-
-@dataclass(frozen=True)
-class ConvOp:
-    weight: np.ndarray  # (F, C, KH, KW)
-    bias: np.ndarray  # (F,)
-    stride: int
-    padding: int
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        return conv2d_forward(x, self.weight, self.bias, self.stride, self.padding)[0]
-
-
-@dataclass(frozen=True)
-class LinearOp:
-    weight: np.ndarray  # (out, in)
-    bias: np.ndarray  # (out,)
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        return linear_forward(x, self.weight, self.bias)
-
-
-@dataclass(frozen=True)
-class AffineOp:
-    """Per-channel ``scale * x + shift``: an eval-mode BatchNorm that could not be folded."""
-
-    scale: np.ndarray  # (C,)
-    shift: np.ndarray  # (C,)
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        shape = (1, -1) + (1,) * (x.ndim - 2)
-        return x * self.scale.reshape(shape) + self.shift.reshape(shape)
-
-
-@dataclass(frozen=True)
-class ReLUOp:
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        return relu_forward(x)
-
-
-@dataclass(frozen=True)
-class MaxPoolOp:
-    kernel_size: int
-    stride: int
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        return maxpool2d_forward(x, self.kernel_size, self.stride)
-
-
-@dataclass(frozen=True)
-class FlattenOp:
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        return x.reshape(x.shape[0], -1)
-
-
-def _to_op(layer: Module) -> Op | None:
-    """One eval-mode layer as an op; None for layers that vanish at inference (Dropout, the loss)."""
-    if isinstance(layer, Conv2d):
-        a = layer.named_arrays()
-        bias = a.get("bias", np.zeros(layer.out_channels, np.float32))
-        return ConvOp(a["weight"], bias, layer.stride, layer.padding)
-    if isinstance(layer, Linear):
-        a = layer.named_arrays()
-        return LinearOp(a["weight"], a.get("bias", np.zeros(layer.out_features, np.float32)))
-    if isinstance(layer, BatchNormalization):
-        a = layer.named_arrays()
-        return AffineOp(*batchnorm_affine(a["weight"], a["bias"], a["running_mean"], a["running_var"], layer.eps))
-    if isinstance(layer, ReLU):
-        return ReLUOp()
-    if isinstance(layer, MaxPool2d):
-        return MaxPoolOp(layer.kernel_size, layer.stride)
-    if isinstance(layer, Flatten):
-        return FlattenOp()
-    if isinstance(layer, (Dropout, SoftmaxWithCrossEntropyLoss)):
-        return None
-    raise TypeError(f"no inference op for layer {layer!r}")
+def compile_ops(net: Sequential) -> list[Op]:
+    """The layers' inference ops, BatchNorm folded, pooling before ReLU."""
+    ops = [op for op in (layer.inference_op() for layer in net.layers) if op is not None]
+    return pool_before_relu(fold_batchnorm(ops))
 
 
 def _fold_into_previous(prev: Op, aff: AffineOp) -> Op | None:
@@ -164,7 +85,7 @@ def fold_batchnorm(ops: list[Op]) -> list[Op]:
             del ops[i]
             continue
         i += 1
-    return [_freeze(op) for op in ops]
+    return ops
 
 
 def pool_before_relu(ops: list[Op]) -> list[Op]:
@@ -175,17 +96,6 @@ def pool_before_relu(ops: list[Op]) -> list[Op]:
         if isinstance(ops[i], ReLUOp) and isinstance(ops[i + 1], MaxPoolOp):
             ops[i], ops[i + 1] = ops[i + 1], ops[i]
     return ops
-
-
-def _freeze(op: Op) -> Op:
-    """Cast an op's arrays to read-only float32 (folding computes in float64)."""
-    if isinstance(op, ConvOp):
-        return ConvOp(_frozen(op.weight), _frozen(op.bias), op.stride, op.padding)
-    if isinstance(op, LinearOp):
-        return LinearOp(_frozen(op.weight), _frozen(op.bias))
-    if isinstance(op, AffineOp):
-        return AffineOp(_frozen(op.scale), _frozen(op.shift))
-    return op
 
 
 @dataclass(frozen=True)
@@ -206,13 +116,12 @@ class InferenceNetwork:
 
     @classmethod
     def from_sequential(cls, net: Sequential, metadata: dict[str, Any] | None = None) -> InferenceNetwork:
-        ops = [op for op in (_to_op(layer) for layer in net.layers) if op is not None]
         meta = metadata or {}
         norm = meta.get("normalization", {})
         calib = meta.get("calibration", {})
         threshold = calib.get("reject_threshold")
         return cls(
-            tuple(pool_before_relu(fold_batchnorm(ops))),
+            tuple(compile_ops(net)),
             float(norm.get("mean", MNIST_MEAN)),
             float(norm.get("std", MNIST_STD)),
             meta,
@@ -231,8 +140,8 @@ class InferenceNetwork:
         a channel axis -> ``(N, K)`` float32 calibrated probabilities (rows sum to 1; K = 11 when the
         last output is "not a digit", see :meth:`classify`)."""
         x = to_network_input(images, self.mean, self.std)
-        if x.shape[2:] != (28, 28):
-            raise ValueError(f"expected 28x28 digits, got images of shape {np.shape(images)}")
+        if x.shape[2:] != (INPUT_SIZE, INPUT_SIZE):
+            raise ValueError(f"expected {INPUT_SIZE}x{INPUT_SIZE} digits, got images of shape {np.shape(images)}")
         scale = np.float32(1 / self.temperature)
         parts = [softmax(self.logits(x[i : i + batch_size]) * scale) for i in range(0, len(x), batch_size)]
         if not parts:

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
 import numpy as np
 
 from .parameter import Parameter
+
+
+class Op(Protocol):
+    """A layer at inference: a stateless function of the batch, safe to call from many threads."""
+
+    def __call__(self, x: np.ndarray) -> np.ndarray: ...
+
+
+def read_only(a: np.ndarray) -> np.ndarray:
+    """A C-contiguous, read-only float32 copy of ``a``: what inference ops hold (never the layer's own
+    arrays, which keep training)."""
+    out = np.array(a, dtype=np.float32, order="C", copy=True)
+    out.flags.writeable = False
+    return out
 
 
 class Module:
@@ -14,7 +28,7 @@ class Module:
 
     Subclasses register trainable arrays in ``self._params`` and non-trainable state (BatchNorm's running
     statistics) in ``self._buffers``; ``spec()`` returns the constructor arguments, which is what the
-    weights file stores to rebuild the layer.
+    weights file stores to rebuild the layer; ``inference_op()`` says how the layer runs at inference.
     """
 
     needs_input_grad: bool = True
@@ -41,6 +55,13 @@ class Module:
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.forward(x)
+
+    def inference_op(self) -> Op | None:
+        """The eval-mode layer as a stateless :class:`Op` holding :func:`read_only` copies of its
+        arrays, or None for a layer that vanishes at inference (Dropout, the loss)."""
+        raise NotImplementedError(
+            f"{type(self).__name__} does not say how it runs at inference: define its inference_op()"
+        )
 
     # -- state ----------------------------------------------------------------------------------------
     def parameters(self) -> list[Parameter]:

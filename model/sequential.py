@@ -9,15 +9,18 @@ import numpy as np
 from .layers import LAYERS, SoftmaxWithCrossEntropyLoss
 from .layers.loss import softmax
 from .module import Module
+from .normalize import to_network_input
 from .parameter import Parameter
 
 
 class Sequential(Module):
     """``Sequential([layer, ...])``.
 
-    ``forward(x, y)`` returns the scalar loss when the last layer is a loss and labels are given, else
-    the output of the last layer; ``backward()`` then fills every parameter's ``grad``.
-    ``predict(x)`` returns ``(N, K)`` class probabilities in eval mode (the mode is restored after).
+    ``forward(x, y)`` takes normalized ``(N, 1, 28, 28)`` input (``model.normalize.to_network_input``)
+    and returns the scalar loss when the last layer is a loss and labels are given, else the output of
+    the last layer; ``backward()`` then fills every parameter's ``grad``. ``predict(images)`` takes
+    pixels, like ``InferenceNetwork.predict``, and returns ``(N, K)`` class probabilities computed in
+    eval mode (the mode is restored after).
     Parameter and buffer names follow PyTorch: ``"<index>.<name>"``, e.g. ``"0.weight"``.
     """
 
@@ -47,6 +50,13 @@ class Sequential(Module):
             x = layer.forward(x)
         return x
 
+    def loss(self, logits: np.ndarray, labels: np.ndarray) -> float:
+        """Mean loss of ``(N, K)`` logits (from :meth:`logits`) against ``(N,)`` integer labels; then
+        :meth:`backward` fills the gradients."""
+        if self.loss_layer is None:
+            raise ValueError("Sequential.loss needs a network whose last layer is a loss")
+        return float(self.loss_layer.forward(logits, labels))
+
     def forward(self, x: np.ndarray, y: np.ndarray | None = None) -> Any:  # type: ignore[override]
         out = self.logits(x)
         if self.loss_layer is None:
@@ -66,8 +76,10 @@ class Sequential(Module):
             grad = layer.backward(grad)  # type: ignore[arg-type]
         return grad
 
-    def predict(self, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-        """``(N, C, H, W)`` float input -> ``(N, K)`` probabilities, computed in eval mode."""
+    def predict(self, images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+        """``(N, 28, 28)`` uint8 pixels (white ink on black) or float in ``[0, 1]``, or the same with a
+        channel axis -> ``(N, K)`` probabilities, computed in eval mode."""
+        x = to_network_input(images)
         was_training = self.training
         self.eval()
         try:

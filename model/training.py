@@ -45,7 +45,7 @@ class TrainState:
 
 def evaluate(net: Sequential, x: np.ndarray, y: np.ndarray, batch_size: int = 1000) -> tuple[float, float]:
     """Mean loss and accuracy of ``net`` in eval mode on uint8 images ``(N, 28, 28)``."""
-    probs = net.predict(to_network_input(x), batch_size)
+    probs = net.predict(x, batch_size)
     loss = float(-np.mean(np.log(np.maximum(probs[np.arange(len(y)), y], 1e-12))))
     return loss, accuracy(y, probs.argmax(axis=1))
 
@@ -89,15 +89,14 @@ class Trainer:
             labels = yb.astype(np.int64)
             self.optimizer.lr = self.schedule(self.state.step)
             net.zero_grad()
-            loss = net.forward(x, labels)
-            probs = net.loss_layer.cache[0] if net.loss_layer and net.loss_layer.cache else None
+            logits = net.logits(x)
+            loss = net.loss(logits, labels)
             net.backward()
             self.optimizer.step()
             self.state.step += 1
             n = len(yb)
             total_loss += loss * n
-            if probs is not None:
-                correct += int((probs.argmax(axis=1) == labels).sum())
+            correct += int((logits.argmax(axis=1) == labels).sum())
             seen += n
             if hasattr(bar, "set_postfix") and self.state.step % 20 == 0:
                 rate = seen / (time.perf_counter() - start)

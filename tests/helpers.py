@@ -1,17 +1,113 @@
-"""Shared test data: the 1000-digit MNIST test-set sample shipped under tests/data."""
+"""Helpers shared by the tests (fixtures built on them are in ``conftest.py``): the MNIST sample shipped
+under tests/data, image encoding, and a real uvicorn on a free port."""
 
 from __future__ import annotations
 
+import io
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
+from typing import IO, Any
 
 import numpy as np
+from PIL import Image
 
+ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data"
 SAMPLE = DATA / "mnist_test_sample.npz"
-FULL_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist.npz"
+FULL_MNIST = Path(os.environ.get("MNIST_PATH", ROOT.parent / "shared" / "data" / "mnist.npz"))
 
 
 def sample_digits() -> tuple[np.ndarray, np.ndarray]:
     """The first 1000 MNIST test digits: uint8 ``(1000, 28, 28)`` and labels ``(1000,)``."""
     with np.load(SAMPLE) as f:
         return f["x"], f["y"].astype(np.int64)
+
+
+def encode(image: np.ndarray | Image.Image, fmt: str = "PNG", **options: Any) -> bytes:
+    """An image (a Pillow image or a uint8 array, ``(H, W)`` grey or ``(H, W, 3|4)``) encoded as ``fmt``."""
+    im = image if isinstance(image, Image.Image) else Image.fromarray(image)
+    buf = io.BytesIO()
+    im.save(buf, format=fmt, **options)
+    return buf.getvalue()
+
+
+def png(image: np.ndarray | Image.Image) -> bytes:
+    """``image`` as PNG bytes (see :func:`encode`)."""
+    return encode(image, "PNG")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_uvicorn(
+    port: int,
+    app: str = "app.main:app",
+    env: Mapping[str, str] | None = None,
+    output: IO[Any] | int = subprocess.PIPE,
+) -> subprocess.Popen[str]:
+    """``python -m uvicorn app`` on 127.0.0.1:port from the repository root, with ``env`` added to the
+    environment; its stdout and stderr go to ``output`` (default: pipes, for ``communicate()``)."""
+    cmd = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
+    errors = subprocess.PIPE if output == subprocess.PIPE else subprocess.STDOUT
+    return subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=output, stderr=errors, text=True)
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    """Terminate ``proc``, then kill it if it has not exited within 10 s."""
+    proc.terminate()
+    try:
+        proc.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+
+
+@contextmanager
+def uvicorn_server(
+    app: str = "app.main:app", env: Mapping[str, str] | None = None, ready: str = "/ready", timeout: float = 60.0
+) -> Iterator[str]:
+    """A real uvicorn serving ``app`` on a free port; yields its base URL once ``GET ready`` answers 200.
+
+    Its output goes to a temporary file, quoted when it exits early or does not become ready in time.
+    """
+    with tempfile.TemporaryFile("w+") as log:
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        proc = start_uvicorn(port, app, env, output=log)
+
+        def output() -> str:
+            log.seek(0)
+            return log.read()[-3000:]
+
+        try:
+            deadline = time.monotonic() + timeout
+            while not _answers(url + ready):
+                if proc.poll() is not None:
+                    raise RuntimeError(f"uvicorn exited with {proc.returncode}:\n{output()}")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"uvicorn did not answer {ready} within {timeout:.0f} s:\n{output()}")
+                time.sleep(0.1)
+            yield url
+        finally:
+            stop(proc)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return bool(r.status == 200)
+    except (OSError, urllib.error.URLError):
+        return False

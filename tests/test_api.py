@@ -19,28 +19,10 @@ from app.main import create_app
 from app.preprocessing import preprocess
 from app.schemas import BatchResponse, ModelInfo, Prediction
 from app.settings import Settings
-from tests.helpers import sample_digits
+from tests.helpers import ROOT, encode, png
 
 LIMIT = 64 * 1024  # body cap of the small-limits app
 MAX_BATCH = 3
-
-
-def png(a: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(a).save(buf, format="PNG")
-    return buf.getvalue()
-
-
-@pytest.fixture(scope="module")
-def digits() -> tuple[list[bytes], np.ndarray]:
-    """The first ten sample digits as PNG (white on black, 28x28) and their labels."""
-    x, y = sample_digits()
-    return [png(d) for d in x[:10]], y[:10]
-
-
-@pytest.fixture(scope="module")
-def seven(digits: tuple[list[bytes], np.ndarray]) -> bytes:
-    return digits[0][0]
 
 
 @pytest.fixture(scope="module")
@@ -140,8 +122,8 @@ def debug_pixels(body: dict) -> np.ndarray:
     return np.asarray(im)
 
 
-def test_debug_returns_the_28x28_the_network_saw(client: TestClient) -> None:
-    x, _ = sample_digits()
+def test_debug_returns_the_28x28_the_network_saw(client: TestClient, sample: tuple[np.ndarray, np.ndarray]) -> None:
+    x, _ = sample
     canvas = np.full((280, 280), 255, np.uint8)  # dark on light, 10x: very unlike what the network sees
     canvas[:] = 255 - np.asarray(Image.fromarray(x[0]).resize((280, 280), Image.Resampling.BICUBIC))
     seen = debug_pixels(client.post("/predict?debug=true", content=png(canvas),
@@ -254,16 +236,12 @@ def test_multipart_mistakes_are_422(client: TestClient, seven: bytes) -> None:
 def test_images_that_cannot_be_read_are_422(client: TestClient, seven: bytes) -> None:
     assert_error(raw(client, b"GIF89a but not really"), 422, "not a PNG, JPEG, WebP, GIF, BMP or TIFF")
     assert_error(raw(client, seven[: len(seven) // 2]), 422, "truncated or corrupt")
-    ppm = io.BytesIO()
-    Image.new("L", (28, 28)).save(ppm, format="PPM")
-    assert_error(raw(client, ppm.getvalue()), 422, "not a PNG")
+    assert_error(raw(client, encode(Image.new("L", (28, 28)), "PPM")), 422, "not a PNG")
 
 
 def test_blank_images_are_422_no_digit_found(client: TestClient) -> None:
     for im in (Image.new("L", (280, 280), 255), Image.new("RGBA", (280, 280), (0, 0, 0, 0))):
-        buf = io.BytesIO()
-        im.save(buf, format="PNG")
-        assert_error(raw(client, buf.getvalue()), 422, "no digit found")
+        assert_error(raw(client, png(im)), 422, "no digit found")
 
 
 def test_bodies_over_the_cap_are_413_however_sent(small: TestClient, seven: bytes) -> None:
@@ -286,11 +264,9 @@ def test_a_lying_content_length_is_refused_before_reading(small: TestClient) -> 
 
 
 def test_images_over_the_pixel_limit_are_413(small: TestClient) -> None:
-    im = Image.new("L", (400, 400), 255)  # 160,000 pixels > 90,000, compresses to almost nothing
-    buf = io.BytesIO()
-    im.save(buf, format="PNG")
-    assert len(buf.getvalue()) < LIMIT
-    assert_error(raw(small, buf.getvalue()), 413, "400x400", "90000")
+    data = png(Image.new("L", (400, 400), 255))  # 160,000 pixels > 90,000, compresses to almost nothing
+    assert len(data) < LIMIT
+    assert_error(raw(small, data), 413, "400x400", "90000")
 
 
 def test_bad_query_parameter_is_422(client: TestClient, seven: bytes) -> None:
@@ -333,25 +309,21 @@ def test_start_up_objects_are_frozen_out_of_the_collector_while_serving(seven: b
     One app shutting down does not thaw another that still serves."""
     import gc
 
-    import app.lifespan
-
     with TestClient(create_app(Settings())) as first:
         assert gc.get_freeze_count() > 10_000
         with TestClient(create_app(Settings())) as second:
             assert raw(second, seven).json()["digit"] == 7
         assert gc.get_freeze_count() > 10_000
         assert raw(first, seven).json()["digit"] == 7
-    assert (gc.get_freeze_count() == 0) == (app.lifespan._serving == 0)  # other tests' apps may still serve
 
 
 def test_model_describes_the_shipped_weights(client: TestClient) -> None:
-    meta = json.loads(Path("weights/default.json").read_text()) if Path("weights/default.json").exists() else None
+    meta = json.loads((ROOT / "weights" / "default.json").read_text())
     info = ModelInfo.model_validate(client.get("/model").json())
     assert info.parameters > 0 and info.architecture and info.architecture[0]["type"] == "Conv2d"
     assert len(info.sha256) == 64 and info.version.endswith(info.sha256[:12])
     assert info.input["shape"] == [28, 28] and info.labels == [str(d) for d in range(10)]
-    if meta is not None:
-        assert info.sha256 == meta["sha256"] and info.test_accuracy == meta["test_accuracy"]
+    assert info.sha256 == meta["sha256"] and info.test_accuracy == meta["test_accuracy"]
 
 
 def test_metrics(client: TestClient, seven: bytes) -> None:
@@ -372,9 +344,7 @@ def test_metrics(client: TestClient, seven: bytes) -> None:
 
 
 def test_page_and_static_files(client: TestClient) -> None:
-    static = Path(__file__).resolve().parents[1] / "app" / "static"
-    if not (static / "index.html").exists():
-        pytest.skip("app/static/index.html is not there yet")
+    static = ROOT / "app" / "static"
     r = client.get("/")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     assert r.text == (static / "index.html").read_text()
@@ -429,7 +399,7 @@ def test_missing_weights_stop_start_up_with_the_file_and_reason(tmp_path: Path) 
 
 
 def test_corrupt_weights_stop_start_up(tmp_path: Path) -> None:
-    root = Path(__file__).resolve().parents[1] / "weights"
+    root = ROOT / "weights"
     (tmp_path / "w.json").write_text((root / "default.json").read_text())
     data = bytearray((root / "default.npz").read_bytes())
     data[len(data) // 2] ^= 0xFF

@@ -1,4 +1,4 @@
-"""Sequential, the seed API, shape errors, BatchNorm statistics, Dropout, whole-network gradients."""
+"""Sequential, shape errors, BatchNorm statistics, Dropout, whole-network gradients."""
 
 from __future__ import annotations
 
@@ -9,40 +9,23 @@ from model import (
     BatchNormalization,
     Conv2d,
     Dropout,
-    Flatten,
     Linear,
     MaxPool2d,
-    ReLU,
     Sequential,
-    SoftmaxWithCrossEntropyLoss,
     architectures,
     manual_seed,
 )
-from model.gradcheck import numerical_gradient, relative_error
+from model.gradcheck import numerical_gradient, numerical_gradient_at, relative_error
+from model.normalize import to_network_input
 
 
-def seed_net() -> Sequential:
-    return Sequential([
-        Conv2d(in_channels=1, out_channels=8, kernel_size=3, stride=1, padding=1),
-        ReLU(),
-        MaxPool2d(kernel_size=2, stride=2),
-        BatchNormalization(num_features=8),
-        Dropout(p=0.25),
-        Flatten(),
-        Linear(in_features=8 * 14 * 14, out_features=128),
-        ReLU(),
-        Linear(in_features=128, out_features=10),
-        SoftmaxWithCrossEntropyLoss(),
-    ])
-
-
-def test_seed_api_verbatim() -> None:
-    net = seed_net()
+def test_small_network_trains_and_predicts() -> None:
+    net = architectures.build("small")
     rng = np.random.default_rng(0)
-    x = rng.random((4, 1, 28, 28), dtype=np.float32)
+    pixels = rng.random((4, 28, 28), dtype=np.float32)
     y = np.array([1, 2, 3, 4])
     net.train()
-    loss = net.forward(x, y)
+    loss = net.forward(to_network_input(pixels), y)
     assert np.isscalar(loss) and loss > 0
     net.backward()
     params = net.parameters()
@@ -51,10 +34,22 @@ def test_seed_api_verbatim() -> None:
         assert p.data.shape == p.grad.shape
         assert p.data.dtype == np.float32 and p.grad.dtype == np.float32
         assert np.any(p.grad != 0)
-    net.eval()
-    probs = net.predict(x)
+    probs = net.predict(pixels)
+    assert net.training  # predict restores the mode
     assert probs.shape == (4, 10)
     np.testing.assert_allclose(probs.sum(axis=1), 1, rtol=1e-5)
+    np.testing.assert_array_equal(net.predict((pixels * 255).round().astype(np.uint8)).argmax(1), probs.argmax(1))
+
+
+def test_predict_takes_pixels_not_normalized_input() -> None:
+    net = architectures.build("small")
+    with pytest.raises(ValueError, match=r"pixels in \[0, 1\]"):
+        net.predict(to_network_input(np.zeros((2, 28, 28), np.uint8)))
+
+
+def test_old_architecture_name_is_refused_with_the_new_one() -> None:
+    with pytest.raises(ValueError, match="'seed' was renamed 'small'"):
+        architectures.build("seed")
 
 
 @pytest.mark.parametrize(
@@ -74,7 +69,7 @@ def test_wrong_shape_names_layer_and_expected_shape(layer, x: np.ndarray, messag
 
 def test_wrong_shape_inside_sequential() -> None:
     with pytest.raises(ValueError, match=r"Linear\(in_features=1568"):
-        seed_net().forward(np.zeros((2, 1, 20, 20), np.float32), np.array([0, 1]))
+        architectures.build("small").forward(np.zeros((2, 1, 20, 20), np.float32), np.array([0, 1]))
 
 
 def test_batchnorm_running_statistics_and_eval_mode() -> None:
@@ -124,24 +119,17 @@ def test_whole_network_gradient() -> None:
     net.zero_grad()
     net.forward(x, y)
     net.backward()
-    # A handful of parameters across depth: full numeric gradients are too slow for 459k weights.
+    # A handful of entries of parameters across depth: full numeric gradients are too slow for 459k weights.
     for p in (net.parameters()[0], net.parameters()[4], net.parameters()[-2]):
-        flat_idx = rng.choice(p.data.size, size=6, replace=False)
-        for i in flat_idx:
-            idx = np.unravel_index(i, p.data.shape)
-            old = p.data[idx]
-            h = 1e-5
-            p.data[idx] = old + h
-            plus = net.forward(x, y)
-            p.data[idx] = old - h
-            minus = net.forward(x, y)
-            p.data[idx] = old
-            numeric = (plus - minus) / (2 * h)
-            assert p.grad[idx] == pytest.approx(numeric, rel=1e-4, abs=1e-7)
+        entries = [tuple(int(i) for i in np.unravel_index(k, p.data.shape))
+                   for k in rng.choice(p.data.size, size=6, replace=False)]
+        numeric = numerical_gradient_at(lambda: net.forward(x, y), p.data, entries, h=1e-5)
+        analytic = np.array([p.grad[i] for i in entries])
+        assert relative_error(analytic, numeric) < 1e-5, p.name
 
 
 def test_state_dict_round_trip_and_names() -> None:
-    a, b = seed_net(), seed_net()
+    a, b = architectures.build("small"), architectures.build("small")
     state = a.state_dict()
     assert "0.weight" in state and "3.running_mean" in state and "8.bias" in state
     b.load_state_dict(state)

@@ -14,7 +14,9 @@ from model import (
     BatchNormalization,
     DataGenerator,
     InferenceNetwork,
+    Module,
     Schedule,
+    Sequential,
     WeightsError,
     architectures,
     load,
@@ -22,8 +24,6 @@ from model import (
     manual_seed,
     save,
 )
-from model.inference import AffineOp, ConvOp, LinearOp
-from model.normalize import to_network_input
 from model.training import Trainer
 
 from .helpers import FULL_MNIST, sample_digits
@@ -44,33 +44,47 @@ def trained_like(arch: str, seed: int = 0):
     return net.eval()
 
 
-@pytest.mark.parametrize("arch", ["seed", "default"])
+@pytest.mark.parametrize("arch", ["small", "default"])
 def test_inference_matches_eval_mode_predict(arch: str, tmp_path: Path) -> None:
     net = trained_like(arch)
     x, _ = sample_digits()
     save(net, tmp_path / "w.npz")
     inference = load(tmp_path / "w.npz")
-    expected = net.predict(to_network_input(x[:200]))
+    expected = net.predict(x[:200])
     got = inference.predict(x[:200])
     assert got.dtype == np.float32 and got.shape == (200, 10)
     np.testing.assert_allclose(got, expected, atol=1e-5)
     np.testing.assert_allclose(inference.predict(x[:200].astype(np.float32) / 255), got, atol=1e-6)
 
 
-def test_batchnorm_is_folded_and_dropout_removed() -> None:
-    ops = InferenceNetwork.from_sequential(trained_like("default")).ops
-    names = [type(op).__name__ for op in ops]
-    assert "AffineOp" not in names and "Dropout" not in " ".join(names)
-    assert sum(isinstance(op, ConvOp) for op in ops) == 3
-    assert sum(isinstance(op, LinearOp) for op in ops) == 2
-    assert names[:3] == ["ConvOp", "MaxPoolOp", "ReLUOp"]  # pooled before ReLU: same values, less work
-    # The seed network's BatchNorm sits after pooling: folded forward into the first Linear.
-    seed_ops = InferenceNetwork.from_sequential(trained_like("seed")).ops
-    assert not any(isinstance(op, AffineOp) for op in seed_ops)
-    for op in ops:
-        for arr in vars(op).values():
-            if isinstance(arr, np.ndarray):
-                assert arr.dtype == np.float32 and not arr.flags.writeable
+def op_names(arch: str) -> list[str]:
+    return [type(op).__name__ for op in InferenceNetwork.from_sequential(trained_like(arch)).ops]
+
+
+def test_batchnorm_is_folded_dropout_and_loss_removed_and_pooling_before_relu() -> None:
+    # Every BatchNorm folded into the conv/linear before it; max-pooling moved before ReLU.
+    block = ["ConvOp", "MaxPoolOp", "ReLUOp"]
+    assert op_names("default") == [*block, *block, "ConvOp", "ReLUOp", "FlattenOp", "LinearOp", "ReLUOp", "LinearOp"]
+    # The small network's BatchNorm sits after pooling: folded forward into the first Linear.
+    assert op_names("small") == [*block, "FlattenOp", "LinearOp", "ReLUOp", "LinearOp"]
+
+
+def test_inference_holds_read_only_float32_copies() -> None:
+    net = trained_like("default")
+    ops = InferenceNetwork.from_sequential(net).ops
+    arrays = [a for op in ops for a in vars(op).values() if isinstance(a, np.ndarray)]
+    assert len(arrays) == 10  # weight and bias of 3 convolutions and 2 linear layers
+    assert all(a.dtype == np.float32 and not a.flags.writeable for a in arrays)
+    assert all(p.data.flags.writeable for p in net.parameters())  # the trainable network is untouched
+
+
+def test_a_layer_without_an_inference_op_is_named() -> None:
+    class Scale(Module):
+        def forward(self, x: np.ndarray) -> np.ndarray:
+            return 2 * x
+
+    with pytest.raises(NotImplementedError, match="Scale does not say how it runs at inference"):
+        InferenceNetwork.from_sequential(Sequential([Scale()]))
 
 
 def test_inference_is_thread_safe(tmp_path: Path) -> None:
@@ -86,7 +100,7 @@ def test_inference_is_thread_safe(tmp_path: Path) -> None:
 
 
 def test_metadata_contents(tmp_path: Path) -> None:
-    meta = save(trained_like("seed"), tmp_path / "w.npz", test_accuracy=0.5, history=[{"epoch": 1, "seconds": 2.0}])
+    meta = save(trained_like("small"), tmp_path / "w.npz", test_accuracy=0.5, history=[{"epoch": 1, "seconds": 2.0}])
     on_disk = json.loads((tmp_path / "w.json").read_text())
     assert on_disk == json.loads(json.dumps(meta))
     for key in ("architecture", "normalization", "labels", "parameters", "sha256", "versions", "created"):
@@ -99,7 +113,7 @@ def test_metadata_contents(tmp_path: Path) -> None:
 
 def test_corrupt_or_mismatched_weights_fail_with_a_reason(tmp_path: Path) -> None:
     path = tmp_path / "w.npz"
-    save(trained_like("seed"), path)
+    save(trained_like("small"), path)
     with pytest.raises(WeightsError, match="does not exist"):
         load(tmp_path / "missing.npz")
     data = bytearray(path.read_bytes())
@@ -108,7 +122,7 @@ def test_corrupt_or_mismatched_weights_fail_with_a_reason(tmp_path: Path) -> Non
     with pytest.raises(WeightsError, match="SHA-256"):
         load(path)
     # Metadata whose architecture does not fit the arrays.
-    save(trained_like("seed"), path)
+    save(trained_like("small"), path)
     meta = json.loads((tmp_path / "w.json").read_text())
     meta["architecture"]["layers"][6]["out_features"] = 64
     (tmp_path / "w.json").write_text(json.dumps(meta))
@@ -122,7 +136,7 @@ def test_corrupt_or_mismatched_weights_fail_with_a_reason(tmp_path: Path) -> Non
 def small_training_run(seed: int) -> dict[str, np.ndarray]:
     x, y = sample_digits()
     manual_seed(seed)
-    net = architectures.build("seed")
+    net = architectures.build("small")
     gen = DataGenerator(x[:256], y[:256], batch_size=64, seed=seed)
     opt = Adam(net.parameters(), lr=1e-3)
     trainer = Trainer(net, opt, Schedule("constant", 1e-3, 8), gen, (x[900:], y[900:]), seed=seed)
@@ -140,7 +154,7 @@ def test_same_seed_same_weights() -> None:
 def test_training_learns_and_checkpoints_resume(tmp_path: Path) -> None:
     x, y = sample_digits()
     manual_seed(0)
-    net = architectures.build("seed")
+    net = architectures.build("small")
     gen = DataGenerator(x[:800], y[:800], batch_size=50, seed=0)
     opt = Adam(net.parameters(), lr=2e-3)
     ckpt = tmp_path / "run.ckpt.npz"
@@ -149,7 +163,7 @@ def test_training_learns_and_checkpoints_resume(tmp_path: Path) -> None:
     assert [h.epoch for h in state.history] == [1, 2, 3]
     assert state.history[-1].val_accuracy > 0.8  # 800 digits, 3 epochs
     assert all(h.seconds > 0 for h in state.history)
-    resumed = Trainer(architectures.build("seed"), Adam(architectures.build("seed").parameters(), lr=2e-3),
+    resumed = Trainer(architectures.build("small"), Adam(architectures.build("small").parameters(), lr=2e-3),
                       Schedule("constant", 2e-3, 64), DataGenerator(x[:800], y[:800], 50), (x[800:], y[800:]),
                       checkpoint=ckpt)
     assert resumed.load_checkpoint()

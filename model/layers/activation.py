@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..module import Module
@@ -15,6 +17,12 @@ def relu_forward(x: np.ndarray) -> np.ndarray:
 def relu_backward(dout: np.ndarray, out: np.ndarray) -> np.ndarray:
     """``dout`` where the forward output was positive, else 0 (the subgradient at 0 is 0)."""
     return dout * (out > 0)
+
+
+@dataclass(frozen=True)
+class ReLUOp:
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return relu_forward(x)
 
 
 class ReLU(Module):
@@ -33,3 +41,6 @@ class ReLU(Module):
         dx = relu_backward(dout, self.out)
         self.out = None
         return dx
+
+    def inference_op(self) -> ReLUOp:
+        return ReLUOp()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ..module import Module
+from ..module import Module, read_only
 from ..parameter import Parameter
 from ..reductions import column_sums
 
@@ -70,6 +71,23 @@ def batchnorm_affine(
     return scale, beta - mean * scale
 
 
+@dataclass(frozen=True)
+class AffineOp:
+    """Eval-mode batch norm: per-channel ``scale * x + shift`` over axis 1 of ``(N, C)`` or
+    ``(N, C, H, W)``; usually folded into the convolution or linear op beside it (``model.inference``)."""
+
+    scale: np.ndarray  # (C,)
+    shift: np.ndarray  # (C,)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scale", read_only(self.scale))
+        object.__setattr__(self, "shift", read_only(self.shift))
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        shape = (1, -1) + (1,) * (x.ndim - 2)
+        return x * self.scale.reshape(shape) + self.shift.reshape(shape)
+
+
 class BatchNormalization(Module):
     """``BatchNormalization(num_features, eps=1e-5, momentum=0.1)``, PyTorch's BatchNorm1d/2d in one.
 
@@ -118,6 +136,10 @@ class BatchNormalization(Module):
         self._params["bias"].grad += dbeta
         self.cache = None
         return dx
+
+    def inference_op(self) -> AffineOp:
+        rm, rv = self._buffers["running_mean"], self._buffers["running_var"]
+        return AffineOp(*batchnorm_affine(self._params["weight"].data, self._params["bias"].data, rm, rv, self.eps))
 
     def spec(self) -> dict[str, Any]:
         return {"num_features": self.num_features, "eps": self.eps, "momentum": self.momentum}

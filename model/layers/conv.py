@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ..im2col import col2im, im2col, weight_matrix
-from ..module import Module, check_input
+from ..module import Module, check_input, read_only
 from ..parameter import Parameter
 from ..random import get_rng
 from ..reductions import column_sums
@@ -51,6 +52,24 @@ def conv2d_backward(
     dcols = dout_mat @ weight_matrix(weight)
     dx = col2im(dcols, x_shape, kh, kw, stride, padding)
     return dx, dweight, dbias
+
+
+@dataclass(frozen=True)
+class ConvOp:
+    """Conv2d at inference; its arrays are stored as :func:`read_only` float32 copies."""
+
+    weight: np.ndarray  # (F, C, KH, KW)
+    bias: np.ndarray  # (F,)
+    stride: int
+    padding: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "weight", read_only(self.weight))
+        object.__setattr__(self, "bias", read_only(self.bias))
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """``(N, C, H, W) -> (N, F, OH, OW)``."""
+        return conv2d_forward(x, self.weight, self.bias, self.stride, self.padding)[0]
 
 
 class Conv2d(Module):
@@ -99,6 +118,11 @@ class Conv2d(Module):
             self._params["bias"].grad += db
         self.cache = None
         return dx  # type: ignore[return-value]
+
+    def inference_op(self) -> ConvOp:
+        bias = self._params.get("bias")
+        zeros = np.zeros(self.out_channels, np.float32)
+        return ConvOp(self._params["weight"].data, bias.data if bias else zeros, self.stride, self.padding)
 
     def spec(self) -> dict[str, Any]:
         return {

@@ -33,5 +33,9 @@ class Dropout(Module):
     def backward(self, dout: np.ndarray) -> np.ndarray:
         return dout if self.mask is None else dout * self.mask
 
+    def inference_op(self) -> None:
+        """Identity in eval mode: nothing to run."""
+        return None
+
     def spec(self) -> dict[str, Any]:
         return {"p": self.p}

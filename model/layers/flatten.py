@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..module import Module
+
+
+@dataclass(frozen=True)
+class FlattenOp:
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """``(N, ...) -> (N, prod(...))``."""
+        return x.reshape(x.shape[0], -1)
 
 
 class Flatten(Module):
@@ -21,3 +30,6 @@ class Flatten(Module):
     def backward(self, dout: np.ndarray) -> np.ndarray:
         assert self.in_shape is not None, "Flatten: backward() before forward()"
         return dout.reshape(self.in_shape)
+
+    def inference_op(self) -> FlattenOp:
+        return FlattenOp()

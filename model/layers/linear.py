@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ..module import Module, check_input
+from ..module import Module, check_input, read_only
 from ..parameter import Parameter
 from ..random import get_rng
 from ..reductions import column_sums
@@ -25,6 +26,22 @@ def linear_backward(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gradients ``(dx, dweight, dbias)`` of :func:`linear_forward`."""
     return dout @ weight, dout.T @ x, column_sums(dout)
+
+
+@dataclass(frozen=True)
+class LinearOp:
+    """Linear at inference; its arrays are stored as :func:`read_only` float32 copies."""
+
+    weight: np.ndarray  # (out, in)
+    bias: np.ndarray  # (out,)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "weight", read_only(self.weight))
+        object.__setattr__(self, "bias", read_only(self.bias))
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """``(N, in) -> (N, out)``."""
+        return linear_forward(x, self.weight, self.bias)
 
 
 class Linear(Module):
@@ -61,6 +78,11 @@ class Linear(Module):
             self._params["bias"].grad += db
         self.x = None
         return dx
+
+    def inference_op(self) -> LinearOp:
+        bias = self._params.get("bias")
+        zeros = np.zeros(self.out_features, np.float32)
+        return LinearOp(self._params["weight"].data, bias.data if bias else zeros)
 
     def spec(self) -> dict[str, Any]:
         return {

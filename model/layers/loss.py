@@ -72,5 +72,9 @@ class SoftmaxWithCrossEntropyLoss(Module):
         self.cache = None
         return grad if dout is None else grad * dout
 
+    def inference_op(self) -> None:
+        """The inference network applies its own (calibrated) softmax to the logits."""
+        return None
+
     def spec(self) -> dict[str, Any]:
         return {"label_smoothing": self.label_smoothing} if self.label_smoothing else {}

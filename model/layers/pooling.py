@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -65,6 +66,16 @@ def maxpool2d_backward(
     return dx
 
 
+@dataclass(frozen=True)
+class MaxPoolOp:
+    kernel_size: int
+    stride: int
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """``(N, C, H, W) -> (N, C, OH, OW)``."""
+        return maxpool2d_forward(x, self.kernel_size, self.stride)
+
+
 class MaxPool2d(Module):
     """``MaxPool2d(kernel_size, stride=kernel_size)``: ``(N, C, H, W) -> (N, C, OH, OW)``."""
 
@@ -88,6 +99,9 @@ class MaxPool2d(Module):
         dx = maxpool2d_backward(dout, *self.cache, self.kernel_size, self.stride)
         self.cache = None
         return dx
+
+    def inference_op(self) -> MaxPoolOp:
+        return MaxPoolOp(self.kernel_size, self.stride)
 
     def spec(self) -> dict[str, Any]:
         return {"kernel_size": self.kernel_size, "stride": self.stride}

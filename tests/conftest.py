@@ -1,0 +1,32 @@
+"""Fixtures shared by the tests; the plain helpers they use are in ``tests/helpers.py``.
+
+The long accuracy sweeps are marked ``slow`` and left out of the default run (``addopts`` in
+pyproject.toml); ``python -m pytest -m ""`` runs everything, as CI does.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.helpers import png, sample_digits
+
+
+@pytest.fixture(scope="session")
+def sample() -> tuple[np.ndarray, np.ndarray]:
+    """The 1000-digit MNIST test sample: uint8 ``(1000, 28, 28)`` white on black, labels ``(1000,)``."""
+    return sample_digits()
+
+
+@pytest.fixture(scope="session")
+def digits(sample: tuple[np.ndarray, np.ndarray]) -> tuple[list[bytes], np.ndarray]:
+    """The first ten sample digits as 28x28 PNGs (white on black) and their labels."""
+    x, y = sample
+    return [png(d) for d in x[:10]], y[:10]
+
+
+@pytest.fixture(scope="session")
+def seven(digits: tuple[list[bytes], np.ndarray]) -> bytes:
+    """The first sample digit, a 7, as a 28x28 PNG."""
+    assert digits[1][0] == 7
+    return digits[0][0]
