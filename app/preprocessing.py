@@ -3,7 +3,8 @@
 The MNIST recipe, applied to any drawing or photo of one digit:
 
 1. decode with Pillow, restricted to :data:`FORMATS`, refusing images over a pixel limit from their
-   header alone (before any pixel is decompressed); very large images are reduced on load;
+   header alone (before any pixel is decompressed); large JPEGs are decoded at a reduced DCT scale
+   and other large images box-reduced after decoding;
 2. measure the ink by content: on a transparent background the alpha channel is the ink; otherwise
    the ink is how far each pixel's colour is from the background colour (the median of the border),
    so dark-on-light, light-on-dark and coloured ink all work the same way;
@@ -27,7 +28,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 FORMATS: Final = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")
 FORMAT_NAMES: Final = "PNG, JPEG, WebP, GIF, BMP or TIFF"
-DEFAULT_MAX_PIXELS: Final = 4096 * 4096
+DEFAULT_MAX_PIXELS: Final = 2048 * 2048  # images decoded in full: ~50 ms and ~70 MB at worst (RGBA WebP)
+JPEG_PIXEL_FACTOR: Final = 4  # JPEG may declare 4x as many (a 12-16 MP photo): it is decoded at 1/2-1/8 scale
 
 SIZE: Final = 28  # side of the network input, pixels
 BOX: Final = 20  # the digit's bounding box is scaled to fit BOX x BOX pixels
@@ -61,11 +63,12 @@ class NoDigitError(ImageError):
     """The image has no ink: blank, uniform, or too faint to read."""
 
 
-def open_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
-    """Decode ``data`` into a loaded Pillow image of at most about ``WORKING_SIDE`` pixels a side.
+def read_header(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """Identify ``data`` and check its size from the header alone: a lazy Pillow image (no pixel
+    decompressed yet). Cheap whatever the image: this is where the cost of an image is bounded.
 
-    The pixel limit is checked from the header, before decompression. GIF and TIFF give their
-    first frame; JPEG/WebP/TIFF/PNG orientation tags are applied.
+    Formats decoded in full (PNG, WebP, GIF, BMP, TIFF) may have ``max_pixels``; JPEG, which is decoded
+    at a reduced DCT scale (see :func:`decode_cost`), ``JPEG_PIXEL_FACTOR`` times as many.
     """
     try:
         im = Image.open(io.BytesIO(data), formats=FORMATS)
@@ -80,20 +83,66 @@ def open_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image
     width, height = im.size
     if width < 1 or height < 1:
         raise CorruptImageError(f"image has an empty size {width}x{height}")
-    if width * height > max_pixels:
-        raise ImageTooLargeError(
-            f"image is {width}x{height} = {width * height} pixels; the limit is {max_pixels} pixels"
+    limit = pixel_limit(im.format, max_pixels)
+    if width * height > limit:
+        other = (
+            f"{JPEG_PIXEL_FACTOR * max_pixels} for JPEG, which is decoded at a reduced scale"
+            if limit == max_pixels
+            else f"{max_pixels} for the other formats"
         )
-    return _load_reduced(im)
+        raise ImageTooLargeError(
+            f"image is {width}x{height} = {width * height} pixels; the limit is {limit} pixels for "
+            f"{im.format} ({other}): send a smaller image (a digit needs no more than 1000x1000)"
+        )
+    return im
 
 
-def _load_reduced(im: Image.Image) -> Image.Image:
-    """Decode the pixels (JPEG at a reduced DCT scale when large), apply EXIF orientation, and
-    box-reduce anything still larger than ``WORKING_SIDE``."""
-    factor = max(im.size) // WORKING_SIDE
+def pixel_limit(image_format: str | None, max_pixels: int = DEFAULT_MAX_PIXELS) -> int:
+    """The most pixels an image of ``image_format`` may declare, given the full-decode limit."""
+    return max_pixels * JPEG_PIXEL_FACTOR if image_format == "JPEG" else max_pixels
+
+
+def _jpeg_scale(size: tuple[int, int]) -> tuple[int, int] | None:
+    """The draft size to ask a large JPEG for: the smallest DCT scale (1/2, 1/4, 1/8) whose longer side
+    stays at least 3/4 of ``WORKING_SIDE``; None when the image is small enough already."""
+    target = WORKING_SIDE * 3 // 4
+    if max(size) < 2 * target:
+        return None
+    ratio = target / max(size)
+    return max(1, math.ceil(size[0] * ratio)), max(1, math.ceil(size[1] * ratio))
+
+
+def decode_cost(im: Image.Image) -> int:
+    """The work of decoding a :func:`read_header` image, in pixels: the declared size, or for a large
+    JPEG its reduced DCT decode plus the entropy decoding of the full image. Known before any pixel is
+    decoded: the unit of the predictor's scheduling."""
+    width, height = im.size
+    draft = _jpeg_scale(im.size) if im.format == "JPEG" else None
+    if draft is None:
+        return width * height
+    # libjpeg entropy-decodes every coefficient whatever the scale (a progressive file buffers them all
+    # and passes over them again): a quarter of a pixel each, twice that when progressive.
+    scale = next((s for s in (8, 4, 2) if -(-width // s) >= draft[0] and -(-height // s) >= draft[1]), 1)
+    coefficients = width * height // (2 if im.info.get("progressive") else 4)
+    return -(-width // scale) * -(-height // scale) + coefficients
+
+
+def open_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """Decode ``data`` into a loaded Pillow image of at most about ``WORKING_SIDE`` pixels a side.
+
+    The pixel limit is checked from the header, before decompression (:func:`read_header`). GIF and
+    TIFF give their first frame; JPEG/WebP/TIFF/PNG orientation tags are applied.
+    """
+    return load_pixels(read_header(data, max_pixels))
+
+
+def load_pixels(im: Image.Image) -> Image.Image:
+    """Decode the pixels of a :func:`read_header` image (a large JPEG at a reduced DCT scale), apply
+    EXIF orientation, and box-reduce anything still larger than ``WORKING_SIDE``."""
     try:
-        if factor > 1 and im.format == "JPEG":
-            im.draft(im.mode, (im.size[0] // factor, im.size[1] // factor))
+        draft = _jpeg_scale(im.size) if im.format == "JPEG" else None
+        if draft is not None:
+            im.draft(im.mode, draft)
         im.load()
         if "exif" in im.info or im.format == "TIFF":
             ImageOps.exif_transpose(im, in_place=True)
@@ -106,6 +155,9 @@ def _load_reduced(im: Image.Image) -> Image.Image:
             im = im.convert("I")
         im = im.reduce(factor)
     return im
+
+
+_load_reduced = load_pixels  # the former name
 
 
 def _plain_mode(im: Image.Image) -> Image.Image:
