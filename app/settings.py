@@ -1,17 +1,8 @@
-"""Every environment variable the service reads, read here and only here.
+"""Every environment variable the service reads, declared once here: ``DIGITS_<FIELD NAME>``.
 
-==========================  =======================================================  ===============
-variable                    meaning                                                  default
-==========================  =======================================================  ===============
-DIGITS_WEIGHTS              weights file (``.npz`` with its ``.json`` beside it)      the shipped
-                                                                                     weights/default
-DIGITS_MAX_UPLOAD_BYTES     largest request body, bytes (batches included)           8 MiB
-DIGITS_MAX_IMAGE_PIXELS     largest image, width x height (checked before decoding)  16,777,216
-DIGITS_MAX_BATCH            most images in one POST /predict/batch                   64
-DIGITS_CORS_ORIGINS         comma-separated origins allowed by CORS; ``*`` for any   none (no CORS)
-DIGITS_LOG_LEVEL            critical, error, warning, info or debug                  info
-DIGITS_THREADS              NumPy/BLAS threads per worker process                    1
-==========================  =======================================================  ===============
+Each setting is one field of :class:`Settings`, with its default, its unit and meaning in the field's
+``help``; :meth:`Settings.from_env` reads them all and :func:`table` prints the list (``python -m
+app.settings``), so the table in the README and ``--help`` never drifts from the code.
 
 ``DIGITS_THREADS`` becomes ``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS`` and ``MKL_NUM_THREADS`` (unless
 those are set) when the ``app`` package is imported, before NumPy is: several uvicorn workers then
@@ -21,9 +12,10 @@ share the cores instead of each starting a BLAS thread per core.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 PREFIX = "DIGITS_"
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
@@ -34,57 +26,88 @@ class SettingsError(ValueError):
     """An environment variable has a value the service cannot use; the message names it."""
 
 
+def _positive_int(raw: str, name: str) -> int:
+    try:
+        value = int(raw.replace("_", ""))
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise SettingsError(f"{name}={raw!r}: expected a positive whole number")
+    return value
+
+
+def _positive_float(raw: str, name: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        raise SettingsError(f"{name}={raw!r}: expected a positive number of seconds")
+    return value
+
+
+def _origins(raw: str, name: str) -> tuple[str, ...]:
+    return tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+
+
+def _log_level(raw: str, name: str) -> str:
+    level = raw.strip().lower()
+    if level not in LOG_LEVELS:
+        raise SettingsError(f"{name}={raw!r}: expected one of {', '.join(LOG_LEVELS)}")
+    return level
+
+
+def _path(raw: str, name: str) -> Path:
+    return Path(raw)
+
+
+def _setting(default: Any, parse: Callable[[str, str], Any], help: str) -> Any:
+    """A field of :class:`Settings`: its default, how to read the variable, and what it means."""
+    return field(default=default, metadata={"parse": parse, "help": help})
+
+
 @dataclass(frozen=True)
 class Settings:
     """The service configuration. Build it with :meth:`from_env`, or directly in tests."""
 
-    weights: Path | None = None  # None: the shipped weights/default.npz
-    max_upload_bytes: int = 8 * 1024 * 1024
-    max_image_pixels: int = 4096 * 4096
-    max_batch: int = 64
-    cors_origins: tuple[str, ...] = field(default=())
-    log_level: str = "info"
-    threads: int = 1
+    weights: Path | None = _setting(
+        None, _path, "weights file (.npz with its .json beside it); unset: the shipped ones"
+    )
+    max_upload_bytes: int = _setting(8 * 1024 * 1024, _positive_int, "largest request body, bytes (batches too)")
+    max_image_pixels: int = _setting(
+        2048 * 2048, _positive_int, "largest PNG/WebP/GIF/BMP/TIFF image, width x height (JPEG: 4x)"
+    )
+    max_batch: int = _setting(64, _positive_int, "most images in one POST /predict/batch")
+    cors_origins: tuple[str, ...] = _setting((), _origins, "comma-separated origins allowed by CORS; * for any")
+    log_level: str = _setting("info", _log_level, "critical, error, warning, info or debug")
+    threads: int = _setting(1, _positive_int, "NumPy/BLAS threads per worker process")
+    request_timeout: float = _setting(10.0, _positive_float, "seconds from a request's body to its answer (504)")
+    body_timeout: float = _setting(30.0, _positive_float, "seconds a request body may take to arrive (408)")
+    header_timeout: float = _setting(10.0, _positive_float, "seconds a connection may take to send its headers")
+    max_buffered_bytes: int = _setting(
+        64 * 1024 * 1024, _positive_int, "request body bytes one worker holds at once; more waits 2 s, then 503"
+    )
+    max_connections: int = _setting(512, _positive_int, "open connections per worker (under the file limit; 503)")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Read the ``DIGITS_*`` variables; raises :class:`SettingsError` naming a bad one."""
         env = os.environ if environ is None else environ
-        default = cls()
-        weights = env.get(f"{PREFIX}WEIGHTS", "").strip()
-        return cls(
-            weights=Path(weights) if weights else None,
-            max_upload_bytes=_positive_int(env, "MAX_UPLOAD_BYTES", default.max_upload_bytes),
-            max_image_pixels=_positive_int(env, "MAX_IMAGE_PIXELS", default.max_image_pixels),
-            max_batch=_positive_int(env, "MAX_BATCH", default.max_batch),
-            cors_origins=_origins(env.get(f"{PREFIX}CORS_ORIGINS", "")),
-            log_level=_log_level(env.get(f"{PREFIX}LOG_LEVEL", default.log_level)),
-            threads=_positive_int(env, "THREADS", default.threads),
-        )
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(PREFIX + f.name.upper(), "").strip()
+            if raw:
+                values[f.name] = f.metadata["parse"](raw, PREFIX + f.name.upper())
+        return cls(**values)
 
 
-def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(PREFIX + name, "").strip().replace("_", "")
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise SettingsError(f"{PREFIX}{name}={env[PREFIX + name]!r}: expected a positive whole number")
-    return value
-
-
-def _origins(raw: str) -> tuple[str, ...]:
-    return tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
-
-
-def _log_level(raw: str) -> str:
-    level = raw.strip().lower()
-    if level not in LOG_LEVELS:
-        raise SettingsError(f"{PREFIX}LOG_LEVEL={raw!r}: expected one of {', '.join(LOG_LEVELS)}")
-    return level
+def table() -> str:
+    """Every variable with its default and meaning, one per line."""
+    rows = []
+    for f in fields(Settings):
+        default = f.default if f.default not in (None, ()) else "-"
+        rows.append(f"{PREFIX + f.name.upper():26} {default!s:>10}  {f.metadata['help']}")
+    return "\n".join(rows)
 
 
 def configure_blas_threads(environ: Mapping[str, str] | None = None) -> None:
@@ -94,9 +117,14 @@ def configure_blas_threads(environ: Mapping[str, str] | None = None) -> None:
     to report.
     """
     env = os.environ if environ is None else environ
+    raw = env.get(f"{PREFIX}THREADS", "").strip()
     try:
-        threads = _positive_int(env, "THREADS", Settings.threads)
+        threads = _positive_int(raw, f"{PREFIX}THREADS") if raw else Settings.threads
     except SettingsError:
         return
     for variable in BLAS_THREAD_VARIABLES:
         os.environ.setdefault(variable, str(threads))
+
+
+if __name__ == "__main__":
+    print(table())
