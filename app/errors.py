@@ -24,9 +24,10 @@ class ApiError(Exception):
 
     status_code = 400
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.headers = headers
 
 
 class BadRequestError(ApiError):
@@ -49,6 +50,21 @@ class NotReadyError(ApiError):
     status_code = 503
 
 
+class ServiceBusyError(ApiError):
+    """Over an admission bound (waiting images, buffered bytes, connections): retry after a while."""
+
+    status_code = 503
+
+    def __init__(self, detail: str, retry_after: int = 1, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail, {"Retry-After": str(retry_after), **(headers or {})})
+
+
+class BodyTimeoutError(ApiError):
+    """The request body did not arrive in time (a slow or stalled client)."""
+
+    status_code = 408
+
+
 class StartupError(RuntimeError):
     """The service cannot start (e.g. missing or corrupt weights); the message says which file and why."""
 
@@ -64,7 +80,7 @@ def error_response(status: int, detail: str, headers: dict[str, str] | None = No
 
 async def api_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
-    return error_response(exc.status_code, exc.detail)
+    return error_response(exc.status_code, exc.detail, exc.headers)
 
 
 async def image_error_handler(request: Request, exc: Exception) -> JSONResponse:
@@ -72,14 +88,23 @@ async def image_error_handler(request: Request, exc: Exception) -> JSONResponse:
     return error_response(image_error_status(exc), str(exc))
 
 
+SHOWN_PATH = 80  # characters of a request path repeated in an error (an 8 KB path is not echoed)
+
+
+def shown_path(path: str) -> str:
+    """``path`` for an error message: cut to ``SHOWN_PATH`` characters, marked when cut."""
+    return path if len(path) <= SHOWN_PATH else f"{path[:SHOWN_PATH]}... ({len(path)} characters)"
+
+
 async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
     """Starlette/FastAPI HTTP errors (404, 405...) with a detail that points at what exists."""
     assert isinstance(exc, StarletteHTTPException)
     detail = str(exc.detail)
+    path = shown_path(request.url.path)
     if exc.status_code == 404 and detail == "Not Found":
-        detail = f"no such path: {request.url.path}; the API is described at /docs"
+        detail = f"no such path: {path}; the API is described at /docs"
     elif exc.status_code == 405:
-        detail = f"method {request.method} is not allowed on {request.url.path}; see /docs"
+        detail = f"method {shown_path(request.method)} is not allowed on {path}; see /docs"
     return error_response(exc.status_code, detail, dict(exc.headers) if exc.headers else None)
 
 

@@ -1,28 +1,58 @@
-"""Decode, preprocess and classify off the event loop, micro-batching concurrent requests.
+"""Decode, preprocess and classify off the event loop: micro-batched, and fair between requests.
 
-One worker thread does the CPU work. Requests put their image bytes on a queue and await a future; the
-worker takes every job waiting (up to ``max_batch``), decodes and preprocesses each one, runs the network
-once on all the digits and settles the futures with one callback per event loop. While it works, new
-requests queue up behind it, so batches grow with the load by themselves: no timer, no added latency
-for a lone request. One thread rather than a decode thread feeding an inference thread: each hand-off
-between Python threads costs a GIL switch and a wake-up, and on 2 cores the pipeline measured no faster.
+Two threads per worker process:
+
+- the **predictor** thread takes cheap images (the bound below), decodes and preprocesses them one at
+  a time, and runs the network once on every digit ready, for up to ``max_batch`` images or
+  ``BATCH_WINDOW`` seconds of collecting, whichever comes first. Batches grow with the load by
+  themselves: no timer, no added latency for a lone request;
+- the **costly** thread decodes the images whose cost (:func:`~app.preprocessing.decode_cost`, read
+  from the header before any pixel is decoded) is over ``COSTLY_PIXELS``, and hands their digits to
+  the predictor thread for its next batch. Pillow decodes with the GIL released, so a 4 MP image uses
+  the second core instead of stalling everybody's 28x28 digits.
+
+Which image next: each request (a ``predict`` or a whole ``predict_many``) counts the pixels decoded
+for it so far, and the next image comes from the request with the least (the oldest on ties). A new
+request starts at zero, so it goes before the 2nd to 64th images of a batch that came earlier: big
+batches are split and cheap requests interleave. The cheap lane's wait is then about one cheap image,
+plus one network call.
+
+Work for a request that is gone is dropped: a cancelled future (the client disconnected, or the
+request passed its deadline; see :mod:`app.limits`) is skipped before its image is decoded. Over
+``max_pending`` waiting images a new request is refused at once (:class:`~app.errors.ServiceBusyError`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import queue
+import itertools
 import threading
+import time
+from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from dataclasses import dataclass, field
+from typing import Any, Final, Protocol
 
 import numpy as np
+from PIL import Image
 
 from model.calibration import split_refusal
 
-from .preprocessing import DEFAULT_MAX_PIXELS, ImageError, preprocess, to_png
+from .errors import ServiceBusyError
+from .preprocessing import (
+    DEFAULT_MAX_PIXELS,
+    ImageError,
+    decode_cost,
+    load_pixels,
+    preprocess_image,
+    read_header,
+    to_png,
+)
+
+COSTLY_PIXELS: Final = 512 * 1024  # decode cost over this (~5-10 ms) goes to the costly thread
+BATCH_WINDOW: Final = 0.004  # seconds: a batch stops taking more images after this much collecting
+MAX_PENDING: Final = 4096  # images waiting in the queues; more is a 503
 
 
 class Network(Protocol):
@@ -50,22 +80,135 @@ class Outcome:
     bug: Exception | None = None  # predict_many only: a bug of ours hit this image (predict raises it)
 
 
-@dataclass
+@dataclass(eq=False)
+class _Request:
+    """The jobs of one call, and the decoding cost served to it so far (pixels)."""
+
+    seq: int
+    cheap: deque[_Job] = field(default_factory=deque)  # not yet read, or read and cheap
+    costly: deque[_Job] = field(default_factory=deque)  # read, and over COSTLY_PIXELS
+    served: int = 0
+
+
+@dataclass(eq=False)
 class _Job:
     data: bytes
     debug: bool
     loop: asyncio.AbstractEventLoop
-    future: asyncio.Future[Outcome]
-    digit: np.ndarray | None = None  # (28, 28) uint8 once prepared
+    future: asyncio.Future[Any]
+    request: _Request | None = None
+    image: Image.Image | None = None  # the header, once read
+    cost: int = 0
+    digits: np.ndarray | None = None  # (k, 28, 28) uint8 once prepared (k = 1 for an image)
     seen_png: bytes | None = None
-    outcome: Outcome | Exception | None = None
+    raw: bool = False  # predict_digits: the outcome is the network's raw (k, K) scores
+    outcome: Any = None  # Outcome, raw scores, or the Exception of a bug
+
+    @property
+    def gone(self) -> bool:
+        """Nobody waits for this job any more (its request was cancelled)."""
+        return self.future.cancelled()
 
 
-_STOP = object()
+class _Queues:
+    """Pending jobs by request and lane, and digits ready for the network; one lock for all."""
+
+    def __init__(self, max_pending: int) -> None:
+        self.lock = threading.Condition()
+        self.requests: list[_Request] = []
+        self.ready: deque[_Job] = deque()  # prepared (by the costly thread, or predict_digits)
+        self.pending = 0  # jobs not yet prepared
+        self.max_pending = max_pending
+        self.costly_busy = False
+        self.closed = False
+        self._seq = itertools.count()
+
+    def put(self, jobs: Sequence[_Job]) -> None:
+        with self.lock:
+            if self.pending + len(jobs) > self.max_pending:
+                raise ServiceBusyError(
+                    f"the service has {self.pending} images waiting; retry in a second", retry_after=1
+                )
+            request = _Request(next(self._seq))
+            for job in jobs:
+                job.request = request
+                (self.ready if job.digits is not None else request.cheap).append(job)
+            self.pending += len(request.cheap)
+            if request.cheap:
+                self.requests.append(request)
+            self.lock.notify_all()
+
+    def _least_served(self, lane: str) -> _Request | None:
+        best: _Request | None = None
+        for r in self.requests:
+            if getattr(r, lane) and (best is None or (r.served, r.seq) < (best.served, best.seq)):
+                best = r
+        return best
+
+    def _pop(self, request: _Request, lane: str) -> _Job:
+        job: _Job = getattr(request, lane).popleft()
+        if not request.cheap and not request.costly:
+            self.requests.remove(request)
+        return job
+
+    def next_cheap(self, block: bool) -> _Job | None:
+        """A ready job, else the next cheap (or unread) job in fair order; None if there is none (or,
+        blocking, once closed and drained)."""
+        with self.lock:
+            while True:
+                if self.ready:
+                    return self.ready.popleft()
+                request = self._least_served("cheap")
+                if request is not None:
+                    self.pending -= 1
+                    return self._pop(request, "cheap")
+                if not block or (self.closed and not self.costly_busy and self._least_served("costly") is None):
+                    return None
+                self.lock.wait()
+
+    def next_costly(self) -> _Job | None:
+        """The next costly job in fair order; None once closed and drained."""
+        with self.lock:
+            self.costly_busy = False
+            self.lock.notify_all()
+            while (request := self._least_served("costly")) is None:
+                if self.closed:
+                    return None
+                self.lock.wait()
+            self.costly_busy = True
+            self.pending -= 1
+            return self._pop(request, "costly")
+
+    def defer(self, job: _Job) -> None:
+        """Move a read job whose cost is over ``COSTLY_PIXELS`` to the costly lane."""
+        assert job.request is not None
+        with self.lock:
+            if not job.request.cheap and not job.request.costly:
+                self.requests.append(job.request)
+            job.request.costly.append(job)
+            self.pending += 1
+            self.lock.notify_all()
+
+    def charge(self, job: _Job) -> None:
+        """Count a decoded job's cost against its request."""
+        if job.request is not None:
+            with self.lock:
+                job.request.served += job.cost
+
+    def put_ready(self, job: _Job) -> None:
+        with self.lock:
+            self.ready.append(job)
+            self.lock.notify_all()
+
+    def close(self) -> None:
+        with self.lock:
+            self.closed = True
+            self.lock.notify_all()
 
 
 class Predictor:
-    """Thread-backed, micro-batching front of a :class:`Network`: ``start()``, then ``await predict()``."""
+    """Thread-backed, micro-batching, fair front of a :class:`Network`: ``start()``, then ``await
+    predict()``."""
 
     def __init__(
         self,
@@ -74,45 +217,76 @@ class Predictor:
         max_batch: int = 64,
         on_batch: Callable[[int], None] | None = None,
         version: str = "",
+        max_pending: int = MAX_PENDING,
     ) -> None:
-        """``max_batch``: most images per network call; ``on_batch(n)`` is told each call's size (from
-        the worker thread); ``version`` names the model in answers."""
+        """``max_pixels``: the full-decode pixel limit (see :func:`~app.preprocessing.read_header`);
+        ``max_batch``: most images per network call; ``on_batch(n)`` is told each call's size (from the
+        predictor thread); ``version`` names the model in answers; ``max_pending``: images that may
+        wait before new requests get a 503."""
         self.net = net
         self.max_pixels = max_pixels
         self.max_batch = max_batch
         self.on_batch = on_batch
         self.version = version or str(net.metadata.get("name", "model"))
         self.reject_threshold: float | None = net.metadata.get("calibration", {}).get("reject_threshold")
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._work_loop, name="predictor", daemon=True)
+        self.dropped = 0  # jobs skipped because nobody waited for them any more
+        self._queues = _Queues(max_pending)
+        self._thread = threading.Thread(target=self._predict_loop, name="predictor", daemon=True)
+        self._costly = threading.Thread(target=self._costly_loop, name="predictor-costly", daemon=True)
+
+    @property
+    def pending(self) -> int:
+        """Images waiting to be decoded."""
+        return self._queues.pending
 
     @property
     def alive(self) -> bool:
-        return self._thread.is_alive()
+        return self._thread.is_alive() and self._costly.is_alive()
 
     def start(self) -> None:
-        """Start the worker thread after one warm-up call of the network."""
+        """Start the threads after one warm-up call of the network."""
         self.net.predict(np.zeros((1, 28, 28), np.uint8))
         self._thread.start()
+        self._costly.start()
 
     def close(self, timeout: float = 5.0) -> None:
-        """Stop the worker thread once the queued images are answered."""
-        self._queue.put(_STOP)
-        if self._thread.is_alive():
-            self._thread.join(timeout)
+        """Stop the threads once the queued images are answered."""
+        self._queues.close()
+        for thread in (self._thread, self._costly):
+            if thread.is_alive():
+                thread.join(timeout)
 
     async def predict(self, data: bytes, debug: bool = False) -> Outcome:
         """Classify one encoded image; image problems come back as ``Outcome.error``."""
-        loop = asyncio.get_running_loop()
-        job = _Job(data, debug, loop, loop.create_future())
-        self._queue.put(job)
-        return await job.future
+        job = self._job(data, debug)
+        self._queues.put([job])
+        outcome: Outcome = await job.future
+        return outcome
 
     async def predict_many(self, images: Sequence[bytes], debug: bool = False) -> list[Outcome]:
-        """Classify several images (batched together by the worker), in order. A bug that hits one
-        image comes back as that image's ``Outcome.bug`` instead of failing the others."""
-        results = await asyncio.gather(*(self.predict(data, debug) for data in images), return_exceptions=True)
+        """Classify several images as one request (fair to the others: see the module), in order. A
+        bug that hits one image comes back as that image's ``Outcome.bug`` instead of failing the
+        others."""
+        jobs = [self._job(data, debug) for data in images]
+        self._queues.put(jobs)
+        results = await asyncio.gather(*(job.future for job in jobs), return_exceptions=True)
         return [self._as_outcome(r) for r in results]
+
+    async def predict_digits(self, digits: np.ndarray) -> np.ndarray:
+        """Run the network on ``(k, 28, 28)`` uint8 digits, white on black, already preprocessed (in
+        the predictor's next batch): the raw ``(k, K)`` float32 scores of ``Network.predict``."""
+        if digits.ndim != 3 or digits.shape[1:] != (28, 28) or digits.dtype != np.uint8:
+            raise ValueError(f"expected (k, 28, 28) uint8 digits, got {digits.shape} {digits.dtype}")
+        job = self._job(b"", False)
+        job.digits, job.raw = digits, True
+        self._queues.put([job])
+        scores: np.ndarray = await job.future
+        return scores
+
+    @staticmethod
+    def _job(data: bytes, debug: bool) -> _Job:
+        loop = asyncio.get_running_loop()
+        return _Job(data, debug, loop, loop.create_future())
 
     @staticmethod
     def _as_outcome(result: Outcome | BaseException) -> Outcome:
@@ -122,50 +296,106 @@ class Predictor:
             return Outcome(bug=result)
         raise result  # cancellation and the like are not per-image problems
 
-    def _work_loop(self) -> None:
-        while (first := self._queue.get()) is not _STOP:
-            jobs = [first]
-            stop = False
-            while len(jobs) < self.max_batch:
-                try:
-                    job = self._queue.get_nowait()
-                except queue.Empty:
+    # ---- the predictor thread ------------------------------------------------------------------------
+
+    def _predict_loop(self) -> None:
+        while (job := self._queues.next_cheap(block=True)) is not None:
+            batch: list[_Job] = []
+            finished: list[_Job] = []
+            started = time.perf_counter()
+            while job is not None:
+                if self._admit(job, batch, finished) >= self.max_batch:
                     break
-                if job is _STOP:
-                    stop = True
+                if time.perf_counter() - started > BATCH_WINDOW:
                     break
-                jobs.append(job)
-            self._infer([job for job in jobs if self._prepare(job)])
-            _settle(jobs)
-            if stop:
-                return
+                job = self._queues.next_cheap(block=False)
+            self._infer(batch)
+            _settle(batch + finished)
+
+    def _admit(self, job: _Job, batch: list[_Job], finished: list[_Job]) -> int:
+        """Put ``job`` in ``batch`` once its digit is ready, in ``finished`` if it failed; drop it if
+        nobody waits for it; send it to the costly thread if its header says so. Returns the number
+        of digits in ``batch``."""
+        if job.digits is None and job.gone:
+            self.dropped += 1
+        elif job.digits is None:
+            try:
+                job.image = read_header(job.data, self.max_pixels)
+                job.cost = decode_cost(job.image)
+            except Exception as exc:
+                job.outcome = _failure(exc)
+                finished.append(job)
+                return _count(batch)
+            if job.cost > COSTLY_PIXELS:
+                self._queues.defer(job)
+            elif self._prepare(job):
+                batch.append(job)
+            else:
+                finished.append(job)
+        else:
+            batch.append(job)
+        return _count(batch)
 
     def _prepare(self, job: _Job) -> bool:
-        """Decode and preprocess one job's image; False (with ``job.outcome`` set) if it failed."""
+        """Decode and preprocess a read job's image; False (with ``job.outcome`` set) if it failed."""
+        assert job.image is not None
         try:
-            job.digit = preprocess(job.data, self.max_pixels)
-            job.seen_png = to_png(job.digit) if job.debug else None
+            digit = preprocess_image(load_pixels(job.image))
+            job.digits = digit[None]
+            job.seen_png = to_png(digit) if job.debug else None
             return True
-        except ImageError as exc:
-            job.outcome = Outcome(error=exc)
-        except Exception as exc:  # a bug: this request gets a 500, the thread lives on
-            job.outcome = exc
-        return False
+        except Exception as exc:
+            job.outcome = _failure(exc)
+            return False
+        finally:
+            job.image = None  # the decoded pixels go now, not when the answer does
+            self._queues.charge(job)
 
     def _infer(self, jobs: list[_Job]) -> None:
         """Classify prepared jobs in one network call (their outcomes are set, not yet settled)."""
         if not jobs:
             return
         try:
-            scores = self.net.predict(np.stack([job.digit for job in jobs]))  # type: ignore[misc]
+            digits = [job.digits for job in jobs]
+            scores = self.net.predict(np.concatenate(digits) if len(digits) > 1 else digits[0])  # type: ignore[arg-type]
             probabilities, is_digit = split_refusal(scores, self.reject_threshold)
-            for job, p, ok in zip(jobs, probabilities, is_digit, strict=True):
-                job.outcome = Outcome(probabilities=p, is_digit=bool(ok), seen_png=job.seen_png)
+            start = 0
+            for job in jobs:
+                k = len(job.digits)  # type: ignore[arg-type]
+                if job.raw:
+                    job.outcome = scores[start : start + k]
+                else:
+                    job.outcome = Outcome(
+                        probabilities=probabilities[start], is_digit=bool(is_digit[start]), seen_png=job.seen_png
+                    )
+                start += k
             if self.on_batch is not None:
-                self.on_batch(len(jobs))
+                self.on_batch(start)
         except Exception as exc:  # a bug: these requests get a 500, the thread lives on
             for job in jobs:
                 job.outcome = exc
+
+    # ---- the costly thread ---------------------------------------------------------------------------
+
+    def _costly_loop(self) -> None:
+        while (job := self._queues.next_costly()) is not None:
+            if job.gone:
+                self.dropped += 1
+                job.image = None
+            elif self._prepare(job):
+                self._queues.put_ready(job)
+            else:
+                _settle([job])
+
+
+def _count(batch: list[_Job]) -> int:
+    """Digits in ``batch`` (one per image; ``predict_digits`` jobs may hold several)."""
+    return sum(len(job.digits) for job in batch if job.digits is not None)
+
+
+def _failure(exc: Exception) -> Outcome | Exception:
+    """An image problem is the client's (``Outcome.error``); anything else is a bug of ours (a 500)."""
+    return Outcome(error=exc) if isinstance(exc, ImageError) else exc
 
 
 def _settle(jobs: list[_Job]) -> None:
@@ -185,4 +415,4 @@ def _resolve(jobs: list[_Job]) -> None:
         if isinstance(job.outcome, Exception):
             job.future.set_exception(job.outcome)
         else:
-            job.future.set_result(job.outcome or Outcome())
+            job.future.set_result(job.outcome if job.outcome is not None else Outcome())

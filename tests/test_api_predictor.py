@@ -123,14 +123,14 @@ def test_a_bug_on_one_batch_image_fails_only_that_image(
     import app.predictor
     from app.errors import INTERNAL_ERROR
 
-    real = app.predictor.preprocess
+    real = app.predictor.read_header
 
-    def buggy(data: bytes, max_pixels: int) -> np.ndarray:
+    def buggy(data: bytes, max_pixels: int) -> Image.Image:
         if data == b"trigger the bug":
             raise RuntimeError("a bug in preprocessing")
         return real(data, max_pixels)
 
-    monkeypatch.setattr(app.predictor, "preprocess", buggy)
+    monkeypatch.setattr(app.predictor, "read_header", buggy)
     with TestClient(create_app(Settings()), raise_server_exceptions=False) as client:
         files = [("files", ("a.png", images[0], "image/png")), ("files", ("b.png", b"trigger the bug", "image/png"))]
         r = client.post("/predict/batch", files=files)
