@@ -62,7 +62,9 @@ EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=2)"]
 
-# Exec form: uvicorn is PID 1 and gets SIGTERM directly. Workers: $WEB_CONCURRENCY (read by uvicorn).
-# --http: TCP_NODELAY on every connection, which uvicorn's multi-worker mode forgets (see app/nodelay.py).
-CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers", "--no-access-log", \
+# Exec form: the service is PID 1 and gets SIGTERM directly. Workers: $WEB_CONCURRENCY (read by uvicorn).
+# app.cli (digits-serve) checks the settings and weights before starting uvicorn: a broken weights file is
+# one line and exit status 3 whatever the number of workers (uvicorn's own supervisor would exit 0).
+# --http: TCP_NODELAY, the header timeout and the connection cap on every connection (see app/nodelay.py).
+CMD ["python", "-m", "app.cli", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers", \
      "--http", "app.nodelay:NoDelayH11Protocol"]

@@ -1,13 +1,38 @@
 """``digits-serve``: start the service with uvicorn, like ``uvicorn app.main:app --http
-app.nodelay:NoDelayH11Protocol`` (the protocol that keeps several workers from answering ~40 ms late)."""
+app.nodelay:NoDelayH11Protocol`` (TCP_NODELAY, the header timeout and the connection cap: see
+:mod:`app.nodelay`), after checking the settings and the weights in this process first.
+
+uvicorn's supervisor exits with status 0 when its workers fail to start (uvicorn 0.54), so with
+``--workers 2`` a broken weights file would stop the service "successfully". Checked here, before any
+worker starts, the failure is one line on stderr and exit status 3 (uvicorn's own start-up failure code).
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 import uvicorn
 
-from .nodelay import NoDelayH11Protocol
+from .nodelay import SPEC, NoDelayH11Protocol
+
+STARTUP_FAILURE = 3  # uvicorn's exit status for a failed start-up
+
+
+def preflight() -> str | None:
+    """Why the service cannot start (settings, weights), as one line; None if it can."""
+    from .errors import StartupError
+    from .lifespan import load_network
+    from .settings import Settings, SettingsError
+
+    try:
+        settings = Settings.from_env()
+        load_network(settings.weights)
+    except SettingsError as exc:
+        return f"invalid configuration: {exc}"
+    except StartupError as exc:
+        return str(exc)
+    return None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -15,13 +40,21 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=int, default=None, help="worker processes (default: $WEB_CONCURRENCY or 1)")
+    p.add_argument("--http", default=SPEC, help=f"uvicorn HTTP protocol (default: {SPEC})")
+    p.add_argument("--proxy-headers", action=argparse.BooleanOptionalAction, default=True)
     args = p.parse_args(argv)
+    problem = preflight()
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        raise SystemExit(STARTUP_FAILURE)
     uvicorn.run(
         "app.main:app",
         host=args.host,
         port=args.port,
         workers=args.workers,
-        http=NoDelayH11Protocol,  # several workers would otherwise answer ~40 ms late (see app.nodelay)
+        # several workers would otherwise answer ~40 ms late, and slow clients hold descriptors (app.nodelay)
+        http=NoDelayH11Protocol if args.http == SPEC else args.http,
+        proxy_headers=args.proxy_headers,
         access_log=False,
     )
 

@@ -1,24 +1,33 @@
 """Start-up and shut-down: load the weights once, run the predictor, and fail start-up cleanly.
 
-A missing or corrupt weights file stops start-up with one line naming the file and the reason, not a
-traceback: :class:`CleanStartupMiddleware` trims the failure message of a :class:`StartupError`.
+A missing, corrupt, empty or non-finite weights file stops start-up with one line naming the file and
+the reason, not a traceback: :class:`CleanStartupMiddleware` trims the failure message of a
+:class:`StartupError`. Under ``uvicorn --workers N`` the failing worker also stops the supervisor with a
+non-zero status (:func:`stop_supervisor`), which uvicorn itself would let exit 0.
 """
 
 from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import AsyncIterator, Callable
+import multiprocessing
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from model import WeightsError, load
 from model.allocator import keep_freed_memory
 
 from .errors import StartupError
+from .limits import ByteBudget
 from .metrics import Metrics
 from .predictor import Network, Predictor
 from .schemas import model_version
@@ -57,6 +66,44 @@ def load_network(path: Path | None) -> Network:
         raise StartupError(f"cannot start: {exc} (set DIGITS_WEIGHTS to a valid weights file)") from None
 
 
+SUPERVISORS = (b"uvicorn", b"app.cli", b"digits-serve")  # parents whose workers we are
+
+
+def _children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (Linux ``/proc``; empty elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(c) for c in f.read().split()]
+    except OSError:
+        return []
+
+
+def stop_supervisor() -> bool:
+    """In a worker of ``uvicorn --workers N`` that cannot start: stop the other workers (SIGTERM), then
+    the supervisor with SIGALRM, whose default action ends it with a non-zero status (142 in a shell).
+
+    uvicorn 0.54's supervisor stops when a worker fails to start, but exits 0, which orchestrators read
+    as a deliberate stop. No-op (False) outside such a worker, and where ``/proc`` is missing. Inside a
+    container where the supervisor is PID 1 the kernel ignores the signal: the image runs
+    :mod:`app.cli`, which checks the weights before any worker starts.
+    """
+    if multiprocessing.parent_process() is None or not sys.platform.startswith("linux"):
+        return False
+    parent = os.getppid()
+    try:
+        with open(f"/proc/{parent}/cmdline", "rb") as f:
+            cmdline = f.read()
+    except OSError:
+        return False
+    if not any(name in cmdline for name in SUPERVISORS):
+        return False
+    for sibling in _children(parent):
+        if sibling != os.getpid():
+            os.kill(sibling, signal.SIGTERM)
+    os.kill(parent, signal.SIGALRM)
+    return True
+
+
 def make_lifespan(loader: Loader) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """The app's lifespan: load with ``loader`` once, freeze the start-up objects, serve, stop the
     predictor's thread on exit."""
@@ -66,7 +113,11 @@ def make_lifespan(loader: Loader) -> Callable[[FastAPI], AbstractAsyncContextMan
         settings: Settings = app.state.settings
         metrics: Metrics = app.state.metrics
         keep_freed_memory()  # batches reuse their activation memory instead of page-faulting it in
-        net = loader(settings.weights)
+        try:
+            net = loader(settings.weights)
+        except StartupError:
+            stop_supervisor()
+            raise
         version = model_version(net.metadata)
         predictor = Predictor(
             net,
@@ -76,6 +127,7 @@ def make_lifespan(loader: Loader) -> Callable[[FastAPI], AbstractAsyncContextMan
             version=version,
         )
         predictor.start()
+        metrics.registry.register(ServingCollector(predictor, budget_of(app)))
         metrics.set_model(
             {"name": net.metadata.get("name", ""), "version": version, "sha256": net.metadata.get("sha256", "")}
         )
@@ -90,6 +142,36 @@ def make_lifespan(loader: Loader) -> Callable[[FastAPI], AbstractAsyncContextMan
             thaw_start_up_objects()
 
     return lifespan
+
+
+def budget_of(app: FastAPI) -> ByteBudget | None:
+    """The byte budget of ``app``'s :class:`~app.limits.LimitsMiddleware` (None without one)."""
+    for middleware in app.user_middleware:
+        budget = middleware.kwargs.get("budget")
+        if isinstance(budget, ByteBudget):
+            return budget
+    return None
+
+
+class ServingCollector(Collector):
+    """Prometheus metrics of the serving core, read when scraped: images dropped because their client
+    had gone, images waiting, request body bytes held."""
+
+    def __init__(self, predictor: Predictor, budget: ByteBudget | None) -> None:
+        self.predictor = predictor
+        self.budget = budget
+
+    def collect(self) -> Iterator[Metric]:
+        yield CounterMetricFamily(
+            "digits_dropped_images", "Images not decoded because their request was cancelled (client gone, "
+            "deadline).", value=self.predictor.dropped
+        )
+        yield GaugeMetricFamily("digits_pending_images", "Images waiting to be decoded.", value=self.predictor.pending)
+        if self.budget is not None:
+            yield GaugeMetricFamily(
+                "digits_buffered_body_bytes", "Request body bytes reserved by requests in flight.",
+                value=self.budget.held,
+            )
 
 
 class CleanStartupMiddleware:

@@ -1,17 +1,40 @@
-"""The request-body cap, enforced while the body is read (pure ASGI middleware).
+"""What one request may take from a worker, enforced around the app (pure ASGI middleware).
 
-Every ``receive()`` the application makes goes through a counter: a declared ``Content-Length`` over
-the limit fails on the first read, before any byte is taken in, and a body without one (chunked) fails
-as soon as the bytes read pass the limit. Raw bodies, multipart uploads and JSON are all read this way,
-so none can hold more than the limit in memory. The failure is a :class:`~app.errors.PayloadTooLargeError`
-raised inside the endpoint, which the error handlers turn into a JSON 413.
+For every HTTP request, :class:`LimitsMiddleware`:
+
+- caps the body at ``max_upload_bytes``: a declared ``Content-Length`` over it fails on the first read,
+  before any byte is taken in; a chunked body fails as soon as the bytes read pass it (413);
+- reserves the body's bytes from the worker's :class:`ByteBudget` (``max_buffered_bytes``) before the
+  first byte is read; a body that does not fit within ``ADMISSION_WAIT`` seconds is a 503 with
+  ``Retry-After``, so a burst of large uploads waits in the kernel's socket buffers, not in our memory;
+- gives the body ``body_timeout`` seconds to arrive (408), then the answer ``request_timeout``
+  seconds (a JSON 504); a bodiless request has ``request_timeout`` from its start;
+- once the body is in, watches the connection: a client that disconnects cancels its request, so the
+  predictor drops its images before decoding them (the answer is only counted, as 499).
+
+Errors of the body phase are raised inside the app's ``receive()`` as :class:`~app.errors.ApiError` and
+answered by the app's handlers, with ``Connection: close`` (the rest of the body is never read). After a
+burst of large bodies, freed heap memory goes back to the system (:func:`release_free_memory`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import ctypes
+import ctypes.util
+import json
+import sys
+from collections import deque
+from typing import Final
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import PayloadTooLargeError
+from .errors import BodyTimeoutError, PayloadTooLargeError, ServiceBusyError
+
+ADMISSION_WAIT: Final = 2.0  # seconds a body may wait for room in the byte budget before a 503
+TRIM_AFTER: Final = 16 * 1024 * 1024  # bytes: a burst that held this much is followed by a heap trim
+TRIM_DELAY: Final = 1.0  # seconds of no buffered body before the trim
+CLOSE: Final = {"Connection": "close"}  # on errors raised before the whole body was read
 
 
 def declared_length(scope: Scope) -> int | None:
@@ -25,35 +48,219 @@ def declared_length(scope: Scope) -> int | None:
     return None
 
 
-class BodyLimitMiddleware:
-    """Cap every HTTP request body at ``max_bytes``."""
+def release_free_memory() -> bool:
+    """Hand the heap's free pages back to the system (glibc ``malloc_trim``); False where unavailable.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    The service keeps freed memory for reuse (:func:`model.allocator.keep_freed_memory`), which is
+    right for the network's activations but kept a burst of 8 MB bodies resident for good.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return bool(libc.malloc_trim(0))
+    except (OSError, AttributeError):
+        return False
+
+
+class ByteBudget:
+    """Request body bytes one worker holds at once: reserved before reading, released after answering.
+    First come, first served; a body larger than the whole budget (but under the upload cap) may
+    still have it all to itself."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.held = 0
+        self.peak = 0  # most held since the last trim
+        self._waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
+        self._trim: asyncio.TimerHandle | None = None
+
+    async def acquire(self, size: int, wait: float) -> bool:
+        """Reserve ``size`` bytes, waiting up to ``wait`` seconds; False if they never fitted."""
+        size = min(size, self.limit)
+        if not self._waiters and self.held + size <= self.limit:
+            self._take(size)
+            return True
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        entry = (size, future)
+        self._waiters.append(entry)
+        try:
+            await asyncio.wait_for(asyncio.shield(future), wait)
+            return True
+        except (TimeoutError, asyncio.CancelledError):
+            if future.done():  # granted just as we gave up: hand it on
+                self.release(size)
+            else:
+                future.cancel()
+                self._waiters.remove(entry)
+                self._wake()
+            if isinstance(sys.exc_info()[1], asyncio.CancelledError):
+                raise
+            return False
+
+    def release(self, size: int) -> None:
+        self.held -= min(size, self.limit)
+        self._wake()
+        if self.held == 0 and self.peak >= TRIM_AFTER:
+            loop = asyncio.get_running_loop()
+            if self._trim is not None:
+                self._trim.cancel()
+            self._trim = loop.call_later(TRIM_DELAY, self._start_trim, loop)
+
+    def _take(self, size: int) -> None:
+        self.held += size
+        self.peak = max(self.peak, self.held)
+        if self._trim is not None:
+            self._trim.cancel()
+            self._trim = None
+
+    def _wake(self) -> None:
+        while self._waiters and self.held + self._waiters[0][0] <= self.limit:
+            size, future = self._waiters.popleft()
+            self._take(size)
+            future.set_result(None)
+
+    def _start_trim(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._trim = None
+        if self.held == 0:
+            self.peak = 0
+            loop.run_in_executor(None, release_free_memory)
+
+
+class LimitsMiddleware:
+    """Body cap, byte budget, body and answer deadlines, and disconnect detection (see the module)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        budget: ByteBudget,
+        body_timeout: float,
+        request_timeout: float,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.budget = budget
+        self.body_timeout = body_timeout
+        self.request_timeout = request_timeout
 
     def too_large(self) -> PayloadTooLargeError:
         return PayloadTooLargeError(
             f"request body is larger than {self.max_bytes} bytes (DIGITS_MAX_UPLOAD_BYTES); "
-            "send a smaller image (a 28x28 to 1000x1000 PNG is plenty) or fewer images per batch"
+            "send a smaller image (a 28x28 to 1000x1000 PNG is plenty) or fewer images per batch",
+            CLOSE,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = declared_length(scope)
-        received = 0
+        await _Request(self, scope, receive, send).run()
 
-        async def limited_receive() -> Message:
-            nonlocal received
-            if declared is not None and declared > self.max_bytes:
-                raise self.too_large()
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise self.too_large()
-            return message
 
-        await self.app(scope, limited_receive, send)
+class _Request:
+    """The state of one request under :class:`LimitsMiddleware`."""
+
+    def __init__(self, limits: LimitsMiddleware, scope: Scope, receive: Receive, send: Send) -> None:
+        self.limits = limits
+        self.scope = scope
+        self.receive = receive
+        self.send = send
+        self.declared = declared_length(scope)
+        self.received = 0
+        self.reserved = 0
+        self.reading = False  # the body phase has begun (the app asked for it)
+        self.watcher: asyncio.Task[Message] | None = None
+        self.started = False  # the response has begun
+        self.disconnected = False
+        self.deadline: asyncio.Timeout | None = None
+
+    async def run(self) -> None:
+        try:
+            async with asyncio.timeout(self.limits.request_timeout) as self.deadline:
+                await self.limits.app(self.scope, self.limited_receive, self.send_tracked)
+        except TimeoutError:
+            if self.disconnected:
+                await self.answer(499, "the client disconnected")
+            elif not self.started:
+                seconds = self.limits.request_timeout
+                await self.answer(504, f"no answer within {seconds:g} s (DIGITS_REQUEST_TIMEOUT); retry, or "
+                                  "send fewer or smaller images per request")
+        finally:
+            if self.watcher is not None:
+                self.watcher.cancel()
+            if self.reserved:
+                self.limits.budget.release(self.reserved)
+
+    async def send_tracked(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self.send(message)
+
+    async def answer(self, status: int, detail: str) -> None:
+        """A JSON error sent by the middleware itself (the app was cancelled)."""
+        body = json.dumps({"detail": detail}).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        if status == 504 and self.reading and self.watcher is None:
+            headers.append((b"connection", b"close"))
+        await self.send({"type": "http.response.start", "status": status, "headers": headers})
+        await self.send({"type": "http.response.body", "body": body})
+
+    async def limited_receive(self) -> Message:
+        if self.watcher is not None:  # the body is in: the next message is the disconnect
+            return await asyncio.shield(self.watcher)
+        if not self.reading:
+            await self.begin_body()
+        try:
+            message = await self.receive()
+        except asyncio.CancelledError:
+            if self.deadline is not None and self.deadline.expired() and not self.disconnected:
+                raise BodyTimeoutError(
+                    f"the request body did not arrive within {self.limits.body_timeout:g} s "
+                    "(DIGITS_BODY_TIMEOUT); send it at once",
+                    CLOSE,
+                ) from None
+            raise
+        if message["type"] == "http.request":
+            self.received += len(message.get("body", b""))
+            if self.received > self.limits.max_bytes:
+                raise self.limits.too_large()
+            if self.declared is None and self.received > self.reserved:
+                await self.reserve(self.received - self.reserved)
+            if not message.get("more_body", False):
+                self.end_body()
+        return message
+
+    async def begin_body(self) -> None:
+        """The app wants the body: check the declared size, reserve it, start the body clock."""
+        self.reading = True
+        if self.declared is not None and self.declared > self.limits.max_bytes:
+            raise self.limits.too_large()
+        assert self.deadline is not None
+        self.deadline.reschedule(asyncio.get_running_loop().time() + self.limits.body_timeout)
+        if self.declared:
+            await self.reserve(self.declared)
+
+    async def reserve(self, size: int) -> None:
+        if not await self.limits.budget.acquire(size, ADMISSION_WAIT):
+            raise ServiceBusyError(
+                f"the service is holding {self.limits.budget.held} bytes of other uploads "
+                "(DIGITS_MAX_BUFFERED_BYTES); retry in a few seconds",
+                retry_after=2,
+                headers=CLOSE,
+            )
+        self.reserved += min(size, self.limits.budget.limit)
+
+    def end_body(self) -> None:
+        """The body is in: the answer's clock starts, and a disconnect now cancels the request."""
+        loop = asyncio.get_running_loop()
+        assert self.deadline is not None
+        self.deadline.reschedule(loop.time() + self.limits.request_timeout)
+        self.watcher = loop.create_task(self.watch())
+
+    async def watch(self) -> Message:
+        message = await self.receive()
+        if message["type"] == "http.disconnect" and not self.started and self.deadline is not None:
+            self.disconnected = True
+            self.deadline.reschedule(asyncio.get_running_loop().time())
+        return message

@@ -1,6 +1,7 @@
 """The FastAPI application: ``uvicorn app.main:app`` serves the committed weights.
 
-Middleware, outermost first: metrics (every request, timed), the request-body cap, CORS (only when
+Middleware, outermost first: metrics (every request, timed), security headers, the request limits
+(body cap, byte budget, body and answer deadlines, disconnects: :mod:`app.limits`), CORS (only when
 ``DIGITS_CORS_ORIGINS`` is set), and the start-up failure trimmer (lifespan messages only).
 """
 
@@ -11,13 +12,15 @@ import logging
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .errors import install_error_handlers
+from .headers import SecurityHeadersMiddleware
 from .lifespan import CleanStartupMiddleware, Loader, load_network, make_lifespan
-from .limits import BodyLimitMiddleware
+from .limits import ByteBudget, LimitsMiddleware
 from .metrics import Metrics, MetricsMiddleware
 from .routes import page_router, predict_router, status_router
-from .routes.page import STATIC_DIR
+from .routes.page import STATIC_DIR, SWAGGER_DIR, SWAGGER_URL
 from .settings import Settings, SettingsError
 
 DESCRIPTION = """Reads handwritten digits with a convolutional network written from scratch in NumPy.
@@ -38,6 +41,19 @@ def configure_logging(level: str) -> None:
     logger.setLevel(level.upper())
 
 
+class Labelled:
+    """A mounted ASGI app that names itself as the request's route (``scope["route"].path``), so the
+    metrics count its requests under ``path`` instead of "unmatched"."""
+
+    def __init__(self, app: ASGIApp, path: str) -> None:
+        self.app = app
+        self.path = path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["route"] = self
+        await self.app(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None, loader: Loader = load_network) -> FastAPI:
     """The service. ``settings`` default to the environment; ``loader`` turns the weights path into a
     network (tests and benchmarks may pass another)."""
@@ -48,6 +64,8 @@ def create_app(settings: Settings | None = None, loader: Loader = load_network) 
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=make_lifespan(loader),
+        docs_url=None,  # served by routes.page from the package's own Swagger UI files
+        redoc_url=None,  # ReDoc would load from a CDN
     )
     app.state.settings = settings
     app.state.metrics = Metrics()
@@ -56,7 +74,8 @@ def create_app(settings: Settings | None = None, loader: Loader = load_network) 
     app.include_router(predict_router)
     app.include_router(status_router)
     app.include_router(page_router)
-    app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
+    app.mount("/static", Labelled(StaticFiles(directory=STATIC_DIR, check_dir=False), "/static"), name="static")
+    app.mount(SWAGGER_URL, Labelled(StaticFiles(directory=SWAGGER_DIR, check_dir=False), SWAGGER_URL), name="swagger")
     app.add_middleware(CleanStartupMiddleware)
     if settings.cors_origins:
         app.add_middleware(
@@ -65,7 +84,14 @@ def create_app(settings: Settings | None = None, loader: Loader = load_network) 
             allow_methods=["GET", "POST"],
             allow_headers=["Content-Type"],
         )
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_upload_bytes)
+    app.add_middleware(
+        LimitsMiddleware,
+        max_bytes=settings.max_upload_bytes,
+        budget=ByteBudget(settings.max_buffered_bytes),
+        body_timeout=settings.body_timeout,
+        request_timeout=settings.request_timeout,
+    )
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     return app
 

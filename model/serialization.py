@@ -118,6 +118,11 @@ def load_sequential(
             state = {k: arrays[k] for k in arrays.files}
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
         raise WeightsError(f"{p} is not a readable .npz file: {exc}") from exc
+    if not state:
+        raise WeightsError(f"{p} holds no arrays: it is not a trained network")
+    non_finite = [k for k, a in state.items() if a.dtype.kind in "fc" and not np.isfinite(a).all()]
+    if non_finite:
+        raise WeightsError(f"{p} has NaN or infinite values in {', '.join(sorted(non_finite))} (a diverged run?)")
     try:
         net.load_state_dict(state)
     except ValueError as exc:
