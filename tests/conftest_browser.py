@@ -132,17 +132,23 @@ def _interpolate(stroke: Stroke, steps: int = 4) -> Stroke:
     return out
 
 
-def draw_with_touch(page, cdp, strokes: list[Stroke]) -> None:
+def draw_with_touch(page, cdp, strokes: list[Stroke], centre: float = 0.5, size: float = 1.0) -> None:
     """Finger strokes through Chromium's touch input (pointerType "touch" on the page)."""
     box = page.locator("canvas").first.bounding_box()
     for stroke in strokes:
-        points = [to_page(box, p) for p in _interpolate(stroke)]
+        points = [to_page(box, p, centre, size) for p in _interpolate(stroke)]
         x, y = points[0]
         cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x, "y": y}]})
         for x, y in points[1:]:
             cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y}]})
         page.wait_for_timeout(LIFT_PAUSE_MS)
         cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+
+
+def tap_with_touch(cdp, x: float, y: float) -> None:
+    """A finger tap at page coordinates (CSS px)."""
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x, "y": y}]})
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
 
 
 def draw_with_pen(page, cdp, strokes: list[Stroke]) -> None:

@@ -28,6 +28,7 @@ from .conftest_browser import (
     draw_with_mouse,
     draw_with_pen,
     draw_with_touch,
+    tap_with_touch,
     uvicorn_server,
 )
 
@@ -445,6 +446,12 @@ def test_bars_are_drawn_in_proportion_to_the_probabilities(pad):
     pad.check_clean()
 
 
+def _within_screen(page, locators) -> None:
+    for locator in locators:
+        box = locator.bounding_box()
+        assert box and box["y"] >= 0 and box["y"] + box["height"] <= PHONE["height"], (locator, box)
+
+
 def test_phone_layout_fits_drawing_and_answer_in_one_screen(phone):
     page = phone.page
     assert page.evaluate("[innerWidth, innerHeight]") == [PHONE["width"], PHONE["height"]]
@@ -455,19 +462,28 @@ def test_phone_layout_fits_drawing_and_answer_in_one_screen(phone):
     expect(phone.prediction).to_have_text("4")
     phone.settled()
     assert page.evaluate("scrollY") == 0, "drawing scrolled the page"
-    for element in (
-        phone.prediction,
-        phone.status,
-        page.get_by_test_id("confidence"),
-        page.get_by_role("button", name="Clear"),
-    ):
-        box = element.bounding_box()
-        assert box and box["y"] >= 0 and box["y"] + box["height"] <= PHONE["height"], (element, box)
+    answer = [phone.prediction, phone.status, page.get_by_test_id("confidence")]
+    _within_screen(page, [phone.canvas, page.get_by_role("button", name="Clear"), *answer])
+    status = phone.status.bounding_box()
     print(
         f"phone {PHONE}: canvas y {canvas['y']:.0f}-{canvas['y'] + canvas['height']:.0f}, "
-        f"prediction y {phone.prediction.bounding_box()['y']:.0f}, "
-        f"status bottom {phone.status.bounding_box()['y'] + phone.status.bounding_box()['height']:.0f}"
+        f"prediction y {phone.prediction.bounding_box()['y']:.0f}, status bottom {status['y'] + status['height']:.0f}"
     )
+    # A two-digit number by finger: still one screen, chips included; a tap on a box shows that digit's bars.
+    page.get_by_role("button", name="Clear").tap()
+    draw_with_touch(page, phone.cdp, DIGITS["4"], centre=0.3, size=0.75)
+    draw_with_touch(page, phone.cdp, DIGITS["7"], centre=0.7, size=0.75)
+    expect(phone.prediction).to_have_text("47")
+    phone.settled()
+    assert page.evaluate("scrollY") == 0
+    _within_screen(page, [phone.canvas, *answer, page.get_by_test_id("digit-1")])
+    ink = phone.canvas.evaluate("c => c.toDataURL()")
+    box = phone.box(0).bounding_box()
+    tap_with_touch(phone.cdp, box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    expect(page.get_by_test_id("digit-0")).to_have_attribute("aria-pressed", "true")
+    expect(page.locator(".bars li.top .label")).to_have_text("4")
+    assert phone.canvas.evaluate("c => c.toDataURL()") == ink, "the tap left a dot"
+    expect(page.get_by_test_id("bar-4")).to_be_in_viewport()  # scrolled to the bars, below the fold
     phone.check_clean()
 
 
