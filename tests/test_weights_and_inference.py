@@ -179,6 +179,7 @@ def test_shipped_weights_load_and_classify_the_sample() -> None:
     assert acc >= 0.99, f"shipped weights classify only {acc:.2%} of the 1000-digit sample"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not FULL_MNIST.exists(), reason=f"full MNIST not present at {FULL_MNIST}")
 def test_shipped_weights_on_the_full_test_set() -> None:
     from model.data import load_mnist
