@@ -8,7 +8,6 @@ fetches the public Keras copy there and checks its hash before using it.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import os
 import struct
 import urllib.request
@@ -16,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from .checksums import sha256_bytes, sha256_file
 
 ENV_VAR = "MNIST_PATH"
 DOWNLOAD_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
@@ -48,18 +49,6 @@ class MNIST:
     y_train: np.ndarray
     x_test: np.ndarray
     y_test: np.ndarray
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def resolve_path(path: str | os.PathLike[str] | None = None) -> Path:

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .data import sha256_file
+from .checksums import sha256_file
 from .inference import InferenceNetwork
 from .normalize import MNIST_MEAN, MNIST_STD
 from .sequential import Sequential

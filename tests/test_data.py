@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from model import data
+from model.checksums import sha256_bytes
 
 from .helpers import FULL_MNIST, sample_digits
 
@@ -32,7 +33,7 @@ def test_idx_folder_round_trip_with_hash_check(tmp_path: Path, compress: bool, m
         ("t10k-labels-idx1-ubyte", y[600:]),
     ]:
         raw = write_idx(tmp_path / (stem + (".gz" if compress else "")), arr, compress)
-        hashes[stem] = data.sha256_bytes(raw)
+        hashes[stem] = sha256_bytes(raw)
     monkeypatch.setattr(data, "IDX_SHA256", hashes)
     mnist = data.load_mnist(tmp_path)
     np.testing.assert_array_equal(mnist.x_train, x[:600])
