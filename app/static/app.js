@@ -111,7 +111,7 @@
     }
     changed();
     redraw();
-    schedulePredict();
+    if (active.moved) schedulePredict(); // a press that stays put may be a tap on a box
   }
 
   function onUp(e) {
