@@ -2,7 +2,7 @@
 
 Each training step allocates and frees the same few dozen arrays of 0.1-15 MB. glibc serves blocks
 that large with ``mmap`` and unmaps them on free, so every step page-faults all of its activations in
-again (measured: a 64-digit step of the ``seed`` network drops from ~16 ms to ~10 ms without that).
+again (``python benchmarks/bench_kernels.py`` times a training step with and without this).
 Raising glibc's mmap and trim thresholds keeps the blocks on the heap for reuse; resident memory then
 stays at the step's peak. Opt-in and process-wide, so a library import never changes it behind
 anybody's back: the training CLI, the benchmarks and the service call :func:`keep_freed_memory`.
