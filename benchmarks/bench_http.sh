@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Throughput of POST /predict (one raw 28x28 PNG from the MNIST test sample) with wrk.
 #
-#   scripts/bench_http.sh 1            # start uvicorn with 1 worker on a free localhost port, measure, stop
-#   scripts/bench_http.sh 2            # same with 2 worker processes
-#   scripts/bench_http.sh url http://127.0.0.1:8000    # measure a running server (e.g. docker compose)
+#   benchmarks/bench_http.sh 1            # start uvicorn with 1 worker on a free localhost port, measure, stop
+#   benchmarks/bench_http.sh 2            # same with 2 worker processes
+#   benchmarks/bench_http.sh url http://127.0.0.1:8000    # measure a running server (e.g. docker compose)
 #
 # DURATION (default 15s), CONNECTIONS (16), THREADS (2). Needs wrk (Debian: apt-get install wrk) and the
 # project installed in the current Python (numpy, Pillow, uvicorn). Prints wrk's latency table and a
