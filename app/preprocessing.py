@@ -186,7 +186,8 @@ def _border_median(a: np.ndarray) -> np.ndarray:
     else:
         border = np.concatenate([a[0], a[-1], a[1:-1, 0], a[1:-1, -1]])
     middle = len(border) // 2
-    return np.partition(border, middle, axis=0)[middle]
+    median: np.ndarray = np.partition(border, middle, axis=0)[middle]
+    return median
 
 
 def _full_scale(a: np.ndarray) -> float:
@@ -281,7 +282,8 @@ def fit_digit(ink: np.ndarray) -> np.ndarray:
     pad = math.ceil(max(-y0, -x0, y0 + span - crop.shape[0], x0 + span - crop.shape[1], 0))
     source = Image.fromarray(np.pad(crop, pad) if pad else crop)
     box = (x0 + pad, y0 + pad, x0 + pad + span, y0 + pad + span)
-    return np.clip(np.asarray(source.resize((SIZE, SIZE), RESAMPLE, box=box)), 0, 1)
+    field: np.ndarray = np.clip(np.asarray(source.resize((SIZE, SIZE), RESAMPLE, box=box)), 0, 1)
+    return field
 
 
 def stroke_width(ink: np.ndarray) -> float:
@@ -309,7 +311,8 @@ def _erode(a: np.ndarray) -> np.ndarray:
     """Grey-level erosion of ``(H, W)`` by a 3x3 square (edges see zeros beyond the image)."""
     p = np.pad(a, 1)
     rows = np.minimum(np.minimum(p[:-2], p[1:-1]), p[2:])
-    return np.minimum(np.minimum(rows[:, :-2], rows[:, 1:-1]), rows[:, 2:])
+    eroded: np.ndarray = np.minimum(np.minimum(rows[:, :-2], rows[:, 1:-1]), rows[:, 2:])
+    return eroded
 
 
 def _place(digit: np.ndarray) -> np.ndarray:

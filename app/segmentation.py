@@ -43,7 +43,9 @@ def max_pool(ink: np.ndarray, factor: int) -> np.ndarray:
         return ink
     h, w = ink.shape
     padded = np.pad(ink, ((0, -h % factor), (0, -w % factor)))
-    return padded.reshape(padded.shape[0] // factor, factor, padded.shape[1] // factor, factor).max(axis=(1, 3))
+    blocks = padded.reshape(padded.shape[0] // factor, factor, padded.shape[1] // factor, factor)
+    pooled: np.ndarray = blocks.max(axis=(1, 3))
+    return pooled
 
 
 def label_components(mask: np.ndarray) -> tuple[np.ndarray, int]:

@@ -59,7 +59,8 @@ def bilinear_sample(images: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> n
     b = np.arange(n)[:, None, None]
     top = padded[b, r0, c0] * (1 - fc) + padded[b, r0, c1] * fc
     bottom = padded[b, r1, c0] * (1 - fc) + padded[b, r1, c1] * fc
-    return (top * (1 - fr) + bottom * fr).astype(np.float32)
+    out: np.ndarray = (top * (1 - fr) + bottom * fr).astype(np.float32)
+    return out
 
 
 def random_stroke(images: np.ndarray, rng: np.random.Generator, prob: float) -> np.ndarray:

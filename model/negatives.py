@@ -45,8 +45,10 @@ def star(rng: np.random.Generator) -> list[Stroke]:
     turns = [ang + 2 * math.pi * i * step / k for i in range(k + 1)]
     pts = [(0.5 + 0.5 * math.cos(t), 0.5 + 0.5 * math.sin(t)) for t in turns]
     if k == 6:  # a six-pointed star as two triangles
-        tri = lambda off: [(0.5 + 0.5 * math.cos(ang + off + 2 * math.pi * i / 3),
-                            0.5 + 0.5 * math.sin(ang + off + 2 * math.pi * i / 3)) for i in range(4)]
+        def tri(off: float) -> list[tuple[float, float]]:
+            return [(0.5 + 0.5 * math.cos(ang + off + 2 * math.pi * i / 3),
+                     0.5 + 0.5 * math.sin(ang + off + 2 * math.pi * i / 3)) for i in range(4)]
+
         return [tri(0.0), tri(math.pi / 3)]
     return [pts]
 

@@ -57,7 +57,7 @@ class Sequential(Module):
             raise ValueError("Sequential.loss needs a network whose last layer is a loss")
         return float(self.loss_layer.forward(logits, labels))
 
-    def forward(self, x: np.ndarray, y: np.ndarray | None = None) -> Any:  # type: ignore[override]
+    def forward(self, x: np.ndarray, y: np.ndarray | None = None) -> Any:
         out = self.logits(x)
         if self.loss_layer is None:
             return out
@@ -73,7 +73,7 @@ class Sequential(Module):
         elif grad is None:
             raise ValueError("Sequential.backward needs dout when the last layer is not a loss")
         for layer in reversed(layers):
-            grad = layer.backward(grad)  # type: ignore[arg-type]
+            grad = layer.backward(grad)
         return grad
 
     def predict(self, images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
@@ -122,7 +122,7 @@ class Sequential(Module):
             layer.astype(dtype)
         return self
 
-    def spec(self) -> dict[str, Any]:  # type: ignore[override]
+    def spec(self) -> dict[str, Any]:
         return {"layers": [{"type": type(layer).__name__, **layer.spec()} for layer in self.layers]}
 
     @classmethod

@@ -11,7 +11,8 @@ from ..module import Module
 
 def relu_forward(x: np.ndarray) -> np.ndarray:
     """Any shape; returns a new array."""
-    return np.maximum(x, 0)
+    out: np.ndarray = np.maximum(x, 0)
+    return out
 
 
 def relu_backward(dout: np.ndarray, out: np.ndarray) -> np.ndarray:

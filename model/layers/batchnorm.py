@@ -85,7 +85,8 @@ class AffineOp:
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         shape = (1, -1) + (1,) * (x.ndim - 2)
-        return x * self.scale.reshape(shape) + self.shift.reshape(shape)
+        out: np.ndarray = x * self.scale.reshape(shape) + self.shift.reshape(shape)
+        return out
 
 
 class BatchNormalization(Module):

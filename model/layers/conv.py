@@ -35,7 +35,7 @@ def conv2d_forward(
     if bias is not None:
         out += bias
     out = out.reshape(n, oh, ow, f).transpose(0, 3, 1, 2)
-    return out, (x.shape, cols, weight, stride, padding)  # type: ignore[return-value]
+    return out, (x.shape, cols, weight, stride, padding)
 
 
 def conv2d_backward(

@@ -28,7 +28,8 @@ class Dropout(Module):
         rng = self.rng or get_rng()
         keep = rng.random(x.shape, dtype=np.float32) >= self.p
         self.mask = keep.astype(x.dtype) * np.asarray(1.0 / (1.0 - self.p), dtype=x.dtype)
-        return x * self.mask
+        out: np.ndarray = x * self.mask
+        return out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         return dout if self.mask is None else dout * self.mask

@@ -15,7 +15,7 @@ from ..reductions import column_sums
 
 def linear_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
     """x ``(N, in)``, weight ``(out, in)``, bias ``(out,)`` -> ``(N, out)``."""
-    out = x @ weight.T
+    out: np.ndarray = x @ weight.T
     if bias is not None:
         out += bias
     return out

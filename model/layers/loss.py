@@ -11,7 +11,7 @@ from ..module import Module
 
 def softmax(logits: np.ndarray) -> np.ndarray:
     """Row-wise softmax of ``(N, K)`` logits, shifted by the row max for stability."""
-    z = logits - logits.max(axis=1, keepdims=True)
+    z: np.ndarray = logits - logits.max(axis=1, keepdims=True)
     np.exp(z, out=z)
     z /= z.sum(axis=1, keepdims=True)
     return z
@@ -41,7 +41,8 @@ def cross_entropy_backward(
     n, k = probs.shape
     target = np.full_like(probs, label_smoothing / k)
     target[np.arange(n), labels] += 1.0 - label_smoothing
-    return (probs - target) / n
+    grad: np.ndarray = (probs - target) / n
+    return grad
 
 
 class SoftmaxWithCrossEntropyLoss(Module):
@@ -53,7 +54,7 @@ class SoftmaxWithCrossEntropyLoss(Module):
         self.label_smoothing = label_smoothing
         self.cache: tuple[np.ndarray, np.ndarray] | None = None
 
-    def forward(self, logits: np.ndarray, labels: np.ndarray | None = None) -> Any:  # type: ignore[override]
+    def forward(self, logits: np.ndarray, labels: np.ndarray | None = None) -> Any:
         if labels is None:
             return softmax(logits)
         if logits.ndim != 2 or labels.shape != (logits.shape[0],):
