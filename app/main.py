@@ -19,14 +19,15 @@ from .headers import SecurityHeadersMiddleware
 from .lifespan import CleanStartupMiddleware, Loader, load_network, make_lifespan
 from .limits import ByteBudget, LimitsMiddleware
 from .metrics import Metrics, MetricsMiddleware
+from .preprocessing import FORMAT_NAMES
 from .routes import page_router, predict_router, status_router
 from .routes.page import STATIC_DIR, SWAGGER_DIR, SWAGGER_URL
 from .settings import Settings, SettingsError
 
-DESCRIPTION = """Reads handwritten digits with a convolutional network written from scratch in NumPy.
+DESCRIPTION = f"""Reads handwritten digits with a convolutional network written from scratch in NumPy.
 
-Send an image (PNG, JPEG, WebP, GIF, BMP or TIFF; a drawing or a photo) to `POST /predict` as a
-multipart upload, a raw body or JSON with base64 / a data URL. Errors are JSON `{"detail": ...}`
+Send an image ({FORMAT_NAMES}; a drawing or a photo) to `POST /predict` as a
+multipart upload, a raw body or JSON with base64 / a data URL. Errors are JSON `{{"detail": ...}}`
 saying what was wrong and what is accepted. The draw-pad page is at `/`."""
 
 

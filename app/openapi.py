@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from .preprocessing import IMAGE_FORMATS
 from .schemas import BatchRequest, ErrorResponse, PredictRequest
 from .settings import Settings
 
 DEFAULT_MAX_BATCH = Settings().max_batch
-RAW_IMAGE_TYPES = ("image/png", "image/jpeg", "image/webp", "image/gif", "image/bmp", "image/tiff")
+RAW_IMAGE_TYPES = tuple(kinds[0] for _, kinds in IMAGE_FORMATS.values())  # each format's usual media type
 _BINARY = {"type": "string", "format": "binary"}
 
 

@@ -26,12 +26,27 @@ from typing import Final
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-FORMATS: Final = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")
-FORMAT_NAMES: Final = "PNG, JPEG, WebP, GIF, BMP or TIFF"
-DEFAULT_MAX_PIXELS: Final = 2048 * 2048  # images decoded in full: ~50 ms and ~70 MB at worst (RGBA WebP)
+from model.normalize import INPUT_SIZE
+
+from .settings import Settings
+
+# The accepted image formats, the one list: Pillow's name -> (the name people know, its media types).
+IMAGE_FORMATS: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
+    "PNG": ("PNG", ("image/png",)),
+    "JPEG": ("JPEG", ("image/jpeg", "image/jpg")),
+    "WEBP": ("WebP", ("image/webp",)),
+    "GIF": ("GIF", ("image/gif",)),
+    "BMP": ("BMP", ("image/bmp", "image/x-ms-bmp")),
+    "TIFF": ("TIFF", ("image/tiff",)),
+}
+FORMATS: Final = tuple(IMAGE_FORMATS)
+_NAMES = [name for name, _ in IMAGE_FORMATS.values()]
+FORMAT_NAMES: Final = ", ".join(_NAMES[:-1]) + " or " + _NAMES[-1]  # "PNG, JPEG, WebP, GIF, BMP or TIFF"
+MEDIA_TYPES: Final = tuple(kind for _, kinds in IMAGE_FORMATS.values() for kind in kinds)
+DEFAULT_MAX_PIXELS: Final = Settings().max_image_pixels  # DIGITS_MAX_IMAGE_PIXELS's default
 JPEG_PIXEL_FACTOR: Final = 4  # JPEG may declare 4x as many (a 12-16 MP photo): it is decoded at 1/2-1/8 scale
 
-SIZE: Final = 28  # side of the network input, pixels
+SIZE: Final = INPUT_SIZE  # side of the network input, pixels
 BOX: Final = 20  # the digit's bounding box is scaled to fit BOX x BOX pixels
 CENTRE: Final = 14.0  # MNIST's centre of mass, in pixel indices (measured on the test set: 14.0, 14.0)
 WORKING_SIDE: Final = 1024  # larger images are box-reduced to about this side before analysis

@@ -14,20 +14,10 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 
 from .errors import BadRequestError, PayloadTooLargeError, UnprocessableError, UnsupportedMediaTypeError
-from .preprocessing import FORMAT_NAMES
+from .preprocessing import FORMAT_NAMES, MEDIA_TYPES
 from .schemas import BatchRequest, PredictRequest
 
-IMAGE_TYPES = (
-    "image/png",
-    "image/jpeg",
-    "image/jpg",
-    "image/webp",
-    "image/gif",
-    "image/bmp",
-    "image/x-ms-bmp",
-    "image/tiff",
-    "application/octet-stream",
-)
+IMAGE_TYPES = (*MEDIA_TYPES, "application/octet-stream")
 Body = TypeVar("Body", bound=BaseModel)
 MULTIPART = "multipart/form-data"
 JSON = "application/json"

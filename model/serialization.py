@@ -20,7 +20,7 @@ import numpy as np
 
 from .checksums import sha256_file
 from .inference import InferenceNetwork
-from .normalize import MNIST_MEAN, MNIST_STD
+from .normalize import INPUT_SIZE, MNIST_MEAN, MNIST_STD
 from .sequential import Sequential
 
 FORMAT = "mnist-numpy-weights/1"
@@ -52,7 +52,7 @@ def save(net: Sequential, path: str | os.PathLike[str], **extra: Any) -> dict[st
         "name": path.stem,
         "architecture": net.spec(),
         "normalization": {"mean": MNIST_MEAN, "std": MNIST_STD, "scale": "pixel / 255"},
-        "input": {"shape": [28, 28], "dtype": "uint8 or float32 in [0, 1]", "ink": "white on black"},
+        "input": {"shape": [INPUT_SIZE, INPUT_SIZE], "dtype": "uint8 or float32 in [0, 1]", "ink": "white on black"},
         "labels": LABELS,
         "parameters": net.num_parameters(),
         "sha256": sha256_file(path),
