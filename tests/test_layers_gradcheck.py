@@ -11,6 +11,7 @@ import pytest
 
 from model import BatchNormalization, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU
 from model.gradcheck import numerical_gradient, relative_error
+from model.layers import LAYERS
 from model.layers.loss import SoftmaxWithCrossEntropyLoss
 from model.module import Module
 
@@ -30,12 +31,12 @@ def check_layer(layer: Module, x: np.ndarray, seed: int = 0) -> None:
         p.zero_grad()
     layer.forward(x)
     dx = layer.backward(w)
-    analytic = {name: p.grad.copy() for name, p in layer._params.items()}
+    analytic = [p.grad.copy() for p in layer.parameters()]
     assert dx.shape == x.shape
     assert relative_error(dx, numerical_gradient(f, x)) < TOL, "input gradient"
-    for name, p in layer._params.items():
-        err = relative_error(analytic[name], numerical_gradient(f, p.data))
-        assert err < TOL, f"{name} gradient: relative error {err:.2e}"
+    for p, grad in zip(layer.parameters(), analytic, strict=True):
+        err = relative_error(grad, numerical_gradient(f, p.data))
+        assert err < TOL, f"{p.name} gradient: relative error {err:.2e}"
 
 
 def rand(*shape: int, seed: int = 1) -> np.ndarray:
@@ -55,7 +56,7 @@ def rand(*shape: int, seed: int = 1) -> np.ndarray:
 )
 def test_conv2d(c_in: int, c_out: int, k: int, stride: int, padding: int, h: int, w: int) -> None:
     layer = Conv2d(c_in, c_out, kernel_size=k, stride=stride, padding=padding)
-    layer._params["bias"].data = rand(c_out, seed=3).astype(np.float32)
+    layer.load_array("bias", rand(c_out, seed=3))
     check_layer(layer, rand(2, c_in, h, w))
 
 
@@ -88,8 +89,8 @@ def test_relu() -> None:
 @pytest.mark.parametrize("shape", [(6, 4), (4, 3, 5, 6)])
 def test_batchnorm_training_mode(shape: tuple[int, ...]) -> None:
     layer = BatchNormalization(shape[1])
-    layer._params["weight"].data = rand(shape[1], seed=4).astype(np.float32)
-    layer._params["bias"].data = rand(shape[1], seed=5).astype(np.float32)
+    layer.load_array("weight", rand(shape[1], seed=4))
+    layer.load_array("bias", rand(shape[1], seed=5))
     check_layer(layer, rand(*shape) * 3 + 1)
 
 
@@ -124,3 +125,13 @@ def test_softmax_cross_entropy(smoothing: float) -> None:
     analytic = loss.backward()
     numeric = numerical_gradient(lambda: loss.forward(logits, labels), logits)
     assert relative_error(analytic, numeric) < TOL
+
+
+# The layers checked above, by class name. A new layer file in model/layers/ is registered by itself
+# (model.layers.LAYERS); this test asks for its gradient check here.
+CHECKED = {"Conv2d", "MaxPool2d", "ReLU", "BatchNormalization", "Linear", "Flatten", "Dropout",
+           "SoftmaxWithCrossEntropyLoss"}
+
+
+def test_every_layer_has_a_gradient_check() -> None:
+    assert set(LAYERS) == CHECKED, f"layers without a gradient check here: {sorted(set(LAYERS) - CHECKED)}"

@@ -1,6 +1,15 @@
-"""Every layer, and the registry that maps a layer's type name in a weights file to its class."""
+"""Every layer, and the registry that maps a layer's type name in a weights file to its class.
+
+A layer is one file in this folder: a :class:`Module` subclass with its forward/backward maths, its
+``spec()`` and its ``inference_op()``. :data:`LAYERS` finds it by itself (every module of the package
+is imported and searched), so weights files can name it; its gradient check goes in
+``tests/test_layers_gradcheck.py``.
+"""
 
 from __future__ import annotations
+
+import importlib
+import pkgutil
 
 from ..module import Module
 from .activation import ReLU
@@ -12,19 +21,19 @@ from .linear import Linear
 from .loss import SoftmaxWithCrossEntropyLoss
 from .pooling import MaxPool2d
 
-LAYERS: dict[str, type[Module]] = {
-    cls.__name__: cls
-    for cls in (
-        Conv2d,
-        ReLU,
-        MaxPool2d,
-        BatchNormalization,
-        Dropout,
-        Flatten,
-        Linear,
-        SoftmaxWithCrossEntropyLoss,
-    )
-}
+
+def _find_layers() -> dict[str, type[Module]]:
+    """Every Module subclass defined in a module of this package, by class name."""
+    found: dict[str, type[Module]] = {}
+    for info in pkgutil.iter_modules(__path__):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        for value in vars(module).values():
+            if isinstance(value, type) and issubclass(value, Module) and value.__module__ == module.__name__:
+                found[value.__name__] = value
+    return found
+
+
+LAYERS: dict[str, type[Module]] = _find_layers()
 
 __all__ = [
     "LAYERS",
