@@ -85,6 +85,7 @@ class Adam(Optimizer):
     """``Adam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0)``; decay as L2 on the grad."""
 
     decoupled = False
+    default_weight_decay = 0.0
 
     def __init__(
         self,
@@ -92,9 +93,10 @@ class Adam(Optimizer):
         lr: float = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
-        weight_decay: float = 0.0,
+        weight_decay: float | None = None,
     ) -> None:
-        super().__init__(params, lr, weight_decay)
+        """``weight_decay`` None: the class's default (0 for Adam, 1e-2 for AdamW, as in PyTorch)."""
+        super().__init__(params, lr, self.default_weight_decay if weight_decay is None else weight_decay)
         self.betas, self.eps = betas, eps
         self.m = [np.zeros_like(p.data) for p in self.params]
         self.v = [np.zeros_like(p.data) for p in self.params]
@@ -130,19 +132,11 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
-    """Adam with decoupled weight decay (Loshchilov & Hutter): ``w -= lr * wd * w`` before the step."""
+    """Adam with decoupled weight decay (Loshchilov & Hutter): ``w -= lr * wd * w`` before the step;
+    ``weight_decay`` defaults to 1e-2."""
 
     decoupled = True
-
-    def __init__(
-        self,
-        params: list[Parameter],
-        lr: float = 1e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 1e-2,
-    ) -> None:
-        super().__init__(params, lr, betas, eps, weight_decay)
+    default_weight_decay = 1e-2
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam, "adamw": AdamW}
