@@ -1,15 +1,21 @@
 """Fixtures shared by the tests; the plain helpers they use are in ``tests/helpers.py``.
 
-The long accuracy sweeps are marked ``slow`` and left out of the default run (``addopts`` in
+Tests run with the service's BLAS threading (one thread per process unless ``DIGITS_THREADS`` says
+otherwise): many threads each starting BLAS threads would crowd the cores. The long accuracy sweeps
+are marked ``slow`` and left out of the default run (``addopts`` in
 pyproject.toml); ``python -m pytest -m ""`` runs everything, as CI does.
 """
 
 from __future__ import annotations
 
-import numpy as np
-import pytest
+from app.settings import configure_blas_threads
 
-from tests.helpers import png, sample_digits
+configure_blas_threads()  # before NumPy is imported, as the service does: one BLAS thread (DIGITS_THREADS)
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from tests.helpers import png, sample_digits  # noqa: E402
 
 
 @pytest.fixture(scope="session")

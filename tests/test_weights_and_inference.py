@@ -91,7 +91,7 @@ def test_inference_is_thread_safe(tmp_path: Path) -> None:
     save(trained_like("default"), tmp_path / "w.npz")
     net = load(tmp_path / "w.npz")
     x, _ = sample_digits()
-    batches = [x[i : i + 7] for i in range(0, 280, 7)]
+    batches = [x[i : i + 4] for i in range(0, 64, 4)]
     serial = [net.predict(b) for b in batches]
     with ThreadPoolExecutor(8) as pool:
         parallel = list(pool.map(net.predict, batches))
