@@ -19,7 +19,7 @@ import numpy as np
 
 from .preprocessing import BOX_LEVEL
 
-ANALYSIS_SIDE = 400  # the ink is max-pooled so its longer side is at most this many cells
+ANALYSIS_SIDE = 256  # the ink is max-pooled so its longer side is at most this many cells
 INK_LEVEL = BOX_LEVEL  # a cell holds ink when its strongest pixel reaches this (0..1)
 SPECK = 0.35  # a component smaller than this share of the line height is a piece, not a digit
 WIDE = 0.8  # a stroke wider than this many line heights may be several digits touching
@@ -79,8 +79,9 @@ def label_components(mask: np.ndarray) -> tuple[np.ndarray, int]:
     roots = np.array([find(i) for i in range(len(rs))], np.int64)
     _, ids = np.unique(roots, return_inverse=True)
     labels = np.zeros((h, w), np.int32)
-    for r, s, e, i in zip(rs.tolist(), starts.tolist(), ends.tolist(), ids.tolist(), strict=True):
-        labels[r, s:e] = i + 1
+    lengths = ends - starts
+    first = np.repeat(rs * w + starts - np.cumsum(lengths) + lengths, lengths)  # each run's flat start...
+    labels.flat[first + np.arange(int(lengths.sum()))] = np.repeat(ids.astype(np.int32) + 1, lengths)  # ...+ offset
     return labels, int(ids.max()) + 1 if len(ids) else 0
 
 

@@ -1,0 +1,112 @@
+#!/usr/bin/env python
+"""How long ``POST /predict/number`` takes on a 4-digit 800x300 canvas, as the draw-pad sends it.
+
+    python benchmarks/bench_number.py                  # in process: decode + segmentation + network
+    python benchmarks/bench_number.py --http           # also through a real uvicorn on 127.0.0.1
+
+The canvas is a transparent PNG with four MNIST test digits (from the sample under tests/data) traced
+with a round pen, the way the draw-pad exports strokes. Prints the median and 90th percentile of
+``read_number`` (the server's work for the request) and, with ``--http``, of whole requests over one
+keep-alive connection. Pin it with ``taskset -c 1`` for steadier numbers on a busy machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from app.number_reader import read_number  # noqa: E402
+from model import canvas as cv  # noqa: E402
+from model import load  # noqa: E402
+from model.pen import pen_redraw  # noqa: E402
+
+SAMPLE = Path(__file__).resolve().parents[1] / "tests" / "data" / "mnist_test_sample.npz"
+
+
+def four_digit_canvas(start: int = 0) -> tuple[bytes, str]:
+    """A transparent 800x300 PNG with four sample digits traced by a 14 px round pen, and their labels."""
+    with np.load(SAMPLE) as f:
+        x, y = f["x"][start : start + 4], f["y"][start : start + 4]
+    ink = np.zeros((300, 800), np.uint8)
+    for i, digit in enumerate(x):
+        part = pen_redraw(digit, (800, 300), (40 + i * 180, 30, 240), width=14)
+        ink = np.maximum(ink, np.asarray(part))
+    return cv.encode(cv.compose(Image.fromarray(ink), cv.STYLES[2]), "PNG"), "".join(map(str, y))
+
+
+def percentiles(samples: list[float]) -> str:
+    ms = sorted(s * 1000 for s in samples)
+    return f"median {statistics.median(ms):.2f} ms, p90 {ms[int(0.9 * (len(ms) - 1))]:.2f} ms ({len(ms)} runs)"
+
+
+def in_process(data: bytes, runs: int) -> list[float]:
+    net = load()
+    for _ in range(5):
+        read_number(data, net, net.reject_threshold)
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        read_number(data, net, net.reject_threshold)
+        times.append(time.perf_counter() - t)
+    return times
+
+
+def over_http(data: bytes, runs: int, port: int = 8765) -> list[float]:
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(port), "--log-level", "warning"],
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    try:
+        deadline = time.time() + 30
+        while True:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                conn.request("GET", "/ready")
+                if conn.getresponse().status == 200:
+                    break
+            except OSError:
+                pass
+            if time.time() > deadline:
+                raise RuntimeError("the server did not become ready in 30 s")
+            time.sleep(0.2)
+        headers = {"Content-Type": "image/png"}
+        times = []
+        for i in range(runs + 5):
+            t = time.perf_counter()
+            conn.request("POST", "/predict/number", body=data, headers=headers)
+            conn.getresponse().read()
+            if i >= 5:
+                times.append(time.perf_counter() - t)
+        return times
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--runs", type=int, default=200)
+    p.add_argument("--http", action="store_true", help="also time whole requests to a real uvicorn")
+    args = p.parse_args(argv)
+    data, number = four_digit_canvas()
+    net = load()
+    got = "".join(str(int(d.probabilities.argmax())) for d in read_number(data, net, net.reject_threshold))
+    print(f"canvas: 800x300 transparent PNG, {len(data):,} bytes, digits {number}, read as {got}")
+    print(f"read_number (server work):   {percentiles(in_process(data, args.runs))}")
+    if args.http:
+        print(f"POST /predict/number (HTTP): {percentiles(over_http(data, args.runs))}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

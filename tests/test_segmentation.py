@@ -1,0 +1,89 @@
+"""Splitting a written number into atoms: connected components, specks, cuts of touching strokes."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+import pytest
+
+from app.segmentation import atoms, cut_columns, label_components, max_pool
+
+
+def _flood_fill_count(mask: np.ndarray) -> tuple[int, np.ndarray]:
+    """Reference: 8-connected components by breadth-first search."""
+    seen = np.zeros(mask.shape, np.int32)
+    n = 0
+    for start in zip(*np.nonzero(mask), strict=True):
+        if seen[start]:
+            continue
+        n += 1
+        seen[start] = n
+        queue = deque([start])
+        while queue:
+            r, c = queue.popleft()
+            for dr in (-1, 0, 1):
+                for dc in (-1, 0, 1):
+                    rr, cc = r + dr, c + dc
+                    if 0 <= rr < mask.shape[0] and 0 <= cc < mask.shape[1] and mask[rr, cc] and not seen[rr, cc]:
+                        seen[rr, cc] = n
+                        queue.append((rr, cc))
+    return n, seen
+
+
+@pytest.mark.parametrize("density", [0.2, 0.4, 0.6])
+def test_components_match_a_flood_fill(density: float) -> None:
+    rng = np.random.default_rng(int(density * 10))
+    mask = rng.random((40, 50)) < density
+    labels, n = label_components(mask)
+    ref_n, ref = _flood_fill_count(mask)
+    assert n == ref_n
+    assert ((labels > 0) == mask).all()
+    # the same partition: each reference component maps to exactly one label and back
+    pairs = set(zip(labels[mask].tolist(), ref[mask].tolist(), strict=True))
+    assert len(pairs) == n
+
+
+def test_diagonal_pixels_are_connected() -> None:
+    mask = np.eye(6, dtype=bool)
+    assert label_components(mask)[1] == 1
+
+
+def test_max_pool_keeps_thin_strokes() -> None:
+    ink = np.zeros((9, 9), np.float32)
+    ink[:, 4] = 1.0  # a one-pixel line
+    pooled = max_pool(ink, 4)
+    assert pooled.shape == (3, 3) and (pooled[:, 1] == 1).all()
+
+
+def _strokes(boxes: list[tuple[int, int, int, int]], shape: tuple[int, int] = (100, 250)) -> np.ndarray:
+    ink = np.zeros(shape, np.float32)
+    for y0, y1, x0, x1 in boxes:
+        ink[y0:y1, x0:x1] = 1.0
+    return ink
+
+
+def test_separate_strokes_are_atoms_left_to_right() -> None:
+    ink = _strokes([(20, 80, 200, 206), (20, 80, 30, 36), (20, 80, 110, 116)])
+    found, factor, line = atoms(ink)
+    assert factor == 1 and line == 60
+    assert [a.x0 for a in found] == [30, 110, 200]
+
+
+def test_a_speck_joins_the_stroke_it_breaks_off_from() -> None:
+    ink = _strokes([(20, 60, 30, 36), (63, 66, 31, 34), (20, 80, 150, 156)])  # a gap 3 px below the first
+    found, _, _ = atoms(ink)
+    assert len(found) == 2 and found[0].y1 == 66
+
+
+def test_a_wide_stroke_is_cut_at_its_thinnest_column() -> None:
+    # two 40x60 blocks joined by a thin bridge: touching digits
+    ink = _strokes([(20, 80, 20, 60), (48, 51, 60, 70), (20, 80, 70, 110)])
+    cuts = cut_columns(ink[20:80, 20:110] > 0, line=60)
+    assert any(60 <= c - 0 + 20 <= 70 for c in cuts)
+    found, _, _ = atoms(ink)
+    assert len(found) >= 2
+
+
+def test_a_narrow_stroke_is_never_cut() -> None:
+    assert cut_columns(np.ones((60, 30), bool), line=60) == []
