@@ -66,6 +66,8 @@ DIGITS: dict[str, list[Stroke]] = {
 # Shapes that are not digits: what a refusal is tested with.
 NOT_DIGITS: dict[str, list[Stroke]] = {
     "star": [_star(0.5, 0.52, 0.36)],
+    "W": [[(0.2, 0.25), (0.35, 0.78), (0.5, 0.4), (0.65, 0.78), (0.8, 0.25)]],
+    "arrow": [[(0.15, 0.5), (0.85, 0.5)], [(0.65, 0.32), (0.85, 0.5), (0.65, 0.68)]],  # pointing right
 }
 
 

@@ -538,9 +538,11 @@ def test_two_digit_number_is_read_boxed_and_each_digit_explained(pad):
     pad.check_clean()
 
 
-@pytest.mark.parametrize("drawing", [["star"], ["4", "star"]], ids=["star", "4-then-star"])
+@pytest.mark.parametrize(
+    "drawing", [["star"], ["W"], ["arrow"], ["4", "star"]], ids=["star", "W", "arrow", "4-then-star"]
+)
 def test_a_drawing_that_is_not_a_digit_is_refused(pad, drawing):
-    """Needs weights with a refusal output (the network of issue 11): older weights read a star as a digit.
+    """Needs weights with a refusal output (the network of issue 11): older weights read these as digits.
 
     How many parts the API makes of a star is the API's business; the page must show every refused part as
     refused, and no number at all.
