@@ -34,10 +34,13 @@ from .preprocessing import (
 from .segmentation import Atom, atoms
 
 MAX_DIGITS: Final = 24  # more parts than this in one image is a 422
-MAX_SPAN: Final = 3  # atoms one digit may be made of
+MAX_SPAN: Final = 4  # atoms one digit may be made of
 MAX_WIDTH: Final = 1.6  # line heights a multi-atom digit may span
 JOIN_GAP: Final = 0.12  # line heights: atoms of different groups further apart are never one digit
-PART_PENALTY: Final = 0.1  # log-probability cost of each extra part (ties go to fewer digits)
+PART_PENALTY: Final = 0.1  # log-probability cost of each part (ties go to fewer digits)
+CUT_PENALTY: Final = 0.6  # and of each cut through a stroke: touching digits are rarer than separate ones
+OVERLAP: Final = 0.3  # separate strokes are one digit only if they overlap this much horizontally...
+SMALL: Final = 0.6  # ...or one of them is shorter than this many line heights (a 5's flag, a 7's bar)
 SPECK: Final = 0.12  # line heights: a lone piece smaller than this beside a number is noise
 
 
@@ -72,7 +75,7 @@ def read_number(
     spans = candidate_spans(pieces, line)
     images = np.stack([_digit_image(ink, pieces, i, j, factor) for i, j in spans])
     scores = net.predict(images)
-    best = best_split(len(pieces), spans, scores)
+    best = best_split(pieces, spans, scores)
     if len(best) > MAX_DIGITS:
         raise TooManyPartsError(_too_many(len(best)))
     probs, is_digit = split_refusal(scores[best], threshold)
@@ -88,24 +91,39 @@ def _too_many(n: int) -> str:
 
 
 def candidate_spans(pieces: list[Atom], line: float) -> list[tuple[int, int]]:
-    """``(i, j)``: atoms ``i..j-1`` may be one digit (always for ``j = i + 1``)."""
+    """``(i, j)``: atoms ``i..j-1`` may be one digit (always for ``j = i + 1``). Slices of one stroke
+    may always join; a separate stroke joins only if it is near, and overlaps the others horizontally
+    or is small (the two strokes of a 4, a 5's flag, a 7's crossbar, a pen gap)."""
     spans = []
     for i in range(len(pieces)):
         for j in range(i + 1, min(i + MAX_SPAN, len(pieces)) + 1):
-            if j > i + 1:
-                left = max(a.x1 for a in pieces[i : j - 1])
-                gap = pieces[j - 1].x0 - left
-                width = max(a.x1 for a in pieces[i:j]) - min(a.x0 for a in pieces[i:j])
-                if gap > JOIN_GAP * line or width > MAX_WIDTH * line:
-                    break
+            if j > i + 1 and not _may_join(pieces[i : j - 1], pieces[j - 1], line):
+                break
             spans.append((i, j))
     return spans
 
 
-def best_split(n: int, spans: list[tuple[int, int]], scores: np.ndarray) -> list[int]:
-    """Indices into ``spans`` covering atoms ``0..n-1`` exactly once, left to right, maximising the
-    sum over parts of ``log(best digit probability) - PART_PENALTY`` (``scores``: ``(S, K)``)."""
+def _may_join(left: list[Atom], new: Atom, line: float) -> bool:
+    x0, x1 = min(a.x0 for a in left), max(a.x1 for a in left)
+    if max(x1, new.x1) - min(x0, new.x0) > MAX_WIDTH * line:
+        return False
+    if new.stroke == left[-1].stroke:
+        return True
+    if new.x0 - x1 > JOIN_GAP * line:
+        return False
+    overlap = min(x1, new.x1) - max(x0, new.x0)
+    small = min(max(a.y1 for a in left) - min(a.y0 for a in left), new.y1 - new.y0) < SMALL * line
+    return small or overlap >= OVERLAP * min(x1 - x0, new.x1 - new.x0)
+
+
+def best_split(pieces: list[Atom], spans: list[tuple[int, int]], scores: np.ndarray) -> list[int]:
+    """Indices into ``spans`` covering all the atoms exactly once, left to right, maximising the sum
+    over parts of ``log(best digit probability)`` minus ``PART_PENALTY`` per part and ``CUT_PENALTY``
+    per part that starts at a cut through a stroke (``scores``: ``(S, K)`` probabilities)."""
+    n = len(pieces)
+    cut = [i > 0 and pieces[i].stroke == pieces[i - 1].stroke for i in range(n)]
     gain = np.log(np.maximum(scores[:, :10].max(axis=1), 1e-12)) - PART_PENALTY
+    gain -= CUT_PENALTY * np.array([cut[i] for i, _ in spans], np.float64)
     value = [0.0] + [-math.inf] * n
     choice = [-1] * (n + 1)
     for s in sorted(range(len(spans)), key=lambda s: spans[s][1]):

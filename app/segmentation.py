@@ -23,7 +23,6 @@ ANALYSIS_SIDE = 256  # the ink is max-pooled so its longer side is at most this 
 INK_LEVEL = BOX_LEVEL  # a cell holds ink when its strongest pixel reaches this (0..1)
 SPECK = 0.35  # a component smaller than this share of the line height is a piece, not a digit
 WIDE = 0.8  # a stroke wider than this many line heights may be several digits touching
-MAX_CUTS = 3  # candidate cuts tried per wide group
 
 
 @dataclass(frozen=True)
@@ -35,6 +34,7 @@ class Atom:
     y0: int
     x1: int
     y1: int
+    stroke: int = 0  # atoms cut from one stroke share this number
 
 
 def max_pool(ink: np.ndarray, factor: int) -> np.ndarray:
@@ -133,28 +133,69 @@ def merge_specks(box: np.ndarray, line: float) -> list[list[int]]:
 
 
 def cut_columns(mask: np.ndarray, line: float) -> list[int]:
-    """Candidate cuts of a ``(h, w)`` group mask wider than ``WIDE`` line heights: the columns with the
-    least ink, at least a third of a line height from the edges and from each other."""
+    """Candidate cuts of a ``(h, w)`` stroke mask wider than ``WIDE`` line heights (digits that touch):
+    the local minima of its ink per column, thinnest first, a quarter line height from the edges and
+    from each other, about one per third of a line height of width."""
     w = mask.shape[1]
-    margin = max(int(line / 3), 1)
+    margin = max(int(line / 4), 1)
     if w <= WIDE * line or w <= 2 * margin:
         return []
     profile = mask.sum(axis=0).astype(np.float64)
+    smooth = np.convolve(np.pad(profile, 1, mode="edge"), np.ones(3) / 3, mode="valid")
+    inner = np.arange(margin, w - margin)
+    left, right = smooth[inner - 1], smooth[np.minimum(inner + 1, w - 1)]
+    minima = inner[(smooth[inner] <= left) & (smooth[inner] <= right)]
+    wanted = max(int(w / (line / 3)) - 1, 1)
     chosen: list[int] = []
-    for c in np.argsort(profile[margin : w - margin], kind="stable") + margin:
+    for c in minima[np.argsort(smooth[minima], kind="stable")]:
         if all(abs(int(c) - k) >= margin for k in chosen):
             chosen.append(int(c))
-        if len(chosen) >= min(MAX_CUTS, max(int(w / (0.5 * line)) - 1, 1)):
+        if len(chosen) >= wanted:
             break
     return sorted(chosen)
+
+
+def _erode(mask: np.ndarray) -> np.ndarray:
+    """Binary erosion of ``(h, w)`` by a 3x3 cross (outside the mask counts as empty)."""
+    p = np.pad(mask, 1)
+    out: np.ndarray = mask & p[:-2, 1:-1] & p[2:, 1:-1] & p[1:-1, :-2] & p[1:-1, 2:]
+    return out
+
+
+def split_at_necks(mask: np.ndarray, line: float, max_erosions: int = 3) -> list[np.ndarray]:
+    """Touching digits joined by a thin neck: erode the ``(h, w)`` stroke until it falls apart into
+    pieces at least ``0.4`` line heights tall, then grow each piece back over the stroke's cells (each
+    cell goes to the piece that reaches it first). Returns the pieces' masks (same shape, disjoint),
+    or ``[mask]`` when no neck is found. Unlike a vertical cut, the split follows the ink."""
+    eroded = mask
+    for _ in range(max_erosions):
+        eroded = _erode(eroded)
+        labels, n = label_components(eroded)
+        if n < 2:
+            continue
+        box = _boxes(labels, n)
+        tall = [i for i in range(n) if box[i, 3] - box[i, 1] >= 0.4 * line]
+        if len(tall) < 2:
+            continue
+        grown = np.where(np.isin(labels, np.asarray(tall) + 1), labels, 0)
+        while True:  # geodesic growth inside the stroke, one cell ring at a time
+            p = np.pad(grown, 1)
+            reach = np.maximum.reduce([p[:-2, 1:-1], p[2:, 1:-1], p[1:-1, :-2], p[1:-1, 2:]])
+            fill = mask & (grown == 0) & (reach > 0)
+            if not fill.any():
+                break
+            grown[fill] = reach[fill]
+        return [grown == i + 1 for i in tall]
+    return [mask]
 
 
 def atoms(ink: np.ndarray) -> tuple[list[Atom], int, float]:
     """Normalized ``(H, W)`` ink in ``[0, 1]`` -> atoms sorted by their centre, left to right, the
     analysis ``factor`` (one cell is ``factor x factor`` ink pixels) and the line height in cells.
 
-    An atom is a stroke (a connected component, with the specks that belong to it), or a column slice
-    of a stroke wider than ``WIDE`` line heights (digits that touch)."""
+    An atom is a stroke (a connected component, with the specks that belong to it), or, for a stroke
+    wider than ``WIDE`` line heights (digits that touch), a piece of it split off at a thin neck or a
+    column slice of it."""
     factor = max(1, math.ceil(max(ink.shape) / ANALYSIS_SIDE))
     mask = max_pool(ink, factor) >= INK_LEVEL
     labels, n = label_components(mask)
@@ -164,16 +205,24 @@ def atoms(ink: np.ndarray) -> tuple[list[Atom], int, float]:
     heights = box[:, 3] - box[:, 1]
     line = float(np.median(heights[heights >= 0.5 * heights.max()]))
     out: list[Atom] = []
-    for g in merge_specks(box, line):
+    for stroke, g in enumerate(merge_specks(box, line)):
         x0, y0 = int(box[g, 0].min()), int(box[g, 1].min())
         x1, y1 = int(box[g, 2].max()), int(box[g, 3].max())
         sub = np.isin(labels[y0:y1, x0:x1], np.asarray(g) + 1)
-        edges = [0, *cut_columns(sub, line), x1 - x0]
-        for a, b in zip(edges[:-1], edges[1:], strict=True):
-            piece = sub[:, a:b]
-            rows = np.flatnonzero(piece.any(axis=1))
-            if rows.size:
-                top, bottom = int(rows[0]), int(rows[-1]) + 1
-                out.append(Atom(piece[top:bottom], x0 + a, y0 + top, x0 + b, y0 + bottom))
+        pieces = split_at_necks(sub, line) if sub.shape[1] > WIDE * line else [sub]
+        for piece in pieces:
+            cols = np.flatnonzero(piece.any(axis=0))
+            edges = [0, *cut_columns(piece[:, cols[0] : cols[-1] + 1], line), cols[-1] + 1 - cols[0]]
+            for a, b in zip(edges[:-1], edges[1:], strict=True):
+                out += _atom(piece[:, cols[0] + a : cols[0] + b], x0 + int(cols[0]) + a, y0, stroke)
     out.sort(key=lambda a: a.x0 + a.x1)
     return out, factor, line
+
+
+def _atom(cells: np.ndarray, x0: int, y0: int, stroke: int) -> list[Atom]:
+    """The atom of ``cells`` placed at column ``x0``, row ``y0``, trimmed to its rows (none if empty)."""
+    rows = np.flatnonzero(cells.any(axis=1))
+    if not rows.size:
+        return []
+    top, bottom = int(rows[0]), int(rows[-1]) + 1
+    return [Atom(cells[top:bottom], x0, y0 + top, x0 + cells.shape[1], y0 + bottom, stroke)]

@@ -7,7 +7,7 @@ from collections import deque
 import numpy as np
 import pytest
 
-from app.segmentation import atoms, cut_columns, label_components, max_pool
+from app.segmentation import atoms, cut_columns, label_components, max_pool, split_at_necks
 
 
 def _flood_fill_count(mask: np.ndarray) -> tuple[int, np.ndarray]:
@@ -87,3 +87,16 @@ def test_a_wide_stroke_is_cut_at_its_thinnest_column() -> None:
 
 def test_a_narrow_stroke_is_never_cut() -> None:
     assert cut_columns(np.ones((60, 30), bool), line=60) == []
+
+
+def test_digits_touching_at_a_neck_are_split_along_the_ink() -> None:
+    # two 30x40 blocks overlapping in columns (one above-left, one below-right), joined by a 2-cell neck
+    mask = np.zeros((60, 80), bool)
+    mask[0:40, 0:35] = True
+    mask[20:60, 37:80] = True
+    mask[25:27, 35:37] = True
+    pieces = split_at_necks(mask, line=50)
+    assert len(pieces) == 2
+    assert (pieces[0] | pieces[1]).sum() == mask.sum() and not (pieces[0] & pieces[1]).any()
+    left = next(p for p in pieces if p[0, 0])
+    assert left[0:40, 0:35].all() and not left[:, 37:].any()  # each block whole, the neck split between
