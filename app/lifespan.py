@@ -23,8 +23,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from model import WeightsError, load
-from model.allocator import keep_freed_memory
+from model import WeightsError, keep_freed_memory, load
 
 from .errors import StartupError
 from .limits import ByteBudget
@@ -41,9 +40,9 @@ _serving = 0  # lifespans of this process between start-up and shut-down (severa
 def freeze_start_up_objects() -> None:
     """Move every object made so far out of the garbage collector's reach (``gc.freeze()``).
 
-    Without this, each full collection rescanned the modules, routes and schemas of start-up; under
-    load those pauses took ~40 ms each and set the p99 latency. Frozen, a full collection takes
-    ~1.5 ms. No ``gc.collect()`` first: it would add ~50 ms to start-up to free a few hundred objects.
+    Without this, each full collection rescans the modules, routes and schemas of start-up, and under
+    load those pauses set the p99 latency (``benchmarks/bench_service.py`` prints it). No
+    ``gc.collect()`` first: it would lengthen start-up to free a few hundred objects.
     """
     global _serving
     gc.freeze()

@@ -4,8 +4,7 @@
 left at 0, and passes it to the workers. Accepted sockets inherit that ``proto``, and asyncio sets
 ``TCP_NODELAY`` only on sockets whose ``proto`` is TCP. So each keep-alive response waits for the
 client's delayed ACK, about 40 ms on Linux (Kludex/uvicorn#3149, still open in uvicorn 0.54).
-Measured here, 2 workers at 16 connections: 313-362 req/s at a p50 of 44-51 ms, for this app and for an
-app that only decodes the PNG alike; 1,379-1,459 req/s at 10-11 ms with this protocol.
+``benchmarks/bench_http.sh 2`` measures two workers with this protocol (numbers in benchmarks/README.md).
 
 **Header timeout.** uvicorn times out idle keep-alive connections, but not a connection that sends
 nothing, or drips its request headers (or the unread rest of a body after its answer): each holds a

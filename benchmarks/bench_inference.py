@@ -20,8 +20,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from model import InferenceNetwork, architectures, load_sequential, manual_seed  # noqa: E402
-from model.allocator import keep_freed_memory  # noqa: E402
+from model import InferenceNetwork, architectures, keep_freed_memory, load_sequential, manual_seed  # noqa: E402
 from model.normalize import to_network_input  # noqa: E402
 
 

@@ -2,6 +2,7 @@
 passes, optimizers, schedules, data loading, augmentation, metrics, a weights format and an
 inference-only forward path."""
 
+from .allocator import keep_freed_memory
 from .architectures import build
 from .augment import Augment
 from .batching import DataGenerator, one_hot
@@ -45,6 +46,7 @@ __all__ = [
     "SoftmaxWithCrossEntropyLoss",
     "WeightsError",
     "build",
+    "keep_freed_memory",
     "load",
     "load_sequential",
     "manual_seed",
