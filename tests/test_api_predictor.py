@@ -4,7 +4,6 @@ app's answer when the network itself fails."""
 from __future__ import annotations
 
 import asyncio
-import io
 import threading
 from typing import Any
 
@@ -17,7 +16,7 @@ from app.main import create_app
 from app.predictor import Predictor
 from app.preprocessing import NoDigitError, UnsupportedImageError
 from app.settings import Settings
-from tests.helpers import sample_digits
+from tests.helpers import png, sample_digits
 
 
 class FakeNetwork:
@@ -37,12 +36,6 @@ class FakeNetwork:
         p = np.zeros((len(images), 10), np.float32)
         p[:, 3] = 1
         return p
-
-
-def png(a: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(a).save(buf, format="PNG")
-    return buf.getvalue()
 
 
 @pytest.fixture(scope="module")

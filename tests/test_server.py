@@ -4,13 +4,8 @@ concurrent clients, and start-up failures as an operator sees them."""
 from __future__ import annotations
 
 import http.client
-import io
 import json
-import os
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -18,66 +13,18 @@ from pathlib import Path
 import httpx2 as httpx
 import numpy as np
 import pytest
-from PIL import Image
 
-from tests.helpers import sample_digits
+from tests.helpers import ROOT, free_port, png, sample_digits, start_uvicorn, uvicorn_server
 
-ROOT = Path(__file__).resolve().parents[1]
 LIMIT = 100_000  # DIGITS_MAX_UPLOAD_BYTES of the server under test
 START_TIMEOUT = 60.0
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def uvicorn(port: int, **env: str) -> subprocess.Popen[str]:
-    """``uvicorn app.main:app`` on 127.0.0.1:port, from the repository root, with extra environment."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port),
-         "--no-access-log"],
-        cwd=ROOT,
-        env={**os.environ, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def png(a: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(a).save(buf, format="PNG")
-    return buf.getvalue()
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    port = free_port()
-    proc = uvicorn(port, DIGITS_MAX_UPLOAD_BYTES=str(LIMIT), DIGITS_MAX_BATCH="8")
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + START_TIMEOUT
-    try:
-        while True:
-            try:
-                if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                out, err = proc.communicate()
-                pytest.fail(f"uvicorn did not become ready (exit {proc.returncode}):\n{err}")
-            time.sleep(0.1)
+    env = {"DIGITS_MAX_UPLOAD_BYTES": str(LIMIT), "DIGITS_MAX_BATCH": "8"}
+    with uvicorn_server(env=env, timeout=START_TIMEOUT) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
 
 
 def test_predict_over_real_http(server: str) -> None:
@@ -138,7 +85,7 @@ def test_service_endpoints(server: str) -> None:
 
 def failed_start(**env: str) -> str:
     """Start uvicorn with ``env``; it must exit non-zero; returns what it printed."""
-    proc = uvicorn(free_port(), **env)
+    proc = start_uvicorn(free_port(), env=env)
     try:
         _, err = proc.communicate(timeout=START_TIMEOUT)
     except subprocess.TimeoutExpired:
