@@ -16,7 +16,7 @@ extra.
 
     python benchmarks/bench_service.py                  # all three, 15 s each
     python benchmarks/bench_service.py --only ours --duration 30s
-    python benchmarks/bench_service.py --cpus 0         # each server pinned to CPU 0 (see README)
+    python benchmarks/bench_service.py --cpus 0         # each server pinned to CPU 0 (see benchmarks/README.md)
 """
 
 from __future__ import annotations
