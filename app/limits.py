@@ -20,8 +20,6 @@ burst of large bodies, freed heap memory goes back to the system (:func:`release
 from __future__ import annotations
 
 import asyncio
-import ctypes
-import ctypes.util
 import json
 import sys
 from collections import deque
@@ -29,6 +27,7 @@ from typing import Final
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .decoder_process import release_free_memory
 from .errors import BodyTimeoutError, PayloadTooLargeError, ServiceBusyError
 
 ADMISSION_WAIT: Final = 2.0  # seconds a body may wait for room in the byte budget before a 503
@@ -46,21 +45,6 @@ def declared_length(scope: Scope) -> int | None:
             except ValueError:
                 return None
     return None
-
-
-def release_free_memory() -> bool:
-    """Hand the heap's free pages back to the system (glibc ``malloc_trim``); False where unavailable.
-
-    The service keeps freed memory for reuse (:func:`model.allocator.keep_freed_memory`), which is
-    right for the network's activations but kept a burst of 8 MB bodies resident for good.
-    """
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return bool(libc.malloc_trim(0))
-    except (OSError, AttributeError):
-        return False
 
 
 class ByteBudget:

@@ -6,10 +6,11 @@ Two threads per worker process:
   a time, and runs the network once on every digit ready, for up to ``max_batch`` images or
   ``BATCH_WINDOW`` seconds of collecting, whichever comes first. Batches grow with the load by
   themselves: no timer, no added latency for a lone request;
-- the **costly** thread decodes the images whose cost (:func:`~app.preprocessing.decode_cost`, read
-  from the header before any pixel is decoded) is over ``COSTLY_PIXELS``, and hands their digits to
-  the predictor thread for its next batch. Pillow decodes with the GIL released, so a 4 MP image uses
-  the second core instead of stalling everybody's 28x28 digits.
+- the **costly** thread hands the images whose cost (:func:`~app.preprocessing.decode_cost`, read
+  from the header before any pixel is decoded) is over ``COSTLY_PIXELS`` to a decoder process
+  (:mod:`app.decoder_process`), one at a time, and their digits to the predictor thread for its next
+  batch. A 4 MP image then uses the second core without holding this process's GIL, so everybody's
+  28x28 digits do not wait for it.
 
 Which image next: each request (a ``predict`` or a whole ``predict_many``) counts the pixels decoded
 for it so far, and the next image comes from the request with the least (the oldest on ties). A new
@@ -39,15 +40,18 @@ from PIL import Image
 
 from model.calibration import split_refusal
 
+from .decoder_process import DecoderProcess
 from .errors import ServiceBusyError
 from .preprocessing import (
     DEFAULT_MAX_PIXELS,
     ImageError,
+    check_size,
     decode_cost,
     load_pixels,
     preprocess_image,
     read_header,
     to_png,
+    webp_size,
 )
 
 COSTLY_PIXELS: Final = 512 * 1024  # decode cost over this (~5-10 ms) goes to the costly thread
@@ -233,6 +237,7 @@ class Predictor:
         self._queues = _Queues(max_pending)
         self._thread = threading.Thread(target=self._predict_loop, name="predictor", daemon=True)
         self._costly = threading.Thread(target=self._costly_loop, name="predictor-costly", daemon=True)
+        self._decoder = DecoderProcess()
 
     @property
     def pending(self) -> int:
@@ -246,6 +251,7 @@ class Predictor:
     def start(self) -> None:
         """Start the threads after one warm-up call of the network."""
         self.net.predict(np.zeros((1, 28, 28), np.uint8))
+        self._decoder.start()
         self._thread.start()
         self._costly.start()
 
@@ -320,13 +326,16 @@ class Predictor:
             self.dropped += 1
         elif job.digits is None:
             try:
-                job.image = read_header(job.data, self.max_pixels)
-                job.cost = decode_cost(job.image)
+                job.cost = self._webp_cost(job.data)
+                if job.cost <= COSTLY_PIXELS:
+                    job.image = read_header(job.data, self.max_pixels)
+                    job.cost = decode_cost(job.image)
             except Exception as exc:
                 job.outcome = _failure(exc)
                 finished.append(job)
                 return _count(batch)
             if job.cost > COSTLY_PIXELS:
+                job.image = None  # the decoder process reads the bytes again
                 self._queues.defer(job)
             elif self._prepare(job):
                 batch.append(job)
@@ -335,6 +344,15 @@ class Predictor:
         else:
             batch.append(job)
         return _count(batch)
+
+    def _webp_cost(self, data: bytes) -> int:
+        """A WebP's pixels from its header bytes (checked against the limit): Pillow's opener would
+        allocate the whole canvas here. 0 for the other formats."""
+        size = webp_size(data)
+        if size is None:
+            return 0
+        check_size("WEBP", size, self.max_pixels)
+        return size[0] * size[1]
 
     def _prepare(self, job: _Job) -> bool:
         """Decode and preprocess a read job's image; False (with ``job.outcome`` set) if it failed."""
@@ -378,14 +396,24 @@ class Predictor:
     # ---- the costly thread ---------------------------------------------------------------------------
 
     def _costly_loop(self) -> None:
-        while (job := self._queues.next_costly()) is not None:
-            if job.gone:
-                self.dropped += 1
-                job.image = None
-            elif self._prepare(job):
-                self._queues.put_ready(job)
-            else:
-                _settle([job])
+        try:
+            while (job := self._queues.next_costly()) is not None:
+                job.image = None  # the child reads the bytes again: the header is cheap
+                if job.gone:
+                    self.dropped += 1
+                    continue
+                try:
+                    digit, job.seen_png = self._decoder.run(job.data, self.max_pixels, job.debug)
+                    job.digits = digit[None]
+                except Exception as exc:
+                    job.outcome = _failure(exc)
+                self._queues.charge(job)
+                if job.digits is not None:
+                    self._queues.put_ready(job)
+                else:
+                    _settle([job])
+        finally:
+            self._decoder.close()
 
 
 def _count(batch: list[_Job]) -> int:

@@ -85,6 +85,9 @@ def read_header(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Imag
     Formats decoded in full (PNG, WebP, GIF, BMP, TIFF) may have ``max_pixels``; JPEG, which is decoded
     at a reduced DCT scale (see :func:`decode_cost`), ``JPEG_PIXEL_FACTOR`` times as many.
     """
+    webp = webp_size(data)
+    if webp is not None:
+        check_size("WEBP", webp, max_pixels)
     try:
         im = Image.open(io.BytesIO(data), formats=FORMATS)
     except UnidentifiedImageError as exc:
@@ -95,10 +98,17 @@ def read_header(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Imag
         raise ImageTooLargeError(f"{size}; the limit is {max_pixels} pixels: send a smaller image") from exc
     except Exception as exc:  # any failure of a decoder on untrusted bytes is a corrupt file
         raise CorruptImageError(f"corrupt image header: {exc}") from exc
-    width, height = im.size
+    check_size(im.format, im.size, max_pixels)
+    return im
+
+
+def check_size(image_format: str | None, size: tuple[int, int], max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+    """Raise :class:`ImageTooLargeError` (or :class:`CorruptImageError` for an empty size) unless an
+    image of ``image_format`` and ``size`` is within the pixel limit."""
+    width, height = size
     if width < 1 or height < 1:
         raise CorruptImageError(f"image has an empty size {width}x{height}")
-    limit = pixel_limit(im.format, max_pixels)
+    limit = pixel_limit(image_format, max_pixels)
     if width * height > limit:
         other = (
             f"{JPEG_PIXEL_FACTOR * max_pixels} for JPEG, which is decoded at a reduced scale"
@@ -107,9 +117,25 @@ def read_header(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Imag
         )
         raise ImageTooLargeError(
             f"image is {width}x{height} = {width * height} pixels; the limit is {limit} pixels for "
-            f"{im.format} ({other}): send a smaller image (a digit needs no more than 1000x1000)"
+            f"{image_format} ({other}): send a smaller image (a digit needs no more than 1000x1000)"
         )
-    return im
+
+
+def webp_size(data: bytes) -> tuple[int, int] | None:
+    """The canvas size written in a WebP file's first chunk, or None if ``data`` is not a WebP file
+    with a readable one. Read by hand: Pillow's WebP opener allocates (and, under the service's
+    allocator settings, zeroes) the whole RGBA canvas, 16 MB for 2048x2048, before any check of ours."""
+    if len(data) < 30 or data[:4] != b"RIFF" or data[8:12] != b"WEBP":
+        return None
+    chunk = data[12:16]
+    if chunk == b"VP8X":  # extended: 24-bit canvas width - 1 and height - 1
+        return 1 + int.from_bytes(data[24:27], "little"), 1 + int.from_bytes(data[27:30], "little")
+    if chunk == b"VP8L" and data[20] == 0x2F:  # lossless: 14-bit width - 1 and height - 1
+        bits = int.from_bytes(data[21:25], "little")
+        return 1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF)
+    if chunk == b"VP8 " and data[23:26] == b"\x9d\x01\x2a":  # lossy: 14-bit width and height
+        return int.from_bytes(data[26:28], "little") & 0x3FFF, int.from_bytes(data[28:30], "little") & 0x3FFF
+    return None
 
 
 def pixel_limit(image_format: str | None, max_pixels: int = DEFAULT_MAX_PIXELS) -> int:

@@ -212,11 +212,15 @@ def start(port: int, *args: str, **env: str) -> subprocess.Popen[str]:
     )
 
 
+SERVER_PID: dict[str, int] = {}  # url -> process id of the module's server
+
+
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
     port = free_port()
     proc = start(port, "--http", PROTOCOL, **SERVER_ENV)
     url = f"http://127.0.0.1:{port}"
+    SERVER_PID[url] = proc.pid
     deadline = time.monotonic() + 60
     try:
         while True:
@@ -259,9 +263,26 @@ def wait_for(condition: Any, timeout: float = 10.0) -> bool:
     return False
 
 
+def rss_mb(url: str) -> float:
+    with open(f"/proc/{SERVER_PID[url]}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
+
+
 def costly_batch(count: int) -> tuple[bytes, str]:
     """``count`` 2048x2048 transparent WebPs (each allowed, each ~20-60 ms to decode)."""
     return multipart("files", [webp_bomb(2048)] * count)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_costly_images_are_decoded_outside_the_server_process(server: str) -> None:
+    """128 images of 2048x2048 (16 MB of RGBA each) leave the server's memory where it was: neither
+    their headers nor their pixels are decoded in it."""
+    before = rss_mb(server)
+    body, kind = costly_batch(64)
+    for _ in range(2):
+        r = httpx.post(f"{server}/predict/batch", content=body, headers={"content-type": kind}, timeout=30)
+        assert r.status_code in (200, 504)
+    assert rss_mb(server) - before < 40
 
 
 def test_a_costly_batch_does_not_hold_up_cheap_requests(server: str) -> None:
