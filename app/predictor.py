@@ -39,6 +39,7 @@ import numpy as np
 from PIL import Image
 
 from model.calibration import split_refusal
+from model.normalize import INPUT_SIZE
 
 from .decoder_process import DecoderProcess
 from .errors import ServiceBusyError
@@ -53,6 +54,7 @@ from .preprocessing import (
     to_png,
     webp_size,
 )
+from .settings import Settings
 
 COSTLY_PIXELS: Final = 512 * 1024  # decode cost over this (~5-10 ms) goes to the costly thread
 BATCH_WINDOW: Final = 0.004  # seconds: a batch stops taking more images after this much collecting
@@ -218,7 +220,7 @@ class Predictor:
         self,
         net: Network,
         max_pixels: int = DEFAULT_MAX_PIXELS,
-        max_batch: int = 64,
+        max_batch: int = Settings().max_batch,
         on_batch: Callable[[int], None] | None = None,
         version: str = "",
         max_pending: int = MAX_PENDING,
@@ -250,7 +252,7 @@ class Predictor:
 
     def start(self) -> None:
         """Start the threads after one warm-up call of the network."""
-        self.net.predict(np.zeros((1, 28, 28), np.uint8))
+        self.net.predict(np.zeros((1, INPUT_SIZE, INPUT_SIZE), np.uint8))
         self._decoder.start()
         self._thread.start()
         self._costly.start()
@@ -281,7 +283,7 @@ class Predictor:
     async def predict_digits(self, digits: np.ndarray) -> np.ndarray:
         """Run the network on ``(k, 28, 28)`` uint8 digits, white on black, already preprocessed (in
         the predictor's next batch): the raw ``(k, K)`` float32 scores of ``Network.predict``."""
-        if digits.ndim != 3 or digits.shape[1:] != (28, 28) or digits.dtype != np.uint8:
+        if digits.ndim != 3 or digits.shape[1:] != (INPUT_SIZE, INPUT_SIZE) or digits.dtype != np.uint8:
             raise ValueError(f"expected (k, 28, 28) uint8 digits, got {digits.shape} {digits.dtype}")
         job = self._job(b"", False)
         job.digits, job.raw = digits, True
