@@ -26,7 +26,7 @@ from typing import Final
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from model.normalize import INPUT_SIZE
+from model.normalize import DIGIT_BOX, INPUT_SIZE
 
 from .settings import Settings
 
@@ -47,7 +47,7 @@ DEFAULT_MAX_PIXELS: Final = Settings().max_image_pixels  # DIGITS_MAX_IMAGE_PIXE
 JPEG_PIXEL_FACTOR: Final = 4  # JPEG may declare 4x as many (a 12-16 MP photo): it is decoded at 1/2-1/8 scale
 
 SIZE: Final = INPUT_SIZE  # side of the network input, pixels
-BOX: Final = 20  # the digit's bounding box is scaled to fit BOX x BOX pixels
+BOX: Final = DIGIT_BOX  # the digit's bounding box is scaled to fit BOX x BOX pixels
 CENTRE: Final = 14.0  # MNIST's centre of mass, in pixel indices (measured on the test set: 14.0, 14.0)
 WORKING_SIDE: Final = 1024  # larger images are box-reduced to about this side before analysis
 MIN_CONTRAST: Final = 0.12  # strongest ink below this (fraction of full scale): no digit

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 INPUT_SIZE = 28  # side of the network's input, pixels: every digit is INPUT_SIZE x INPUT_SIZE
+DIGIT_BOX = 20  # MNIST scales each digit's bounding box to fit DIGIT_BOX x DIGIT_BOX, then centres it
 MNIST_MEAN = 0.1307  # mean of the MNIST training pixels scaled to [0, 1]
 MNIST_STD = 0.3081
 PIXEL_SLACK = 1e-3  # float pixels may stray this far outside [0, 1] (interpolation rounding)
