@@ -171,11 +171,13 @@ def number_sample(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> Sam
 
 
 def evaluation_sets(x_test: np.ndarray, y_test: np.ndarray, n: int = 2000, seed: int = 2026) -> dict[str, list[Sample]]:
-    """The drawn evaluation sets: ``n`` canvases and ``n`` pen redraws of the first ``n`` MNIST test
-    digits, and ``n`` non-digits from the held-out fonts and shapes."""
+    """The drawn evaluation sets: ``n`` canvases and ``n`` pen redraws of ``n`` MNIST test digits drawn
+    at random (seeded) from the whole test set (its first and second halves come from different writers),
+    and ``n`` non-digits from the held-out fonts and shapes."""
     _, eval_fonts = font_split()
+    idx = np.random.default_rng(seed).choice(len(x_test), min(n, len(x_test)), replace=False)
     return {
-        kind: list(generate(kind, x_test[:n], y_test[:n], n, seed + k, eval_fonts))
+        kind: list(generate(kind, x_test[idx], y_test[idx], n, seed + k, eval_fonts))
         for k, kind in enumerate(KINDS)
     }
 

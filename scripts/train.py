@@ -33,8 +33,9 @@ from model import architectures, calibration, data, manual_seed, save  # noqa: E
 from model.allocator import keep_freed_memory  # noqa: E402
 from model.augment import Augment  # noqa: E402
 from model.batching import DataGenerator  # noqa: E402
+from model.calibration import split_refusal  # noqa: E402
 from model.layers.loss import softmax  # noqa: E402
-from model.metrics import classification_report, confusion_matrix, format_confusion_matrix  # noqa: E402
+from model.metrics import accuracy, classification_report, confusion_matrix, format_confusion_matrix  # noqa: E402
 from model.normalize import to_network_input  # noqa: E402
 from model.optim import OPTIMIZERS, SGD, Optimizer  # noqa: E402
 from model.parameter import Parameter  # noqa: E402
@@ -190,13 +191,17 @@ def main(argv: list[str] | None = None) -> int:
 
     calib = calibrate(net, val_sets) if num_classes == 11 else {"temperature": 1.0}
     print("calibration:", calib)
-    probs = net.predict(mnist.x_test)
-    y_pred = probs[:, :10].argmax(axis=1)
-    test_loss, test_acc = evaluate(net, mnist.x_test, mnist.y_test)
+    logits = net.eval().logits(to_network_input(mnist.x_test))
+    probs, is_digit = split_refusal(softmax(logits / calib["temperature"]), calib.get("reject_threshold"))
+    y_pred = probs.argmax(axis=1)
+    test_loss, _ = evaluate(net, mnist.x_test, mnist.y_test)
+    test_acc = accuracy(mnist.y_test, y_pred)  # the closest digit, as /predict's "digit"
+    refusing = float(np.mean(is_digit & (y_pred == mnist.y_test)))  # a refused digit counts as wrong
     cm = confusion_matrix(mnist.y_test, y_pred)
     print(classification_report(mnist.y_test, y_pred))
     print(format_confusion_matrix(cm))
-    print(f"test accuracy {test_acc:.4%} (best validation epoch {state.best_epoch})")
+    print(f"test accuracy {test_acc:.4%}, {refusing:.4%} counting refusals as wrong "
+          f"(best validation epoch {state.best_epoch})")
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     out = args.run_dir / f"{args.arch}.npz"
     meta = save(
@@ -209,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         history=[vars(h) for h in state.history],
         val_accuracy=state.best_val_accuracy,
         test_accuracy=test_acc,
+        test_accuracy_refusals_wrong=refusing,
         test_loss=test_loss,
         confusion_matrix=cm,
     )

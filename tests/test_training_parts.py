@@ -132,7 +132,8 @@ def test_one_hot() -> None:
 def test_augment_identity_when_ranges_are_zero() -> None:
     x, _ = sample_digits()
     imgs = (x[:8, None] / 255).astype(np.float32)
-    none = Augment(max_rotation_deg=0, scale_range=(1, 1), max_shear=0, max_shift_px=0, stroke_prob=0)
+    none = Augment(max_rotation_deg=0, scale_range=(1, 1), max_shear=0, max_shift_px=0, stroke_prob=0,
+                   elastic_prob=0)
     np.testing.assert_allclose(none(imgs, np.random.default_rng(0)), imgs, atol=1e-6)
 
 
@@ -175,3 +176,13 @@ def test_metrics_on_a_known_example() -> None:
     np.testing.assert_array_equal(s, [2, 2, 2])
     report = classification_report(y_true, y_pred)
     assert "accuracy" in report and "0.6667" in report and "macro avg" in report
+
+
+def test_elastic_field_is_smooth_and_of_the_asked_scale() -> None:
+    from model.augment import elastic_field
+
+    dr, dc = elastic_field(200, 28, 28, np.random.default_rng(0), alpha=30.0, sigma=5.0)
+    assert dr.shape == dc.shape == (200, 28, 28)
+    assert 0.3 < float(dr.std()) < 3.0  # pixels: a wobble, not a scramble
+    # neighbouring pixels move together: the field is smooth
+    assert float(np.abs(np.diff(dr, axis=2)).mean()) < 0.2 * float(np.abs(dr).mean())
