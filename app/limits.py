@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .decoder_process import release_free_memory
 from .errors import BodyTimeoutError, PayloadTooLargeError, ServiceBusyError
 
+SMALL_BODY: Final = 64 * 1024  # bytes: bodies this small never queue behind large ones
 ADMISSION_WAIT: Final = 2.0  # seconds a body may wait for room in the byte budget before a 503
 TRIM_AFTER: Final = 16 * 1024 * 1024  # bytes: a burst that held this much is followed by a heap trim
 TRIM_DELAY: Final = 1.0  # seconds of no buffered body before the trim
@@ -49,28 +50,41 @@ def declared_length(scope: Scope) -> int | None:
 
 class ByteBudget:
     """Request body bytes one worker holds at once: reserved before reading, released after answering.
-    First come, first served; a body larger than the whole budget (but under the upload cap) may
-    still have it all to itself."""
+
+    Large bodies queue first come, first served for all but an eighth of the budget; bodies up to
+    ``SMALL_BODY`` never queue behind them and may use that last eighth, so a burst of 8 MB uploads
+    does not make a 300-byte digit wait. A body larger than the large bodies' share (but under the
+    upload cap) may still have that share to itself.
+    """
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
+        self.large_limit = limit - limit // 8
         self.held = 0
         self.peak = 0  # most held since the last trim
         self._waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
         self._trim: asyncio.TimerHandle | None = None
 
-    async def acquire(self, size: int, wait: float) -> bool:
-        """Reserve ``size`` bytes, waiting up to ``wait`` seconds; False if they never fitted."""
-        size = min(size, self.limit)
-        if not self._waiters and self.held + size <= self.limit:
+    def share(self, size: int) -> int:
+        """The bytes a body of ``size`` reserves (capped at what its kind may ever hold)."""
+        return size if size <= SMALL_BODY else min(size, self.large_limit)
+
+    async def acquire(self, size: int, wait: float) -> int:
+        """Reserve ``share(size)`` bytes, waiting up to ``wait`` seconds: the bytes reserved (to give
+        back to :meth:`release`), 0 if they never fitted."""
+        size = self.share(size)
+        if size <= SMALL_BODY and self.held + size <= self.limit:
             self._take(size)
-            return True
+            return size
+        if not self._waiters and self.held + size <= self.large_limit:
+            self._take(size)
+            return size
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         entry = (size, future)
         self._waiters.append(entry)
         try:
             await asyncio.wait_for(asyncio.shield(future), wait)
-            return True
+            return size
         except (TimeoutError, asyncio.CancelledError):
             if future.done():  # granted just as we gave up: hand it on
                 self.release(size)
@@ -80,10 +94,11 @@ class ByteBudget:
                 self._wake()
             if isinstance(sys.exc_info()[1], asyncio.CancelledError):
                 raise
-            return False
+            return 0
 
     def release(self, size: int) -> None:
-        self.held -= min(size, self.limit)
+        """Give back bytes that :meth:`acquire` reserved."""
+        self.held -= size
         self._wake()
         if self.held == 0 and self.peak >= TRIM_AFTER:
             loop = asyncio.get_running_loop()
@@ -99,7 +114,7 @@ class ByteBudget:
             self._trim = None
 
     def _wake(self) -> None:
-        while self._waiters and self.held + self._waiters[0][0] <= self.limit:
+        while self._waiters and self.held + self._waiters[0][0] <= self.large_limit:
             size, future = self._waiters.popleft()
             self._take(size)
             future.set_result(None)
@@ -226,14 +241,15 @@ class _Request:
             await self.reserve(self.declared)
 
     async def reserve(self, size: int) -> None:
-        if not await self.limits.budget.acquire(size, ADMISSION_WAIT):
+        granted = await self.limits.budget.acquire(size, ADMISSION_WAIT)
+        if not granted:
             raise ServiceBusyError(
                 f"the service is holding {self.limits.budget.held} bytes of other uploads "
                 "(DIGITS_MAX_BUFFERED_BYTES); retry in a few seconds",
                 retry_after=2,
                 headers=CLOSE,
             )
-        self.reserved += min(size, self.limits.budget.limit)
+        self.reserved += granted
 
     def end_body(self) -> None:
         """The body is in: the answer's clock starts, and a disconnect now cancels the request."""
