@@ -113,7 +113,12 @@ class ModelInfo(BaseModel):
     sha256: str = Field(description="SHA-256 of the weights file.")
     input: dict[str, Any] = Field(description="What the network expects (after preprocessing).")
     normalization: dict[str, Any]
-    labels: list[str]
+    labels: list[str] = Field(description='The outputs: the ten digits, and "not a digit" when the network refuses.')
+    calibration: dict[str, Any] = Field(
+        default_factory=dict,
+        description="temperature (divides the logits) and reject_threshold (the 'not a digit' probability from "
+        "which an image is refused), fitted on held-out data.",
+    )
     created: str | None = None
 
     @classmethod
@@ -130,6 +135,7 @@ class ModelInfo(BaseModel):
             input=dict(meta.get("input", {})),
             normalization=dict(meta.get("normalization", {})),
             labels=[str(label) for label in meta.get("labels", range(10))],
+            calibration=dict(meta.get("calibration", {})),
             created=meta.get("created"),
         )
 

@@ -322,8 +322,9 @@ def test_model_describes_the_shipped_weights(client: TestClient) -> None:
     info = ModelInfo.model_validate(client.get("/model").json())
     assert info.parameters > 0 and info.architecture and info.architecture[0]["type"] == "Conv2d"
     assert len(info.sha256) == 64 and info.version.endswith(info.sha256[:12])
-    assert info.input["shape"] == [28, 28] and info.labels == [str(d) for d in range(10)]
+    assert info.input["shape"] == [28, 28] and info.labels == [*(str(d) for d in range(10)), "not a digit"]
     assert info.sha256 == meta["sha256"] and info.test_accuracy == meta["test_accuracy"]
+    assert info.calibration == meta["calibration"] and 0 < info.calibration["reject_threshold"] < 1
 
 
 def test_metrics(client: TestClient, seven: bytes) -> None:

@@ -1,0 +1,157 @@
+"""``POST /predict/number``: whole numbers on one canvas, every way of sending them, and every error."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from app.main import create_app
+from app.number_reader import MAX_DIGITS
+from app.schemas import NumberResponse
+from app.settings import Settings
+from model import canvas as cv
+from model import negatives as neg
+from tests.helpers import encode
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[TestClient]:
+    with TestClient(create_app(Settings())) as c:
+        yield c
+
+
+def write(digits: list[np.ndarray], gap: float = 0.3, size: tuple[int, int] = (800, 300), style: int = 0) -> bytes:
+    """``digits`` (28x28 uint8) written left to right at 180 px a digit field, ``gap`` fields apart."""
+    ink = Image.new("L", size)
+    field = 180
+    for i, d in enumerate(digits):
+        ink.paste(Image.fromarray(d).resize((field, field), Image.Resampling.BICUBIC),
+                  (20 + int(i * field * (1 + gap) * 0.75), 60))
+    return cv.encode(cv.compose(ink, cv.STYLES[style]), "PNG")
+
+
+def post(client: TestClient, data: bytes, **params: str) -> dict:
+    r = client.post("/predict/number", content=data, headers={"content-type": "image/png"}, params=params)
+    assert r.status_code == 200, r.text
+    NumberResponse.model_validate(r.json())
+    return r.json()
+
+
+def test_a_spaced_number_is_read_left_to_right(client: TestClient, sample: tuple[np.ndarray, np.ndarray]) -> None:
+    x, y = sample
+    for start in range(0, 40, 4):
+        body = post(client, write(list(x[start : start + 4])))
+        assert body["number"] == "".join(map(str, y[start : start + 4]))
+        boxes = [d["box"] for d in body["digits"]]
+        assert [b[0] for b in boxes] == sorted(b[0] for b in boxes)
+        assert all(0 <= b[0] < b[2] <= 800 and 0 <= b[1] < b[3] <= 300 for b in boxes)
+
+
+def test_boxes_are_in_the_uploaded_images_pixels(client: TestClient, sample: tuple[np.ndarray, np.ndarray]) -> None:
+    x, _ = sample
+    small = post(client, write(list(x[:2]), size=(800, 300)))
+    # the same drawing 4x larger is decoded reduced, but its boxes are still in its own pixels
+    ink = Image.new("L", (800, 300))
+    for i, d in enumerate(x[:2]):
+        ink.paste(Image.fromarray(d).resize((180, 180), Image.Resampling.BICUBIC), (20 + int(i * 180 * 1.3 * 0.75), 60))
+    big = ink.resize((3200, 1200), Image.Resampling.BICUBIC)
+    large = post(client, cv.encode(cv.compose(big, cv.STYLES[0]), "PNG"))
+    for a, b in zip(small["digits"], large["digits"], strict=True):
+        assert np.allclose(np.array(b["box"]) / 4, a["box"], atol=6)
+
+
+def test_touching_digits_are_split(client: TestClient, sample: tuple[np.ndarray, np.ndarray]) -> None:
+    x, y = sample
+    right = 0
+    for start in range(0, 30, 3):
+        body = post(client, write(list(x[start : start + 3]), gap=0.05))
+        right += body["number"] == "".join(map(str, y[start : start + 3]))
+    assert right >= 8
+
+
+def test_one_digit_reads_as_through_predict(client: TestClient, sample: tuple[np.ndarray, np.ndarray]) -> None:
+    x, _ = sample
+    for d in x[:20]:
+        data = write([d])
+        single = client.post("/predict", content=data, headers={"content-type": "image/png"}).json()
+        number = post(client, data)
+        assert len(number["digits"]) == 1
+        assert number["digits"][0]["probabilities"] == single["probabilities"]
+
+
+@pytest.mark.parametrize("way", ["multipart", "json"])
+def test_every_way_of_sending(client: TestClient, sample: tuple[np.ndarray, np.ndarray], way: str) -> None:
+    x, y = sample
+    data = write(list(x[:3]))
+    if way == "multipart":
+        r = client.post("/predict/number", files={"file": ("n.png", data, "image/png")})
+    else:
+        url = "data:image/png;base64," + base64.b64encode(data).decode()
+        r = client.post("/predict/number", json={"image": url, "debug": True})
+    assert r.status_code == 200, r.text
+    assert r.json()["number"] == "".join(map(str, y[:3]))
+    if way == "json":
+        assert all(d["debug_image"].startswith("data:image/png;base64,") for d in r.json()["digits"])
+
+
+def test_debug_shows_each_parts_28x28_image(client: TestClient, sample: tuple[np.ndarray, np.ndarray]) -> None:
+    x, _ = sample
+    body = post(client, write(list(x[:2])), debug="true")
+    import io
+
+    for d in body["digits"]:
+        im = Image.open(io.BytesIO(base64.b64decode(d["debug_image"].split(",", 1)[1])))
+        assert im.size == (28, 28)
+
+
+def test_a_part_that_is_not_a_digit_makes_the_number_null(
+    client: TestClient, sample: tuple[np.ndarray, np.ndarray]
+) -> None:
+    x, _ = sample
+    rng = np.random.default_rng(0)
+    ink = Image.new("L", (800, 300))
+    ink.paste(Image.fromarray(x[0]).resize((180, 180), Image.Resampling.BICUBIC), (20, 60))
+    star = neg.draw_shape(neg.star(rng), (800, 300), (400, 90, 130, 130), 12, rng, jitter=0)
+    ink = Image.fromarray(np.maximum(np.asarray(ink), np.asarray(star)))
+    body = post(client, cv.encode(cv.compose(ink, cv.STYLES[0]), "PNG"))
+    assert body["number"] is None
+    seven, *star_parts = body["digits"]
+    assert seven["is_digit"] and seven["digit"] == 7
+    assert star_parts and not any(d["is_digit"] for d in star_parts)
+
+
+def test_blank_is_422(client: TestClient) -> None:
+    r = client.post("/predict/number", content=encode(np.full((50, 80), 255, np.uint8)),
+                    headers={"content-type": "image/png"})
+    assert r.status_code == 422 and "no digit" in r.json()["detail"]
+
+
+def test_too_many_parts_is_422_saying_the_cap(client: TestClient) -> None:
+    img = np.full((200, 1600), 255, np.uint8)
+    for i in range(MAX_DIGITS * 3 + 5):  # short vertical strokes, far apart
+        x0 = 5 + i * 20
+        img[80:120, x0 : x0 + 4] = 0
+    r = client.post("/predict/number", content=encode(img), headers={"content-type": "image/png"})
+    assert r.status_code == 422
+    assert f"at most {MAX_DIGITS} digits" in r.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("body", "kind", "status"),
+    [(b"not an image", "image/png", 422), (b"{}", "application/json", 422), (b"x", "text/plain", 415)],
+)
+def test_bad_inputs_are_clear_4xx(client: TestClient, body: bytes, kind: str, status: int) -> None:
+    r = client.post("/predict/number", content=body, headers={"content-type": kind})
+    assert r.status_code == status, r.text
+    assert r.json()["detail"]
+
+
+def test_documented_in_openapi(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()["paths"]["/predict/number"]["post"]
+    assert {"multipart/form-data", "application/json"} <= set(spec["requestBody"]["content"])
+    assert str(MAX_DIGITS) in spec["description"]
