@@ -1,0 +1,37 @@
+"""train.py with drawn digits and non-digits: an 11th output, calibration in the metadata, a run folder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from model import load
+from scripts import train
+from tests.helpers import ROOT, sample_digits
+
+
+def test_drawn_training_adds_a_refusal_output_and_calibrates(tmp_path: Path) -> None:
+    x, y = sample_digits()
+    data = tmp_path / "mnist.npz"
+    np.savez(data, x_train=x[:600], y_train=y[:600], x_test=x[600:800], y_test=y[600:800])
+    shipped = (ROOT / "weights" / "default.npz").read_bytes()
+    run = tmp_path / "run"
+    args = ["--arch", "small", "--epochs", "1", "--data", str(data), "--no-verify", "--val-size", "100",
+            "--drawn", "12", "--run-dir", str(run)]
+    assert train.main(args) == 0
+    assert (ROOT / "weights" / "default.npz").read_bytes() == shipped  # nothing exported unless asked
+    assert sorted(p.name for p in run.iterdir() if p.suffix == ".npz") == [
+        "checkpoint.npz", "pool-12-seed0-n500.npz", "small.npz", "val-12-seed7-n100.npz"]
+    meta = json.loads((run / "small.json").read_text())
+    assert meta["labels"][-1] == "not a digit" and len(meta["labels"]) == 11
+    assert set(meta["calibration"]) >= {"temperature", "reject_threshold"}
+    net = load(run / "small.npz")
+    assert net.temperature == meta["calibration"]["temperature"]
+    assert net.reject_threshold == meta["calibration"]["reject_threshold"]
+    assert net.predict(x[:3]).shape == (3, 11) and net.classify(x[:3])[0].shape == (3, 10)
+    # the pool is cached: a second run reuses it (same files, no regeneration)
+    before = (run / "pool-12-seed0-n500.npz").stat().st_mtime_ns
+    assert train.main(args) == 0
+    assert (run / "pool-12-seed0-n500.npz").stat().st_mtime_ns == before
