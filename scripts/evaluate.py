@@ -2,7 +2,7 @@
 """Write an evaluation report for a weights file on the 10,000 MNIST test digits.
 
     python scripts/evaluate.py                         # the shipped weights -> reports/default/
-    python scripts/evaluate.py --weights weights/seed.npz --out reports/seed
+    python scripts/evaluate.py --weights runs/small/small.npz --out reports/small
 
 Writes report.md (accuracy, classification report, confusion matrix), confusion_matrix.png,
 misclassified.png (a gallery of the errors, true -> predicted) and, when matplotlib is installed
