@@ -22,7 +22,7 @@ from .preprocessing import BOX_LEVEL
 ANALYSIS_SIDE = 256  # the ink is max-pooled so its longer side is at most this many cells
 INK_LEVEL = BOX_LEVEL  # a cell holds ink when its strongest pixel reaches this (0..1)
 SPECK = 0.35  # a component smaller than this share of the line height is a piece, not a digit
-WIDE = 0.8  # a stroke wider than this many line heights may be several digits touching
+WIDE = 0.6  # a stroke wider than this many line heights may be several digits touching
 
 
 @dataclass(frozen=True)
