@@ -58,11 +58,30 @@ class DigitReading:
     image: np.ndarray  # (28, 28) uint8: what the network saw
 
 
+@dataclass(frozen=True)
+class Candidates:
+    """A number split into atoms, and every run of atoms that may be one digit, ready for the network."""
+
+    pieces: list[Atom]
+    spans: list[tuple[int, int]]  # (i, j): atoms i..j-1
+    images: np.ndarray  # (len(spans), 28, 28) uint8: each span through the MNIST recipe
+    factor: int  # ink pixels per analysis cell
+    to_upload: tuple[float, float]  # uploaded pixels per decoded pixel, (x, y)
+
+
 def read_number(
     data: bytes, net: Network, threshold: float | None, max_pixels: int = DEFAULT_MAX_PIXELS
 ) -> list[DigitReading]:
-    """Encoded image bytes -> its digits, left to right. Raises :class:`ImageError` subclasses:
-    ``NoDigitError`` for a blank image, ``TooManyPartsError`` past ``MAX_DIGITS`` parts."""
+    """Encoded image bytes -> its digits, left to right, in this thread (the service runs the network
+    part in its predictor instead: :func:`candidates`, then the scores, then :func:`choose`)."""
+    found = candidates(data, max_pixels)
+    return choose(found, net.predict(found.images), threshold)
+
+
+def candidates(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Candidates:
+    """Decode, find the ink, split it into atoms and prepare every candidate digit. Raises
+    :class:`ImageError` subclasses: ``NoDigitError`` for a blank image, ``TooManyPartsError`` when
+    there are more marks than ``MAX_DIGITS`` digits can be made of."""
     im = open_image(data, max_pixels)
     ink = normalize_ink(ink_map(im))
     pieces, factor, line = atoms(ink)
@@ -74,14 +93,20 @@ def read_number(
         raise TooManyPartsError(_too_many(len(pieces)))
     spans = candidate_spans(pieces, line)
     images = np.stack([_digit_image(ink, pieces, i, j, factor) for i, j in spans])
-    scores = net.predict(images)
-    best = best_split(pieces, spans, scores)
+    return Candidates(pieces, spans, images, factor, _upload_scale(data, im))
+
+
+def choose(found: Candidates, scores: np.ndarray, threshold: float | None) -> list[DigitReading]:
+    """The digits of the best split, given the network's ``(S, K)`` scores of ``found.images``."""
+    best = best_split(found.pieces, found.spans, scores)
     if len(best) > MAX_DIGITS:
         raise TooManyPartsError(_too_many(len(best)))
     probs, is_digit = split_refusal(scores[best], threshold)
-    to_upload = _upload_scale(data, im)
     return [
-        DigitReading(probs[k], bool(is_digit[k]), _box(pieces, *spans[s], factor, to_upload), images[s])
+        DigitReading(
+            probs[k], bool(is_digit[k]),
+            _box(found.pieces, *found.spans[s], found.factor, found.to_upload), found.images[s],
+        )
         for k, s in enumerate(best)
     ]
 

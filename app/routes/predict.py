@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from ..dependencies import MetricsDep, PredictorDep, SettingsDep
 from ..errors import INTERNAL_ERROR, image_error_status, logger
 from ..metrics import Metrics
-from ..number_reader import MAX_DIGITS, DigitReading, read_number
+from ..number_reader import MAX_DIGITS, DigitReading, candidates, choose
 from ..openapi import batch_body, error_responses, single_image_body
 from ..predictor import Outcome
 from ..preprocessing import ImageError, to_png
@@ -108,9 +108,9 @@ async def predict_number(
 ) -> JSONResponse:
     upload = await read_single(request)
     try:
-        readings = await run_in_threadpool(
-            read_number, upload.image, predictor.net, predictor.reject_threshold, predictor.max_pixels
-        )
+        found = await run_in_threadpool(candidates, upload.image, predictor.max_pixels)
+        scores = await predictor.predict_digits(found.images)  # in the predictor's batches, fairly
+        readings = choose(found, scores, predictor.reject_threshold)
     except ImageError as exc:
         metrics.count_rejection(type(exc).__name__)
         raise
