@@ -120,36 +120,31 @@ async def predict_number(
 
 
 def _number_digit(reading: DigitReading, debug: bool, metrics: Metrics) -> dict[str, Any]:
-    p = np.round(reading.probabilities.astype(np.float64), 6)
-    digit = int(p.argmax())
-    metrics.count_prediction(digit if reading.is_digit else None)
-    body: dict[str, Any] = {
-        "digit": digit,
-        "confidence": float(p[digit]),
-        "probabilities": p.tolist(),
-        "is_digit": reading.is_digit,
-        "box": list(reading.box),
-    }
-    if debug:
-        body["debug_image"] = "data:image/png;base64," + base64.b64encode(to_png(reading.image)).decode("ascii")
-    return body
+    """The JSON of one :class:`NumberDigit`."""
+    png = to_png(reading.image) if debug else None
+    return {**_reading(reading.probabilities, reading.is_digit, png, metrics), "box": list(reading.box)}
 
 
 def _prediction(outcome: Outcome, version: str, metrics: Metrics) -> dict[str, Any]:
     """The JSON of a :class:`Prediction` (built directly: no validation on the hot path)."""
     assert outcome.probabilities is not None
-    p = np.round(outcome.probabilities.astype(np.float64), 6)
+    return {**_reading(outcome.probabilities, outcome.is_digit, outcome.seen_png, metrics), "model": version}
+
+
+def _reading(probabilities: np.ndarray, is_digit: bool, seen_png: bytes | None, metrics: Metrics) -> dict[str, Any]:
+    """What the network read in one image, counted in the metrics: digit, confidence, probabilities,
+    is_digit and, with debug, the 28x28 image it saw as a data URL."""
+    p = np.round(probabilities.astype(np.float64), 6)
     digit = int(p.argmax())
-    metrics.count_prediction(digit if outcome.is_digit else None)
+    metrics.count_prediction(digit if is_digit else None)
     body: dict[str, Any] = {
         "digit": digit,
         "confidence": float(p[digit]),
         "probabilities": p.tolist(),
-        "is_digit": outcome.is_digit,
-        "model": version,
+        "is_digit": is_digit,
     }
-    if outcome.seen_png is not None:
-        body["debug_image"] = "data:image/png;base64," + base64.b64encode(outcome.seen_png).decode("ascii")
+    if seen_png is not None:
+        body["debug_image"] = "data:image/png;base64," + base64.b64encode(seen_png).decode("ascii")
     return body
 
 
