@@ -10,6 +10,7 @@ worker starts, the failure is one line on stderr and exit status 3 (uvicorn's ow
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 import uvicorn
@@ -35,6 +36,10 @@ def preflight() -> str | None:
     return None
 
 
+def _worker_failed(signum: int, frame: object) -> None:
+    raise SystemExit(STARTUP_FAILURE)
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description="Serve the digit recognizer (settings: DIGITS_* variables).")
     p.add_argument("--host", default="127.0.0.1")
@@ -47,16 +52,22 @@ def main(argv: list[str] | None = None) -> None:
     if problem is not None:
         print(problem, file=sys.stderr)
         raise SystemExit(STARTUP_FAILURE)
-    uvicorn.run(
-        "app.main:app",
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        # several workers would otherwise answer ~40 ms late, and slow clients hold descriptors (app.nodelay)
-        http=NoDelayH11Protocol if args.http == SPEC else args.http,
-        proxy_headers=args.proxy_headers,
-        access_log=False,
-    )
+    # A worker that fails to start anyway stops the supervisor with SIGALRM (app.lifespan.stop_supervisor);
+    # handled here, so it also works as a container's PID 1 (which ignores signals it has no handler for).
+    previous = signal.signal(signal.SIGALRM, _worker_failed)
+    try:
+        uvicorn.run(
+            "app.main:app",
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            # several workers would otherwise answer ~40 ms late, and slow clients hold descriptors (app.nodelay)
+            http=NoDelayH11Protocol if args.http == SPEC else args.http,
+            proxy_headers=args.proxy_headers,
+            access_log=False,
+        )
+    finally:
+        signal.signal(signal.SIGALRM, previous)
 
 
 if __name__ == "__main__":

@@ -66,13 +66,15 @@ def decode(data: bytes, max_pixels: int, debug: bool) -> tuple[np.ndarray, bytes
 
 
 class DecoderProcess:
-    """One child process, started on first use, replaced if it dies."""
+    """One child process, started on first use, replaced if it dies. Its process is tied to the thread
+    that starts it (``PR_SET_PDEATHSIG``): start it from a thread that lives as long as the decoder."""
 
     def __init__(self) -> None:
         self._pool: ProcessPoolExecutor | None = None
 
     def start(self) -> None:
-        """Start the child now (it takes ~0.5 s of CPU to import numpy and Pillow), not on first use."""
+        """Start the child if it is not running (~0.5 s of CPU to import numpy and Pillow: it is started
+        by the first costly image, so a server that never gets one never pays for it)."""
         if self._pool is None:
             context = multiprocessing.get_context("spawn")  # a fresh interpreter: no fork of a threaded server
             self._pool = ProcessPoolExecutor(1, mp_context=context, initializer=_init_child)

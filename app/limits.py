@@ -6,7 +6,8 @@ For every HTTP request, :class:`LimitsMiddleware`:
   before any byte is taken in; a chunked body fails as soon as the bytes read pass it (413);
 - reserves the body's bytes from the worker's :class:`ByteBudget` (``max_buffered_bytes``) before the
   first byte is read; a body that does not fit within ``ADMISSION_WAIT`` seconds is a 503 with
-  ``Retry-After``, so a burst of large uploads waits in the kernel's socket buffers, not in our memory;
+  ``Retry-After``, so a burst of large uploads waits in the kernel's socket buffers, not in our memory
+  (small bodies never wait behind large ones);
 - gives the body ``body_timeout`` seconds to arrive (408), then the answer ``request_timeout``
   seconds (a JSON 504); a bodiless request has ``request_timeout`` from its start;
 - once the body is in, watches the connection: a client that disconnects cancels its request, so the
@@ -14,7 +15,8 @@ For every HTTP request, :class:`LimitsMiddleware`:
 
 Errors of the body phase are raised inside the app's ``receive()`` as :class:`~app.errors.ApiError` and
 answered by the app's handlers, with ``Connection: close`` (the rest of the body is never read). After a
-burst of large bodies, freed heap memory goes back to the system (:func:`release_free_memory`).
+burst of large bodies, freed heap memory goes back to the system
+(:func:`~app.decoder_process.release_free_memory`, a second after the last large body is let go).
 """
 
 from __future__ import annotations

@@ -253,7 +253,6 @@ class Predictor:
     def start(self) -> None:
         """Start the threads after one warm-up call of the network."""
         self.net.predict(np.zeros((1, INPUT_SIZE, INPUT_SIZE), np.uint8))
-        self._decoder.start()
         self._thread.start()
         self._costly.start()
 
