@@ -10,6 +10,8 @@ worker starts, the failure is one line on stderr and exit status 3 (uvicorn's ow
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import signal
 import sys
 
@@ -37,6 +39,13 @@ def preflight() -> str | None:
 
 
 def _worker_failed(signum: int, frame: object) -> None:
+    """A worker could not start: stop the others (uvicorn's supervisor loop is left by the exception,
+    and the interpreter's exit waits for them), then exit with uvicorn's start-up failure status."""
+    from .lifespan import child_pids
+
+    for pid in child_pids(os.getpid()):
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGTERM)
     raise SystemExit(STARTUP_FAILURE)
 
 

@@ -68,7 +68,7 @@ def load_network(path: Path | None) -> Network:
 SUPERVISORS = (b"uvicorn", b"app.cli", b"digits-serve")  # parents whose workers we are
 
 
-def _children(pid: int) -> list[int]:
+def child_pids(pid: int) -> list[int]:
     """The child processes of ``pid`` (Linux ``/proc``; empty elsewhere)."""
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as f:
@@ -96,7 +96,7 @@ def stop_supervisor() -> bool:
         return False
     if not any(name in cmdline for name in SUPERVISORS):
         return False
-    for sibling in _children(parent):
+    for sibling in child_pids(parent):
         if sibling != os.getpid():
             os.kill(sibling, signal.SIGTERM)
     os.kill(parent, signal.SIGALRM)
