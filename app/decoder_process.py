@@ -18,13 +18,16 @@ import ctypes.util
 import multiprocessing
 import signal
 import sys
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import Any, TypeVar
 
 import numpy as np
 
 from .preprocessing import CorruptImageError, preprocess, to_png
 
+T = TypeVar("T")
 PR_SET_PDEATHSIG = 1  # prctl option: the signal a process gets when its parent dies
 
 
@@ -58,9 +61,14 @@ class DecoderCrashedError(CorruptImageError):
 
 def decode(data: bytes, max_pixels: int, debug: bool) -> tuple[np.ndarray, bytes | None]:
     """In the child: ``data`` -> the ``(28, 28)`` uint8 digit, and its PNG when ``debug``."""
+    digit = preprocess(data, max_pixels)
+    return digit, to_png(digit) if debug else None
+
+
+def _trimmed(fn: Callable[..., T], *args: Any) -> T:
+    """In the child: ``fn(*args)``, then the heap's free pages back to the system."""
     try:
-        digit = preprocess(data, max_pixels)
-        return digit, to_png(digit) if debug else None
+        return fn(*args)
     finally:
         release_free_memory()
 
@@ -83,10 +91,15 @@ class DecoderProcess:
     def run(self, data: bytes, max_pixels: int, debug: bool) -> tuple[np.ndarray, bytes | None]:
         """Decode in the child (blocking this thread, not the GIL); image errors are raised as in
         :func:`~app.preprocessing.preprocess`."""
+        return self.call(decode, data, max_pixels, debug)
+
+    def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` in the child (``fn`` is pickled by name: a module-level function), which then
+        trims its heap; its exceptions are raised here."""
         self.start()
         assert self._pool is not None
         try:
-            return self._pool.submit(decode, data, max_pixels, debug).result()
+            return self._pool.submit(_trimmed, fn, *args).result()
         except BrokenProcessPool:
             self.close()
             raise DecoderCrashedError(

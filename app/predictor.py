@@ -33,7 +33,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, TypeVar
 
 import numpy as np
 from PIL import Image
@@ -59,6 +59,7 @@ from .settings import Settings
 COSTLY_PIXELS: Final = 512 * 1024  # decode cost over this (~5-10 ms) goes to the costly thread
 BATCH_WINDOW: Final = 0.004  # seconds: a batch stops taking more images after this much collecting
 MAX_PENDING: Final = 4096  # images waiting in the queues; more is a 503
+T = TypeVar("T")
 
 
 class Network(Protocol):
@@ -108,7 +109,8 @@ class _Job:
     digits: np.ndarray | None = None  # (k, 28, 28) uint8 once prepared (k = 1 for an image)
     seen_png: bytes | None = None
     raw: bool = False  # predict_digits: the outcome is the network's raw (k, K) scores
-    outcome: Any = None  # Outcome, raw scores, or the Exception of a bug
+    call: tuple[Callable[..., Any], tuple[Any, ...]] | None = None  # run_decoder: fn and its extra args
+    outcome: Any = None  # Outcome, raw scores, a call's result, or the Exception of a bug
 
     @property
     def gone(self) -> bool:
@@ -129,18 +131,21 @@ class _Queues:
         self.closed = False
         self._seq = itertools.count()
 
-    def put(self, jobs: Sequence[_Job]) -> None:
+    def put(self, jobs: Sequence[_Job], costly: bool = False) -> None:
+        """Queue the jobs of one request: prepared ones straight for the network, the rest in the cheap
+        lane (read there first), or in the costly lane when ``costly``."""
         with self.lock:
             if self.pending + len(jobs) > self.max_pending:
                 raise ServiceBusyError(
                     f"the service has {self.pending} images waiting; retry in a second", retry_after=1
                 )
             request = _Request(next(self._seq))
+            lane = request.costly if costly else request.cheap
             for job in jobs:
                 job.request = request
-                (self.ready if job.digits is not None else request.cheap).append(job)
-            self.pending += len(request.cheap)
-            if request.cheap:
+                (self.ready if job.digits is not None else lane).append(job)
+            self.pending += len(lane)
+            if lane:
                 self.requests.append(request)
             self.lock.notify_all()
 
@@ -290,6 +295,18 @@ class Predictor:
         scores: np.ndarray = await job.future
         return scores
 
+    async def run_decoder(self, fn: Callable[..., T], data: bytes, *args: Any) -> T:
+        """``fn(data, *args)`` in the decoder process, queued with the costly images (one at a time per
+        worker, in fair order; dropped if the request is cancelled first): for other work on an
+        uploaded image, e.g. finding the digits of a whole number. ``fn`` must be a module-level
+        function (it is pickled by name); its exceptions (an ``ImageError``...) are raised here."""
+        job = self._job(data, False)
+        job.call = (fn, args)
+        job.cost = COSTLY_PIXELS + 1
+        self._queues.put([job], costly=True)
+        result: T = await job.future
+        return result
+
     @staticmethod
     def _job(data: bytes, debug: bool) -> _Job:
         loop = asyncio.get_running_loop()
@@ -404,10 +421,13 @@ class Predictor:
                     self.dropped += 1
                     continue
                 try:
-                    digit, job.seen_png = self._decoder.run(job.data, self.max_pixels, job.debug)
-                    job.digits = digit[None]
+                    if job.call is not None:
+                        job.outcome = self._decoder.call(job.call[0], job.data, *job.call[1])
+                    else:
+                        digit, job.seen_png = self._decoder.run(job.data, self.max_pixels, job.debug)
+                        job.digits = digit[None]
                 except Exception as exc:
-                    job.outcome = _failure(exc)
+                    job.outcome = exc if job.call is not None else _failure(exc)
                 self._queues.charge(job)
                 if job.digits is not None:
                     self._queues.put_ready(job)

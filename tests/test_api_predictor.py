@@ -134,3 +134,25 @@ def test_a_bug_on_one_batch_image_fails_only_that_image(
         r = client.post("/predict", content=b"trigger the bug", headers={"content-type": "image/png"})
         assert r.status_code == 500 and r.json() == {"detail": INTERNAL_ERROR}
         assert 'digits_rejected_images_total{reason="InternalError"} 1.0' in client.get("/metrics").text
+
+
+def test_run_decoder_runs_a_function_of_the_image_in_the_decoder_process(images: list[bytes]) -> None:
+    from app.preprocessing import preprocess
+
+    predictor = Predictor(FakeNetwork())
+    predictor.start()
+
+    async def main() -> tuple[np.ndarray, BaseException | None]:
+        digit = await predictor.run_decoder(preprocess, images[0], 4096 * 4096)
+        try:
+            await predictor.run_decoder(preprocess, b"not an image", 4096 * 4096)
+        except UnsupportedImageError as exc:
+            return digit, exc
+        return digit, None
+
+    try:
+        digit, error = run(main())
+    finally:
+        predictor.close()
+    assert np.array_equal(digit, preprocess(images[0]))
+    assert isinstance(error, UnsupportedImageError)
