@@ -432,3 +432,18 @@ def test_weights_that_cannot_serve_stop_every_worker_mode_non_zero(tmp_path: Pat
     assert proc.returncode != 0, proc.stderr
     assert reason in proc.stderr and "Traceback" not in proc.stderr
     assert [line for line in proc.stderr.splitlines() if reason in line][0].count("\n") == 0
+
+
+# ---- settings --------------------------------------------------------------------------------------------
+
+
+def test_every_setting_is_read_from_its_variable_and_listed_once() -> None:
+    from app.settings import SettingsError, table
+
+    s = Settings.from_env({"DIGITS_REQUEST_TIMEOUT": "2.5", "DIGITS_MAX_CONNECTIONS": "1_000"})
+    assert s.request_timeout == 2.5 and s.max_connections == 1000
+    for bad in ("0", "-1", "soon", "inf"):
+        with pytest.raises(SettingsError, match=f"DIGITS_BODY_TIMEOUT={bad!r}"):
+            Settings.from_env({"DIGITS_BODY_TIMEOUT": bad})
+    names = re.findall(r"^(DIGITS_\w+)", table(), re.MULTILINE)
+    assert len(names) == len(set(names)) == len(Settings.__dataclass_fields__)
