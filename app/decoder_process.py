@@ -16,6 +16,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import multiprocessing
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -46,13 +47,16 @@ def release_free_memory() -> bool:
         return False
 
 
-def _init_child() -> None:
+def _init_child(server: int) -> None:
     """In the child: die with the server (Linux ``PR_SET_PDEATHSIG``), even if it is killed, so no
-    orphan keeps its port's or its pipes' descriptors; leave Ctrl+C to the server."""
+    orphan keeps its port's or its pipes' descriptors; leave Ctrl+C to the server. If the server (pid
+    ``server``) died while this process was starting, before the signal was asked for, exit now."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != server:
+        os._exit(0)
 
 
 class DecoderCrashedError(CorruptImageError):
@@ -85,7 +89,7 @@ class DecoderProcess:
         by the first costly image, so a server that never gets one never pays for it)."""
         if self._pool is None:
             context = multiprocessing.get_context("spawn")  # a fresh interpreter: no fork of a threaded server
-            self._pool = ProcessPoolExecutor(1, mp_context=context, initializer=_init_child)
+            self._pool = ProcessPoolExecutor(1, mp_context=context, initializer=_init_child, initargs=(os.getpid(),))
             self._pool.submit(release_free_memory)
 
     def run(self, data: bytes, max_pixels: int, debug: bool) -> tuple[np.ndarray, bytes | None]:
