@@ -39,6 +39,7 @@ MAX_WIDTH: Final = 1.6  # line heights a multi-atom digit may span
 JOIN_GAP: Final = 0.12  # line heights: atoms of different groups further apart are never one digit
 PART_PENALTY: Final = 0.1  # log-probability cost of each part (ties go to fewer digits)
 CUT_PENALTY: Final = 0.6  # and of each cut through a stroke: touching digits are rarer than separate ones
+SURE: Final = 0.98  # parts of a cut stroke all read this confidently are digits, whatever the whole is
 OVERLAP: Final = 0.3  # separate strokes are one digit only if they overlap this much horizontally...
 SMALL: Final = 0.6  # ...or one of them is shorter than this many line heights (a 5's flag, a 7's bar)
 SPECK: Final = 0.12  # line heights: a lone piece smaller than this beside a number is noise
@@ -67,6 +68,7 @@ class Candidates:
     images: np.ndarray  # (len(spans), 28, 28) uint8: each span through the MNIST recipe
     factor: int  # ink pixels per analysis cell
     to_upload: tuple[float, float]  # uploaded pixels per decoded pixel, (x, y)
+    splittable: int  # spans[:splittable] may be digits of a split; a last one may be the whole drawing
 
 
 def read_number(
@@ -92,13 +94,18 @@ def candidates(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Candidates:
     if len(pieces) > MAX_DIGITS * MAX_SPAN:
         raise TooManyPartsError(_too_many(len(pieces)))
     spans = candidate_spans(pieces, line)
+    splittable = len(spans)
+    if (0, len(pieces)) not in spans:  # the whole drawing as /predict reads it: only to refuse it whole
+        spans.append((0, len(pieces)))
     images = np.stack([_digit_image(ink, pieces, i, j, factor) for i, j in spans])
-    return Candidates(pieces, spans, images, factor, _upload_scale(data, im))
+    return Candidates(pieces, spans, images, factor, _upload_scale(data, im), splittable)
 
 
 def choose(found: Candidates, scores: np.ndarray, threshold: float | None) -> list[DigitReading]:
     """The digits of the best split, given the network's ``(S, K)`` scores of ``found.images``."""
-    best = best_split(found.pieces, found.spans, scores)
+    best = best_split(found.pieces, found.spans[: found.splittable], scores[: found.splittable])
+    if whole_is_refused(found, scores, best, threshold):
+        best = [found.spans.index((0, len(found.pieces)))]
     if len(best) > MAX_DIGITS:
         raise TooManyPartsError(_too_many(len(best)))
     probs, is_digit = split_refusal(scores[best], threshold)
@@ -146,7 +153,7 @@ def best_split(pieces: list[Atom], spans: list[tuple[int, int]], scores: np.ndar
     over parts of ``log(best digit probability)`` minus ``PART_PENALTY`` per part and ``CUT_PENALTY``
     per part that starts at a cut through a stroke (``scores``: ``(S, K)`` probabilities)."""
     n = len(pieces)
-    cut = [i > 0 and pieces[i].stroke == pieces[i - 1].stroke for i in range(n)]
+    cut = _cuts(pieces)
     gain = np.log(np.maximum(scores[:, :10].max(axis=1), 1e-12)) - PART_PENALTY
     gain -= CUT_PENALTY * np.array([cut[i] for i, _ in spans], np.float64)
     value = [0.0] + [-math.inf] * n
@@ -160,6 +167,29 @@ def best_split(pieces: list[Atom], spans: list[tuple[int, int]], scores: np.ndar
         out.append(choice[j])
         j = spans[choice[j]][0]
     return out[::-1]
+
+
+def _cuts(pieces: list[Atom]) -> list[bool]:
+    """For each atom: does it start at a cut through a stroke (its left neighbour is of the same stroke)?"""
+    return [i > 0 and pieces[i].stroke == pieces[i - 1].stroke for i in range(len(pieces))]
+
+
+def whole_is_refused(found: Candidates, scores: np.ndarray, best: list[int], threshold: float | None) -> bool:
+    """Whether a drawing of one stroke is better read as one thing that is not a digit than as the
+    digits of the split ``best``, which cuts through it: when the network refuses the whole more
+    confidently than it reads the parts (geometric mean), and some part is read with less than
+    ``SURE`` confidence. A star cut in two reads as "88" at 0.9 a half and is refused whole at 0.99;
+    two touching digits read at 0.99 or more each (and are refused whole too: two digits are not
+    one). Drawings of several strokes are never questioned: separate strokes are separate digits."""
+    if threshold is None or scores.shape[1] <= 10 or len(best) < 2:
+        return False
+    if len({a.stroke for a in found.pieces}) > 1:
+        return False
+    whole = found.spans.index((0, len(found.pieces)))
+    refusal = float(scores[whole, 10])
+    confidence = scores[best, :10].max(axis=1)
+    parts = np.log(np.maximum(confidence, 1e-12))
+    return refusal >= threshold and float(confidence.min()) < SURE and math.log(refusal) >= float(parts.mean())
 
 
 def _digit_image(ink: np.ndarray, pieces: list[Atom], i: int, j: int, factor: int) -> np.ndarray:

@@ -155,3 +155,15 @@ def test_documented_in_openapi(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()["paths"]["/predict/number"]["post"]
     assert {"multipart/form-data", "application/json"} <= set(spec["requestBody"]["content"])
     assert str(MAX_DIGITS) in spec["description"]
+
+
+@pytest.mark.parametrize("shape", ["star", "cross", "arrow", "wave", "polygon"])
+def test_a_lone_shape_is_refused_not_cut_into_digits(client: TestClient, shape: str) -> None:
+    """Cut in two, a star's halves read as "88"; the whole star is refused, and so is the answer."""
+    rng = np.random.default_rng(1)
+    refused = 0
+    for _ in range(3):
+        ink = neg.draw_shape(neg.SHAPES[shape](rng), (600, 300), (200, 40, 220, 220), 16, rng)
+        body = post(client, cv.encode(cv.compose(ink, cv.STYLES[2]), "PNG"))
+        refused += body["number"] is None
+    assert refused == 3
