@@ -34,9 +34,8 @@ from app.errors import ServiceBusyError
 from app.main import create_app
 from app.predictor import Predictor
 from app.settings import Settings
-from tests.helpers import sample_digits
+from tests.helpers import free_port, sample_digits
 from tests.test_api_predictor import FakeNetwork
-from tests.test_server import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 PROTOCOL = "app.nodelay:NoDelayH11Protocol"
