@@ -32,7 +32,10 @@ from model.pen import pen_redraw
 
 NOT_DIGIT = 10  # the label of the 11th class
 KINDS = ("canvas", "pen", "not-digit")
-# Fonts whose letters are kept out of training, so the evaluation sees letter shapes it never saw.
+# Letters for training come from the DejaVu families (Debian's fonts-dejavu-core, on most Linux
+# machines), so that a machine with more fonts generates the same pool; the evaluation takes every
+# other font the machine has (DejaVu Sans Mono and Math, Liberation...): letter shapes never trained on.
+TRAINING_FONTS = "DejaVu"
 HELD_OUT_FONTS = ("Mono", "Math")
 
 
@@ -48,11 +51,12 @@ class Sample:
 
 
 def font_split() -> tuple[list[Path], list[Path]]:
-    """``(training fonts, evaluation fonts)`` among the machine's fonts; evaluation falls back to all."""
+    """``(training fonts, evaluation fonts)`` among the machine's fonts (see ``TRAINING_FONTS``); either
+    falls back to all the fonts there are."""
     fonts = neg.find_fonts()
-    held = [f for f in fonts if any(h in f.name for h in HELD_OUT_FONTS)]
-    train = [f for f in fonts if f not in held] or fonts
-    return train, held or fonts
+    train = [f for f in fonts if f.name.startswith(TRAINING_FONTS) and not any(h in f.name for h in HELD_OUT_FONTS)]
+    held = [f for f in fonts if f not in train]
+    return train or fonts, held or fonts
 
 
 def _style(rng: np.random.Generator) -> tuple[cv.Style, str]:
