@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 from collections import deque
 from typing import Final
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from . import nodelay
 from .decoder_process import release_free_memory
 from .errors import BodyTimeoutError, PayloadTooLargeError, ServiceBusyError
 
@@ -37,6 +39,7 @@ ADMISSION_WAIT: Final = 2.0  # seconds a body may wait for room in the byte budg
 TRIM_AFTER: Final = 16 * 1024 * 1024  # bytes: a burst that held this much is followed by a heap trim
 TRIM_DELAY: Final = 1.0  # seconds of no buffered body before the trim
 CLOSE: Final = {"Connection": "close"}  # on errors raised before the whole body was read
+logger = logging.getLogger("app")
 
 
 def declared_length(scope: Scope) -> int | None:
@@ -144,6 +147,7 @@ class LimitsMiddleware:
         self.budget = budget
         self.body_timeout = body_timeout
         self.request_timeout = request_timeout
+        self.checked_protocol = False  # warned (once) if the server's protocol is not app.nodelay's
 
     def too_large(self) -> PayloadTooLargeError:
         return PayloadTooLargeError(
@@ -156,6 +160,13 @@ class LimitsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if not self.checked_protocol:
+            self.checked_protocol = True
+            if not nodelay.in_use and scope.get("client") is not None and scope["client"][0] != "testclient":
+                logger.warning(
+                    "served without %s: no header timeout and no connection cap (slow clients can hold "
+                    "connections); start with digits-serve or uvicorn --http %s", nodelay.SPEC, nodelay.SPEC
+                )
         await _Request(self, scope, receive, send).run()
 
 

@@ -38,6 +38,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from .settings import Settings
 
 SPEC = "app.nodelay:NoDelayH11Protocol"  # the value of uvicorn's --http option
+in_use = False  # set by the first connection this protocol serves in this process
 FD_RESERVE = 64  # descriptors kept free beside the connections (listener, logs, weights, pipes)
 
 
@@ -87,6 +88,8 @@ class NoDelayH11Protocol(H11Protocol):
     _header_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        global in_use
+        in_use = True
         set_nodelay(transport)
         super().connection_made(transport)
         header_timeout, cap = connection_limits()
