@@ -10,9 +10,9 @@
    connection and reports p50/p99/max latency and failures, with no load and then under each load (a
    fresh server for each, under a 4 GB address-space cap):
    batches of 64 costly images on 2 connections, the same batches abandoned after 0.2 s, 4 connections
-   looping one costly image, a slowloris crowd (idle, header-drip and body-drip connections: the
-   server's open descriptors are printed too), and 64 concurrent 8 MB uploads (the server's RSS during
-   the burst and 10 s after).
+   looping one costly image, 4 looping a 4096x4096 WebP bomb, a slowloris crowd (idle, header-drip and
+   body-drip connections: the server's open descriptors are printed too), and 64 concurrent 8 MB uploads
+   (the server's RSS during the burst and 10 s after).
 
 ``--rev REV`` runs everything a second time on the code of a git revision (``git archive``: the working
 tree is not touched) and prints both, so before/after come from the same machine state::
@@ -20,6 +20,7 @@ tree is not touched) and prints both, so before/after come from the same machine
     python benchmarks/bench_hostile.py                  # this tree
     python benchmarks/bench_hostile.py --rev 92070c9    # and the code of 92070c9, for comparison
     python benchmarks/bench_hostile.py --only decode    # one section (decode, load)
+    python benchmarks/bench_hostile.py --only load --phases bombs,uploads
 """
 
 from __future__ import annotations
@@ -328,10 +329,11 @@ def phase(port: int, pid: int, label: str, load: Callable[[threading.Event], lis
     return f"  {label:44} {probe.summary()}{note}"
 
 
-def bench_load(tree: Path) -> Iterator[str]:
+def bench_load(tree: Path, phases: set[str]) -> Iterator[str]:
     """Each phase on a fresh server (a backlog left by one load must not be charged to the next)."""
     batch, kind = multipart([webp_bomb(2048)] * 64)
     costly = webp_bomb(2048)
+    bomb = webp_bomb(4096)
 
     def batches(port: int, pid: int) -> str:
         return phase(port, pid, "batches of 64 2048^2 WebPs, 2 connections",
@@ -350,10 +352,19 @@ def bench_load(tree: Path) -> Iterator[str]:
         return phase(port, pid, "4 connections looping one 2048^2 WebP",
                      lambda stop: looping(4, lambda: post(port, costly, "image/webp"), stop))
 
+    def bombs(port: int, pid: int) -> str:
+        answers: list[int] = []
+        row = phase(port, pid, "4 connections looping a 4096^2 WebP bomb",
+                    lambda stop: looping(4, lambda: answers.append(post(port, bomb, "image/webp")), stop))
+        codes = {c: answers.count(c) for c in sorted(set(answers))}
+        return row + f"; bombs answered {len(answers) / PHASE:.0f}/s {codes}"
+
     def idle(port: int, pid: int) -> str:
         return f"  idle RSS {rss_mb(pid):.0f} MB\n" + phase(port, pid, "no load", None)
 
-    for run in (idle, batches, abandoned, singles, slowloris, uploads):
+    for run in (idle, batches, abandoned, singles, bombs, slowloris, uploads):
+        if phases and run.__name__ not in phases:
+            continue
         try:
             with serve(tree) as (port, pid):
                 yield run(port, pid)
@@ -443,6 +454,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rev", help="also run on this git revision's code (before/after)")
     p.add_argument("--only", choices=["decode", "load"])
+    p.add_argument("--phases", help="load phases to run, comma-separated: idle, batches, abandoned, singles, "
+                   "bombs, slowloris, uploads (default: all)")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         trees = {"this tree": ROOT}
@@ -455,7 +468,7 @@ def main() -> None:
                   f"({PHASE:.0f} s each), one worker")
             for name, tree in trees.items():
                 print(f"-- {name}")
-                for row in bench_load(tree):
+                for row in bench_load(tree, set(args.phases.split(",")) if args.phases else set()):
                     print(row, flush=True)
 
 
