@@ -156,3 +156,28 @@ def test_run_decoder_runs_a_function_of_the_image_in_the_decoder_process(images:
         predictor.close()
     assert np.array_equal(digit, preprocess(images[0]))
     assert isinstance(error, UnsupportedImageError)
+
+
+def test_a_decoder_crash_is_that_image_s_error_and_the_next_image_is_decoded(images: list[bytes]) -> None:
+    import ctypes
+
+    from app.decoder_process import DecoderCrashedError
+    from app.preprocessing import preprocess
+
+    predictor = Predictor(FakeNetwork())
+    predictor.start()
+
+    async def main() -> tuple[BaseException | None, np.ndarray]:
+        try:  # a segmentation fault in the child, as a decoder bug on a hostile file would give
+            await predictor.run_decoder(ctypes.string_at, 0)  # type: ignore[arg-type]  # reads address 0
+            crashed: BaseException | None = None
+        except DecoderCrashedError as exc:
+            crashed = exc
+        return crashed, await predictor.run_decoder(preprocess, images[0], 4096 * 4096)
+
+    try:
+        crashed, digit = run(main())
+    finally:
+        predictor.close()
+    assert isinstance(crashed, DecoderCrashedError) and "crashed the decoder" in str(crashed)
+    assert np.array_equal(digit, preprocess(images[0]))
