@@ -1,4 +1,5 @@
-"""The service under a real uvicorn on 127.0.0.1: the README's command, real sockets, chunked bodies,
+"""The service under a real uvicorn on 127.0.0.1 (``uvicorn app.main:app``: the app alone, without the
+protocol digits-serve adds, which tests/test_reliability.py covers), real sockets, chunked bodies,
 concurrent clients, and start-up failures as an operator sees them."""
 
 from __future__ import annotations
