@@ -167,3 +167,22 @@ def test_a_lone_shape_is_refused_not_cut_into_digits(client: TestClient, shape: 
         body = post(client, cv.encode(cv.compose(ink, cv.STYLES[2]), "PNG"))
         refused += body["number"] is None
     assert refused == 3
+
+
+def test_a_large_photo_of_a_number_is_read_in_the_decoder_process(
+    client: TestClient, sample: tuple[np.ndarray, np.ndarray]
+) -> None:
+    x, y = sample
+    ink = Image.new("L", (800, 300))
+    for i, d in enumerate(x[:3]):
+        ink.paste(Image.fromarray(d).resize((180, 180), Image.Resampling.BICUBIC), (20 + i * 200, 60))
+    big = cv.compose(ink.resize((2000, 750), Image.Resampling.BICUBIC), cv.STYLES[0])  # 1.5 MP: costly
+    body = post(client, cv.encode(big, "JPEG", quality=90))
+    assert body["number"] == "".join(map(str, y[:3]))
+    assert body["digits"][0]["box"][2] > 300  # boxes in the photo's own pixels
+
+
+def test_a_number_over_the_pixel_limit_is_413_from_its_header(client: TestClient) -> None:
+    huge = Image.new("L", (4000, 4000), 255)
+    r = client.post("/predict/number", content=encode(huge), headers={"content-type": "image/png"})
+    assert r.status_code == 413 and "pixels" in r.json()["detail"]

@@ -13,10 +13,10 @@ from starlette.concurrency import run_in_threadpool
 from ..dependencies import MetricsDep, PredictorDep, SettingsDep
 from ..errors import INTERNAL_ERROR, image_error_status, logger
 from ..metrics import Metrics
-from ..number_reader import MAX_DIGITS, DigitReading, candidates, choose
+from ..number_reader import MAX_DIGITS, Candidates, DigitReading, candidates, choose
 from ..openapi import batch_body, error_responses, single_image_body
-from ..predictor import Outcome
-from ..preprocessing import ImageError, to_png
+from ..predictor import COSTLY_PIXELS, Outcome, Predictor
+from ..preprocessing import ImageError, decode_cost, read_header, to_png
 from ..schemas import BatchResponse, NumberResponse, Prediction
 from ..uploads import read_batch, read_single
 
@@ -108,7 +108,7 @@ async def predict_number(
 ) -> JSONResponse:
     upload = await read_single(request)
     try:
-        found = await run_in_threadpool(candidates, upload.image, predictor.max_pixels)
+        found = await _find_candidates(predictor, upload.image)
         scores = await predictor.predict_digits(found.images)  # in the predictor's batches, fairly
         readings = choose(found, scores, predictor.reject_threshold)
     except ImageError as exc:
@@ -117,6 +117,16 @@ async def predict_number(
     digits = [_number_digit(r, debug or upload.debug, metrics) for r in readings]
     number = "".join(str(d["digit"]) for d in digits) if all(d["is_digit"] for d in digits) else None
     return JSONResponse({"number": number, "digits": digits, "model": predictor.version})
+
+
+async def _find_candidates(predictor: Predictor, image: bytes) -> Candidates:
+    """The number's candidate digits: a canvas-sized image in a worker thread; a costly one (by its
+    header, checked first: 413 past the pixel limit) in the predictor's decoder process, in fair turn
+    with every other costly image."""
+    cost = decode_cost(read_header(image, predictor.max_pixels))
+    if cost > COSTLY_PIXELS:
+        return await predictor.run_decoder(candidates, image, predictor.max_pixels)
+    return await run_in_threadpool(candidates, image, predictor.max_pixels)
 
 
 def _number_digit(reading: DigitReading, debug: bool, metrics: Metrics) -> dict[str, Any]:
