@@ -175,11 +175,13 @@ def _cuts(pieces: list[Atom]) -> list[bool]:
 
 
 def refuse_cut_strokes(found: Candidates, scores: np.ndarray, best: list[int], threshold: float | None) -> list[int]:
-    """``best`` with each stroke it cuts into digits put back whole, when the network refuses the whole
-    stroke more surely than it reads its parts (geometric mean) and some part is read with less than
-    ``SURE`` confidence. A star cut in two reads as "88" at 0.9 a half and is refused whole at 0.99;
-    two touching digits read at 0.99 or more each (and are refused whole too: two digits are not one)."""
-    if threshold is None or scores.shape[1] <= 10:
+    """For a drawing of one stroke that ``best`` cuts into digits: the stroke put back whole when the
+    network refuses it more surely than it reads the parts (geometric mean) and some part is read with
+    less than ``SURE`` confidence. A star cut in two reads as "88" at 0.9 a half and is refused whole
+    at 0.99; two touching digits read at 0.99 or more each (and are refused whole too: two digits are
+    not one). Only lone strokes: inside a number of several strokes, the same rule measured 3 points
+    fewer numbers read right (touching digits lost) for few shapes caught."""
+    if threshold is None or scores.shape[1] <= 10 or len({a.stroke for a in found.pieces}) > 1:
         return best
     out = list(best)
     for stroke in {found.pieces[i].stroke for s in best for i in range(*found.spans[s])}:
