@@ -96,7 +96,8 @@ def candidates(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Candidates:
         raise TooManyPartsError(_too_many(len(pieces)))
     spans = candidate_spans(pieces, line)
     splittable = len(spans)
-    if (0, len(pieces)) not in spans:  # the whole drawing as /predict reads it: only to refuse it whole
+    one_stroke = len({a.stroke for a in pieces}) == 1
+    if one_stroke and (0, len(pieces)) not in spans:  # the whole stroke as /predict reads it, to refuse it
         spans.append((0, len(pieces)))
     images = np.stack([_digit_image(ink, pieces, i, j, factor) for i, j in spans])
     return Candidates(pieces, spans, images, factor, _upload_scale(data, im), splittable)

@@ -43,8 +43,12 @@ def max_pool(ink: np.ndarray, factor: int) -> np.ndarray:
         return ink
     h, w = ink.shape
     padded = np.pad(ink, ((0, -h % factor), (0, -w % factor)))
-    blocks = padded.reshape(padded.shape[0] // factor, factor, padded.shape[1] // factor, factor)
-    pooled: np.ndarray = blocks.max(axis=(1, 3))
+    rows = padded[0::factor].copy()  # strided maxima: far faster than a max over reshaped axes
+    for k in range(1, factor):
+        np.maximum(rows, padded[k::factor], out=rows)
+    pooled: np.ndarray = rows[:, 0::factor].copy()
+    for k in range(1, factor):
+        np.maximum(pooled, rows[:, k::factor], out=pooled)
     return pooled
 
 

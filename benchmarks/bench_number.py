@@ -63,7 +63,8 @@ def in_process(data: bytes, runs: int) -> list[float]:
 
 def over_http(data: bytes, runs: int, port: int = 8765) -> list[float]:
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "app.main:app", "--port", str(port), "--log-level", "warning"],
+        [sys.executable, "-c", "from app.cli import main; main()", "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         cwd=Path(__file__).resolve().parents[1],
     )
     try:
@@ -72,7 +73,9 @@ def over_http(data: bytes, runs: int, port: int = 8765) -> list[float]:
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
                 conn.request("GET", "/ready")
-                if conn.getresponse().status == 200:
+                ready = conn.getresponse()
+                ready.read()
+                if ready.status == 200:
                     break
             except OSError:
                 pass
