@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from .conftest_browser import (
+from .browser_drawing import (
     CHROMIUM,
     CHROMIUM_ARGS,
     CONTRAST_JS,
@@ -29,8 +29,8 @@ from .conftest_browser import (
     draw_with_pen,
     draw_with_touch,
     tap_with_touch,
-    uvicorn_server,
 )
+from .helpers import uvicorn_server
 
 try:
     from playwright.sync_api import expect, sync_playwright
@@ -58,11 +58,11 @@ HTTP_STATUS_NOISE = re.compile(r"Failed to load resource: the server responded w
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server():
     if url := os.environ.get("DRAWPAD_BASE_URL"):
         yield url.rstrip("/")
         return
-    with uvicorn_server(tmp_path_factory.mktemp("uvicorn") / "uvicorn.log") as url:
+    with uvicorn_server(ready="/health", timeout=90.0) as url:
         yield url
 
 

@@ -1,4 +1,4 @@
-"""Helpers for the browser tests: a real uvicorn, Chromium's path, digit strokes, mouse and touch drawing.
+"""Helpers for the browser tests: Chromium's path, digit strokes, mouse and touch drawing.
 
 Strokes are drawn in square slots of the (wide) canvas: a shape's points run 0..1 across the slot, the slot is
 as tall as ``size`` canvas heights and centred at ``centre`` (a fraction of the canvas width).
@@ -9,12 +9,6 @@ from __future__ import annotations
 import math
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,44 +63,6 @@ NOT_DIGITS: dict[str, list[Stroke]] = {
     "W": [[(0.2, 0.25), (0.35, 0.78), (0.5, 0.4), (0.65, 0.78), (0.8, 0.25)]],
     "arrow": [[(0.15, 0.5), (0.85, 0.5)], [(0.65, 0.32), (0.85, 0.5), (0.65, 0.68)]],  # pointing right
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def uvicorn_server(log_path: Path, app: str = "app.main:app", startup_timeout: float = 90.0):
-    """A real uvicorn serving ``app`` on a free loopback port; yields its base URL once /health answers."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    cmd = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)]
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + startup_timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"uvicorn exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"uvicorn did not answer /health in time:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def to_page(box: dict, point: tuple[float, float], centre: float = 0.5, size: float = 1.0) -> tuple[float, float]:
