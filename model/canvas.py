@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from .normalize import DIGIT_BOX, INPUT_SIZE
+
 
 @dataclass(frozen=True)
 class Style:
@@ -86,7 +88,7 @@ def random_box(
     canvas height, off-centre anywhere it fits. Returns ``(left, top, field height)`` in canvas pixels."""
     w, h = canvas
     ink_height = rng.uniform(*fraction) * h
-    field = ink_height * 28 / 20
+    field = ink_height * INPUT_SIZE / DIGIT_BOX
     margin = (field - ink_height) / 2
     left = rng.uniform(-margin, max(w - field + margin, -margin))
     top = rng.uniform(-margin, max(h - field + margin, -margin))

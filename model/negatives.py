@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from .normalize import DIGIT_BOX, INPUT_SIZE
 from .pen import draw_polyline, draw_segments, skeleton_segments, skeletonize
 
 Stroke = list[tuple[float, float]]
@@ -213,5 +214,5 @@ def two_digits(
     big_b = Image.fromarray(b).resize((side, side), Image.Resampling.BICUBIC)
     ink.paste(big_a, (int(left), int(top)))
     shifted = Image.new("L", canvas, 0)
-    shifted.paste(big_b, (int(left + side * (1 - overlap) * 20 / 28), int(top)))
+    shifted.paste(big_b, (int(left + side * (1 - overlap) * DIGIT_BOX / INPUT_SIZE), int(top)))
     return Image.fromarray(np.maximum(np.asarray(ink), np.asarray(shifted)))

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
+from .normalize import INPUT_SIZE
+
 Point = tuple[float, float]
 
 
@@ -96,10 +98,10 @@ def pen_redraw(
     pixels. Returns the ``"L"`` ink image (255 = ink). The digit is upsampled ``upsample`` times before
     thinning, so that the skeleton follows the stroke's centre to half a source pixel.
     """
-    big = Image.fromarray(digit).resize((28 * upsample, 28 * upsample), Image.Resampling.BILINEAR)
+    big = Image.fromarray(digit).resize((INPUT_SIZE * upsample,) * 2, Image.Resampling.BILINEAR)
     skeleton = skeletonize(np.asarray(big) >= 128)
     left, top, height = box
-    scale = height / (28 * upsample)
+    scale = height / (INPUT_SIZE * upsample)
     segs = skeleton_segments(skeleton) * scale + (scale / 2)
     segs[:, [0, 2]] += top
     segs[:, [1, 3]] += left

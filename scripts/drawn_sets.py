@@ -28,9 +28,11 @@ from PIL import Image, ImageFilter
 from app.preprocessing import ImageError, preprocess
 from model import canvas as cv
 from model import negatives as neg
+from model.normalize import DIGIT_BOX, INPUT_SIZE
 from model.pen import pen_redraw
 
 NOT_DIGIT = 10  # the label of the 11th class
+MARGIN = (INPUT_SIZE - DIGIT_BOX) // 2  # pixels between MNIST's digit box and the edge of its field
 KINDS = ("canvas", "pen", "not-digit")
 # Letters for training come from the DejaVu families (Debian's fonts-dejavu-core, on most Linux
 # machines), so that a machine with more fonts generates the same pool; the evaluation takes every
@@ -93,7 +95,7 @@ def pen_digit(digit: np.ndarray, label: int, rng: np.random.Generator, sizes: tu
     """The digit's skeleton traced with a round pen 4-18 % of the digit's height wide."""
     size = _canvas_size(rng, sizes)
     box = cv.random_box(rng, size, (0.35, 0.85))
-    width = rng.uniform(0.04, 0.18) * box[2] * 20 / 28
+    width = rng.uniform(0.04, 0.18) * box[2] * DIGIT_BOX / INPUT_SIZE
     return _finish(pen_redraw(digit, size, box, width), rng, label, "pen", "")
 
 
@@ -103,19 +105,20 @@ def non_digit(
     """One non-digit: a letter (40 %), a shape (50 %) or two overlapping ``digits`` (10 %)."""
     size = _canvas_size(rng, sizes)
     left, top, field = cv.random_box(rng, size, (0.35, 0.85))
-    ink_h = field * 20 / 28
+    ink_h = field * DIGIT_BOX / INPUT_SIZE
+    x0, y0 = left + field * MARGIN / INPUT_SIZE, top + field * MARGIN / INPUT_SIZE  # the ink box's corner
     width = rng.uniform(0.04, 0.18) * ink_h
     u = rng.random()
     if u < 0.4 and fonts:
         char = neg.LETTERS[rng.integers(len(neg.LETTERS))]
-        box = (left + field * 4 / 28, top + field * 4 / 28, ink_h * rng.uniform(0.6, 1.3), ink_h)
+        box = (x0, y0, ink_h * rng.uniform(0.6, 1.3), ink_h)
         traced = rng.random() < 0.6
         ink = neg.draw_letter(char, fonts[rng.integers(len(fonts))], size, box, width, traced)
         tag = f"letter-{'pen' if traced else 'font'}"
     elif u < 0.9:
         name = list(neg.SHAPES)[rng.integers(len(neg.SHAPES))]
         aspect = rng.uniform(0.6, 1.5)
-        box = (left + field * 4 / 28, top + field * 4 / 28, ink_h * aspect, ink_h)
+        box = (x0, y0, ink_h * aspect, ink_h)
         if name == "dash":
             box = (box[0], box[1], ink_h * rng.uniform(0.3, 1.2), ink_h * rng.uniform(0.1, 0.5))
         elif name == "dot":
@@ -153,11 +156,11 @@ def number_sample(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> Sam
     pen, tight = rng.random() < 0.5, rng.random() < 0.5
     gaps = rng.uniform(-0.06, 0.05, k) if tight else rng.uniform(0.1, 0.4, k)
     cols = [np.flatnonzero((x[i] >= 96).any(axis=0)) for i in idx]
-    widths = np.array([(c[-1] - c[0] + 1) / 20 if c.size else 0.5 for c in cols])  # in digit heights
+    widths = np.array([(c[-1] - c[0] + 1) / DIGIT_BOX if c.size else 0.5 for c in cols])  # in digit heights
     width, height = int(rng.integers(500, 1001)), int(rng.integers(200, 361))
     span = widths.sum() + gaps[:-1].sum()  # the number's width, in digit heights
     ink_h = min(rng.uniform(0.4, 0.75) * height, 0.92 * width / span)
-    field = ink_h * 28 / 20
+    field = ink_h * INPUT_SIZE / DIGIT_BOX
     left = rng.uniform(0.02 * width, max(width - ink_h * span - 0.02 * width, 0.03 * width))
     top = rng.uniform(0.04 * height, max(height - ink_h * 1.2, 0.05 * height))
     drift = rng.uniform(-0.12, 0.12) * ink_h
@@ -165,7 +168,7 @@ def number_sample(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> Sam
     ink = np.zeros((height, width), np.uint8)
     for n, i in enumerate(idx):
         first = cols[n][0] if cols[n].size else 4
-        box = (left - first / 28 * field, top - field * 4 / 28 + drift * n / max(k - 1, 1), field)
+        box = (left - first / INPUT_SIZE * field, top - field * MARGIN / INPUT_SIZE + drift * n / max(k - 1, 1), field)
         part = pen_redraw(x[i], (width, height), box, pen_w) if pen else cv.paste_pixels((width, height), x[i], box)
         ink = np.maximum(ink, np.asarray(part))
         left += (widths[n] + gaps[n]) * ink_h
@@ -196,7 +199,8 @@ def _pool_chunk(args: tuple[str, np.ndarray, np.ndarray, int, int]) -> tuple[np.
         except ImageError:  # a shape or digit drawn too faint to read: the service would refuse it too
             continue
         labels.append(s.label)
-    return np.asarray(images, np.uint8).reshape(-1, 28, 28), np.asarray(labels, np.int64), np.full(len(labels), kind)
+    shape = (-1, INPUT_SIZE, INPUT_SIZE)
+    return np.asarray(images, np.uint8).reshape(shape), np.asarray(labels, np.int64), np.full(len(labels), kind)
 
 
 def training_pool(
