@@ -34,7 +34,7 @@ from app.errors import ServiceBusyError
 from app.main import create_app
 from app.predictor import Predictor
 from app.settings import Settings
-from tests.helpers import free_port, sample_digits
+from tests.helpers import free_port, sample_digits, stop
 from tests.test_api_predictor import FakeNetwork
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -234,12 +234,7 @@ def server() -> Iterator[str]:
             time.sleep(0.1)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
+        stop(proc)
 
 
 def address(url: str) -> tuple[str, int]:
