@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
             host=args.host,
             port=args.port,
             workers=args.workers,
-            # several workers would otherwise answer ~40 ms late, and slow clients hold descriptors (app.nodelay)
+            # several workers would otherwise answer a delayed ACK late, and slow clients hold descriptors (app.nodelay)
             http=NoDelayH11Protocol if args.http == SPEC else args.http,
             proxy_headers=args.proxy_headers,
             access_log=False,

@@ -1,12 +1,13 @@
 """Decoding costly images in a child process, so that their CPU time never holds the server's GIL.
 
 Pillow releases the GIL inside most decoders, but not everywhere (lossless WebP), and the numpy work on a
-megapixel image takes it back between operations: measured with a thread decoding 2048x2048 images, a
-normal request's latency went from 2 ms to a p50 of ~270 ms on a busy 2-core machine. A separate process
-has its own interpreter; the server's threads only wait for its answer.
+megapixel image takes it back between operations: a thread decoding 2048x2048 images held up normal
+requests by hundreds of times their own latency (``benchmarks/bench_hostile.py`` measures a normal
+request beside such loads, ``--rev`` before and after a change). A separate process has its own
+interpreter; the server's threads only wait for its answer.
 
 The child imports only :mod:`app.preprocessing` (numpy and Pillow), hands back the ``(28, 28)`` uint8
-digit (and its PNG when asked), trims its heap after each image (a 2048x2048 decode peaks at ~80 MB)
+digit (and its PNG when asked), trims its heap after each image (bench_hostile.py prints the peak of each)
 and, if a decoder crashes it, is replaced (the image is a 422: :class:`DecoderCrashedError`).
 """
 
@@ -85,7 +86,7 @@ class DecoderProcess:
         self._pool: ProcessPoolExecutor | None = None
 
     def start(self) -> None:
-        """Start the child if it is not running (~0.5 s of CPU to import numpy and Pillow: it is started
+        """Start the child if it is not running (importing numpy and Pillow costs CPU time: it is started
         by the first costly image, so a server that never gets one never pays for it)."""
         if self._pool is None:
             context = multiprocessing.get_context("spawn")  # a fresh interpreter: no fork of a threaded server

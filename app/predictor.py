@@ -56,7 +56,7 @@ from .preprocessing import (
 )
 from .settings import Settings
 
-COSTLY_PIXELS: Final = 512 * 1024  # decode cost over this (~5-10 ms) goes to the costly thread
+COSTLY_PIXELS: Final = 512 * 1024  # decode cost over this goes to the decoder process
 BATCH_WINDOW: Final = 0.004  # seconds: a batch stops taking more images after this much collecting
 MAX_PENDING: Final = 4096  # images waiting in the queues; more is a 503
 T = TypeVar("T")
