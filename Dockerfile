@@ -67,4 +67,4 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
 # one line and exit status 3 whatever the number of workers (uvicorn's own supervisor would exit 0).
 # --http: TCP_NODELAY, the header timeout and the connection cap on every connection (see app/nodelay.py).
 CMD ["python", "-m", "app.cli", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers", \
-     "--http", "app.nodelay:NoDelayH11Protocol"]
+     "--http", "app.nodelay:GuardedProtocol"]

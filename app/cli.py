@@ -1,5 +1,5 @@
 """``digits-serve``: start the service with uvicorn, like ``uvicorn app.main:app --http
-app.nodelay:NoDelayH11Protocol`` (TCP_NODELAY, the header timeout and the connection cap: see
+app.nodelay:GuardedProtocol`` (httptools, TCP_NODELAY, the header timeout and size cap, the connection cap: see
 :mod:`app.nodelay`), after checking the settings and the weights in this process first.
 
 uvicorn's supervisor exits with status 0 when its workers fail to start (uvicorn 0.54), so with
@@ -17,7 +17,7 @@ import sys
 
 import uvicorn
 
-from .nodelay import SPEC, NoDelayH11Protocol
+from .nodelay import SPEC, GuardedProtocol
 
 STARTUP_FAILURE = 3  # uvicorn's exit status for a failed start-up
 
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> None:
             port=args.port,
             workers=args.workers,
             # several workers would otherwise answer a delayed ACK late, and slow clients hold descriptors (app.nodelay)
-            http=NoDelayH11Protocol if args.http == SPEC else args.http,
+            http=GuardedProtocol if args.http == SPEC else args.http,
             proxy_headers=args.proxy_headers,
             access_log=False,
         )

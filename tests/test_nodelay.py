@@ -1,9 +1,11 @@
-"""``app.nodelay``: connections accepted on a listener that uvicorn bound itself (its multi-worker path)
-get ``TCP_NODELAY``, over real TCP on 127.0.0.1."""
+"""``app.nodelay``, over real TCP on 127.0.0.1, for both engines (h11 and httptools): connections
+accepted on a listener that uvicorn bound itself (its multi-worker path) get ``TCP_NODELAY``, and
+endless request headers get a 431."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.client
 import json
 import re
@@ -19,7 +21,7 @@ import uvicorn
 from uvicorn.importer import import_from_string
 
 from app import cli
-from app.nodelay import SPEC, NoDelayH11Protocol
+from app.nodelay import MAX_HEADER_BYTES, SPEC, GuardedProtocol, NoDelayH11Protocol, NoDelayHttpToolsProtocol
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,21 +33,26 @@ async def hello(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": b"hello"})
 
 
-class Probe(NoDelayH11Protocol):
-    """Records ``TCP_NODELAY`` of each accepted socket once the protocol has set it up."""
+SEEN: list[int] = []  # TCP_NODELAY of each accepted socket, once the protocol has set it up
 
-    seen: list[int] = []
 
+class H11Probe(NoDelayH11Protocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        Probe.seen.append(transport.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        SEEN.append(transport.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
 
 
-@pytest.fixture
-def server_on_a_bound_socket() -> Iterator[int]:
-    """uvicorn serving ``hello`` with :class:`Probe` on a listener from ``Config.bind_socket()``, the
-    socket ``--workers N`` hands to its workers; yields the port."""
-    config = uvicorn.Config(hello, host="127.0.0.1", port=0, http=Probe, lifespan="off", log_level="warning")
+class HttpToolsProbe(NoDelayHttpToolsProtocol):
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        SEEN.append(transport.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+
+@pytest.fixture(params=[H11Probe, HttpToolsProbe], ids=["h11", "httptools"])
+def server_on_a_bound_socket(request: pytest.FixtureRequest) -> Iterator[int]:
+    """uvicorn serving ``hello`` with a probe of each guarded protocol on a listener from
+    ``Config.bind_socket()``, the socket ``--workers N`` hands to its workers; yields the port."""
+    config = uvicorn.Config(hello, host="127.0.0.1", port=0, http=request.param, lifespan="off", log_level="warning")
     sock = config.bind_socket()
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -63,22 +70,45 @@ def server_on_a_bound_socket() -> Iterator[int]:
 
 
 def test_connections_on_uvicorns_own_listener_get_nodelay(server_on_a_bound_socket: int) -> None:
-    Probe.seen.clear()
+    SEEN.clear()
     conn = http.client.HTTPConnection("127.0.0.1", server_on_a_bound_socket, timeout=5)
     for _ in range(3):  # keep-alive: one connection, several answers
         conn.request("GET", "/")
         response = conn.getresponse()
         assert (response.status, response.read()) == (200, b"hello")
     conn.close()
-    assert Probe.seen == [1]
+    assert SEEN == [1]
+
+
+def test_endless_headers_are_refused_and_the_connection_is_closed(
+    server_on_a_bound_socket: int, request: pytest.FixtureRequest
+) -> None:
+    with socket.create_connection(("127.0.0.1", server_on_a_bound_socket), timeout=5) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        answer = b""
+        try:
+            for i in range(4 * MAX_HEADER_BYTES // 1024):
+                sock.sendall(b"X-Filler-%d: %s\r\n" % (i, b"a" * 1000))
+        except OSError:  # the server closed the connection while we were still sending
+            pass
+        with contextlib.suppress(OSError):
+            while chunk := sock.recv(65536):
+                answer += chunk
+    # h11 stops at its own 16 KiB limit first, with uvicorn's 400; llhttp has none, so the guard's 431
+    expected = b"HTTP/1.1 400" if "[h11]" in request.node.name else b"HTTP/1.1 431"
+    assert answer.startswith(expected), answer[:200]
+
+
+def test_the_fastest_installed_engine_is_the_default() -> None:
+    assert GuardedProtocol is NoDelayHttpToolsProtocol  # httptools is a dependency of the project
 
 
 def test_the_protocol_is_what_the_entry_points_select(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert import_from_string(SPEC) is NoDelayH11Protocol
+    assert import_from_string(SPEC) is GuardedProtocol
     dockerfile = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")  # join continued lines
     cmd = json.loads(re.findall(r"^CMD (.*)$", dockerfile, re.MULTILINE)[-1])  # the last CMD is the one run
     assert cmd[cmd.index("--http") + 1] == SPEC
     called: dict[str, Any] = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: called.update(app=app, **kwargs))
     cli.main(["--workers", "2"])
-    assert called["app"] == "app.main:app" and called["workers"] == 2 and called["http"] is NoDelayH11Protocol
+    assert called["app"] == "app.main:app" and called["workers"] == 2 and called["http"] is GuardedProtocol

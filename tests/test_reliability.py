@@ -38,7 +38,7 @@ from tests.helpers import free_port, sample_digits, stop
 from tests.test_api_predictor import FakeNetwork
 
 ROOT = Path(__file__).resolve().parents[1]
-PROTOCOL = "app.nodelay:NoDelayH11Protocol"
+PROTOCOL = "app.nodelay:GuardedProtocol"
 SERVER_ENV = {
     "DIGITS_HEADER_TIMEOUT": "1",
     "DIGITS_BODY_TIMEOUT": "3",
