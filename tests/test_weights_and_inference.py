@@ -73,7 +73,7 @@ def test_inference_holds_read_only_float32_copies() -> None:
     net = trained_like("default")
     ops = InferenceNetwork.from_sequential(net).ops
     arrays = [a for op in ops for a in vars(op).values() if isinstance(a, np.ndarray)]
-    assert len(arrays) == 10  # weight and bias of 3 convolutions and 2 linear layers
+    assert len(arrays) == 13  # weight, bias (and the kernel matrix) of 3 convolutions; weight and bias of 2 linears
     assert all(a.dtype == np.float32 and not a.flags.writeable for a in arrays)
     assert all(p.data.flags.writeable for p in net.parameters())  # the trainable network is untouched
 

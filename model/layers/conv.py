@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -26,16 +26,31 @@ def conv2d_forward(
     Returns ``(N, F, OH, OW)`` (an NCHW view of the NHWC matmul result, not copied) and the cache for
     the backward pass.
     """
-    n, _, h, w = x.shape
-    f, _, kh, kw = weight.shape
+    _, _, kh, kw = weight.shape
+    cols = im2col(x, kh, kw, stride, padding)
+    out = columns_times_kernel(cols, weight_matrix(weight).T, bias, x.shape, kh, kw, stride, padding)
+    return out, (x.shape, cols, weight, stride, padding)
+
+
+def columns_times_kernel(
+    cols: np.ndarray,
+    kernel: np.ndarray,
+    bias: np.ndarray | None,
+    x_shape: tuple[int, ...],
+    kh: int,
+    kw: int,
+    stride: int,
+    padding: int,
+) -> np.ndarray:
+    """The convolution's matrix product: ``(N*OH*OW, KH*KW*C)`` columns of an ``x_shape`` input times
+    the ``(KH*KW*C, F)`` kernel matrix (``weight_matrix(weight).T``), plus ``bias`` -> ``(N, F, OH, OW)``."""
+    n, _, h, w = x_shape
     oh = conv_output_size(h, kh, stride, padding)
     ow = conv_output_size(w, kw, stride, padding)
-    cols = im2col(x, kh, kw, stride, padding)
-    out = cols @ weight_matrix(weight).T
+    out = cols @ kernel
     if bias is not None:
         out += bias
-    out = out.reshape(n, oh, ow, f).transpose(0, 3, 1, 2)
-    return out, (x.shape, cols, weight, stride, padding)
+    return out.reshape(n, oh, ow, kernel.shape[1]).transpose(0, 3, 1, 2)
 
 
 def conv2d_backward(
@@ -63,13 +78,18 @@ class ConvOp:
     stride: int
     padding: int
 
+    kernel: np.ndarray = field(init=False, repr=False)  # (KH*KW*C, F): weight_matrix(weight).T, made once
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "weight", read_only(self.weight))
         object.__setattr__(self, "bias", read_only(self.bias))
+        object.__setattr__(self, "kernel", read_only(weight_matrix(self.weight).T))
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        """``(N, C, H, W) -> (N, F, OH, OW)``."""
-        return conv2d_forward(x, self.weight, self.bias, self.stride, self.padding)[0]
+        """``(N, C, H, W) -> (N, F, OH, OW)``: :func:`conv2d_forward` with the kernel matrix made once."""
+        _, _, kh, kw = self.weight.shape
+        cols = im2col(x, kh, kw, self.stride, self.padding)
+        return columns_times_kernel(cols, self.kernel, self.bias, x.shape, kh, kw, self.stride, self.padding)
 
 
 class Conv2d(Module):
