@@ -47,7 +47,7 @@ def columns_times_kernel(
     n, _, h, w = x_shape
     oh = conv_output_size(h, kh, stride, padding)
     ow = conv_output_size(w, kw, stride, padding)
-    out = cols @ kernel
+    out: np.ndarray = cols @ kernel
     if bias is not None:
         out += bias
     return out.reshape(n, oh, ow, kernel.shape[1]).transpose(0, 3, 1, 2)
