@@ -213,7 +213,8 @@ def ensure_venv(root: Path, server: Server) -> Path:
         return Path(sys.executable).parent.parent
     venv = root / server.name
     marker = venv / ".bench-requirements"
-    wanted = "\n".join([f"python {sys.version_info.major}.{sys.version_info.minor}", *server.requirements]) + "\n"
+    python = subprocess.run(["python3", "--version"], capture_output=True, text=True, check=True).stdout.strip()
+    wanted = "\n".join([python, *server.requirements]) + "\n"
     if marker.exists() and marker.read_text() == wanted:
         return venv
     print(f"building {venv} ({', '.join(server.requirements)}); a few minutes the first time", flush=True)
