@@ -181,3 +181,19 @@ def test_a_decoder_crash_is_that_image_s_error_and_the_next_image_is_decoded(ima
         predictor.close()
     assert isinstance(crashed, DecoderCrashedError) and "crashed the decoder" in str(crashed)
     assert np.array_equal(digit, preprocess(images[0]))
+
+
+def test_a_lone_small_request_is_read_on_the_loop_and_a_large_one_in_the_thread(images: list[bytes]) -> None:
+    net = FakeNetwork()
+    predictor = Predictor(net)
+    predictor.start()
+    large = png(np.full((400, 400), 255, np.uint8) - np.pad(np.full((200, 200), 255, np.uint8), 100))
+    try:
+        lone = run(predictor.predict(images[0]))
+        assert predictor.inline == 1 and int(lone.probabilities.argmax()) == 3
+        big = run(predictor.predict(large))  # 160,000 pixels: over INLINE_PIXELS
+        assert big.error is None and predictor.inline == 1
+        blank = run(predictor.predict(png(np.zeros((28, 28), np.uint8))))
+        assert isinstance(blank.error, NoDigitError) and predictor.inline == 2  # its error answered in the lane
+    finally:
+        predictor.close()
