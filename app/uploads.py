@@ -9,11 +9,10 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
-from starlette.datastructures import UploadFile
-from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import Request
 
 from .errors import BadRequestError, PayloadTooLargeError, UnprocessableError, UnsupportedMediaTypeError
+from .multipart import MultipartError, TooManyFilesError, read_parts
 from .preprocessing import FORMAT_NAMES, MEDIA_TYPES
 from .schemas import BatchRequest, PredictRequest
 
@@ -124,24 +123,20 @@ def _parse_json(body: bytes, model: type[Body], accepted: str) -> Body:
 
 async def _read_multipart(request: Request, field: str, max_files: int, accepted: str) -> list[bytes]:
     """The contents of every file part named ``field`` (at most ``max_files`` file parts in all)."""
-    parser = MultiPartParser(request.headers, request.stream(), max_files=max_files, max_fields=MAX_FORM_FIELDS)
     try:
-        form = await parser.parse()
-    except MultiPartException as exc:
-        if exc.message.startswith("Too many files"):
-            if max_files == 1:
-                raise UnprocessableError(f"more than one file: {accepted}; use /predict/batch for several") from None
-            raise _too_many(f"more than {max_files}", max_files) from None
-        raise BadRequestError(f"invalid multipart body ({exc.message}): {accepted}") from None
-    try:
-        parts = form.getlist(field)
-        if not parts:
-            raise UnprocessableError(f"no file in the multipart field '{field}': {accepted}")
-        if not all(isinstance(p, UploadFile) for p in parts):
-            raise UnprocessableError(f"the multipart field '{field}' must be a file upload, not text: {accepted}")
-        return [await p.read() for p in parts if isinstance(p, UploadFile)]
-    finally:
-        await form.close()
+        parts = await read_parts(request.headers.get("content-type", ""), request.stream(), max_files, MAX_FORM_FIELDS)
+    except TooManyFilesError:
+        if max_files == 1:
+            raise UnprocessableError(f"more than one file: {accepted}; use /predict/batch for several") from None
+        raise _too_many(f"more than {max_files}", max_files) from None
+    except MultipartError as exc:
+        raise BadRequestError(f"invalid multipart body ({exc}): {accepted}") from None
+    named = [p for p in parts if p.name == field]
+    if not named:
+        raise UnprocessableError(f"no file in the multipart field '{field}': {accepted}")
+    if any(p.data is None for p in named):
+        raise UnprocessableError(f"the multipart field '{field}' must be a file upload, not text: {accepted}")
+    return [bytes(p.data) for p in named if p.data is not None]
 
 
 def decode_image_string(text: str) -> bytes:
