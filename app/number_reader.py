@@ -34,7 +34,7 @@ from .preprocessing import (
 from .segmentation import Atom, atoms
 
 MAX_DIGITS: Final = 24  # more parts than this in one image is a 422
-MAX_SPAN: Final = 4  # atoms one digit may be made of
+MAX_SPAN: Final = 7  # atoms one digit may be made of
 MAX_WIDTH: Final = 1.6  # line heights a multi-atom digit may span
 JOIN_GAP: Final = 0.12  # line heights: atoms of different groups further apart are never one digit
 PART_PENALTY: Final = 0.1  # log-probability cost of each part (ties go to fewer digits)

@@ -23,6 +23,12 @@ ANALYSIS_SIDE = 256  # the ink is max-pooled so its longer side is at most this 
 INK_LEVEL = BOX_LEVEL  # a cell holds ink when its strongest pixel reaches this (0..1)
 SPECK = 0.35  # a component smaller than this share of the line height is a piece, not a digit
 WIDE = 0.6  # a stroke wider than this many line heights may be several digits touching
+FINE_WIDE = 1.0  # a stroke wider than this many line heights is likely several digits: cut finely
+# (cuts per line height of width, line heights between cuts and from the edges): a stroke that may be
+# one digit is cut coarsely (finer cuts split wide digits, a 0 read as "17"); one that is wider than a
+# digit finely, so that each slice stays within one digit even where touching digits overlap.
+COARSE_CUTS = (3, 1 / 4)
+FINE_CUTS = (6, 1 / 8)
 
 
 @dataclass(frozen=True)
@@ -138,10 +144,12 @@ def merge_specks(box: np.ndarray, line: float) -> list[list[int]]:
 
 def cut_columns(mask: np.ndarray, line: float) -> list[int]:
     """Candidate cuts of a ``(h, w)`` stroke mask wider than ``WIDE`` line heights (digits that touch):
-    the local minima of its ink per column, thinnest first, a quarter line height from the edges and
-    from each other, about one per third of a line height of width."""
+    the local minima of its ink per column, thinnest first, at least a set share of the line height
+    from the edges and from each other, a set number per line height of width (``COARSE_CUTS``, or
+    ``FINE_CUTS`` past ``FINE_WIDE`` line heights). The reader joins the slices back into digits."""
     w = mask.shape[1]
-    margin = max(int(line / 4), 1)
+    per, spacing = FINE_CUTS if w > FINE_WIDE * line else COARSE_CUTS
+    margin = max(int(line * spacing), 1)
     if w <= WIDE * line or w <= 2 * margin:
         return []
     profile = mask.sum(axis=0).astype(np.float64)
@@ -149,7 +157,7 @@ def cut_columns(mask: np.ndarray, line: float) -> list[int]:
     inner = np.arange(margin, w - margin)
     left, right = smooth[inner - 1], smooth[np.minimum(inner + 1, w - 1)]
     minima = inner[(smooth[inner] <= left) & (smooth[inner] <= right)]
-    wanted = max(int(w / (line / 3)) - 1, 1)
+    wanted = max(int(w / line * per) - 1, 1)
     chosen: list[int] = []
     for c in minima[np.argsort(smooth[minima], kind="stable")]:
         if all(abs(int(c) - k) >= margin for k in chosen):

@@ -7,7 +7,9 @@ from collections import deque
 import numpy as np
 import pytest
 
-from app.segmentation import atoms, cut_columns, label_components, max_pool, split_at_necks
+import app.segmentation as segmentation
+from app.segmentation import INK_LEVEL, atoms, cut_columns, label_components, max_pool, split_at_necks
+from model import canvas as cv
 
 
 def _flood_fill_count(mask: np.ndarray) -> tuple[int, np.ndarray]:
@@ -83,6 +85,45 @@ def test_a_wide_stroke_is_cut_at_its_thinnest_column() -> None:
     assert any(60 <= c - 0 + 20 <= 70 for c in cuts)
     found, _, _ = atoms(ink)
     assert len(found) >= 2
+
+
+def _overlapping_pair(x: np.ndarray, i: int, overlap: float) -> np.ndarray:
+    """Sample digits ``i`` and ``i + 1`` pasted 200 px tall with their ink boxes overlapping by
+    ``overlap`` of that height: ``(2, 340, 900)`` uint8 ink, one layer per digit."""
+    height, field, left, layers = 200, 200 * 28 / 20, 40.0, []
+    for d in (x[i], x[i + 1]):
+        cols = np.flatnonzero((d >= 96).any(axis=0))
+        box = (left - cols[0] / 28 * field, 60 - field * 4 / 28, field)
+        layers.append(np.asarray(cv.paste_pixels((900, 340), d, box)))
+        left += (cols[-1] - cols[0] + 1) / 28 * field - overlap * height
+    return np.stack(layers)
+
+
+def _pairs_with_a_mixed_atom(x: np.ndarray, pairs: int) -> int:
+    """How many overlapping pairs give an atom that holds over 15 % of each digit's cells."""
+    mixed = 0
+    for i in range(0, 2 * pairs, 2):
+        layers = _overlapping_pair(x, i, 0.05)
+        found, factor, _ = atoms(layers.max(axis=0) / 255.0)
+        own = np.stack([max_pool(layer / 255.0, factor) >= INK_LEVEL for layer in layers])
+        for a in found:
+            cells = own[:, a.y0 : a.y1, a.x0 : a.x1][:, a.mask].sum(axis=1)
+            if cells.min() > 0.15 * cells.sum():
+                mixed += 1
+                break
+    return mixed
+
+
+def test_touching_digits_that_overlap_are_sliced_finely_enough_to_keep_them_apart(
+    sample: tuple[np.ndarray, np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two digits overlapping by 5 % of their height: no upright cut separates them, but slices an
+    # eighth of a line height wide mostly fall within one digit (the reader joins them back).
+    x, _ = sample
+    fine = _pairs_with_a_mixed_atom(x, 100)
+    monkeypatch.setattr(segmentation, "FINE_WIDE", np.inf)  # every stroke cut coarsely, as before
+    coarse = _pairs_with_a_mixed_atom(x, 100)
+    assert fine <= 27 and coarse >= fine + 6, (fine, coarse)
 
 
 def test_a_narrow_stroke_is_never_cut() -> None:
