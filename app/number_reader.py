@@ -180,8 +180,10 @@ def refuse_cut_strokes(found: Candidates, scores: np.ndarray, best: list[int], t
     network refuses it more surely than it reads the parts (geometric mean) and some part is read with
     less than ``SURE`` confidence. A star cut in two reads as "88" at 0.9 a half and is refused whole
     at 0.99; two touching digits read at 0.99 or more each (and are refused whole too: two digits are
-    not one). Only lone strokes: inside a number of several strokes, the same rule measured 3 points
-    fewer numbers read right (touching digits lost) for few shapes caught."""
+    not one). Nor is a stroke cut only into ones: slices of a zigzag (a W, an M, a wave) each read as a
+    sure 1, but ones are written as strokes of their own. Only lone strokes: inside a number of several
+    strokes, the same rule measured 3 points fewer numbers read right (touching digits lost) for few
+    shapes caught."""
     if threshold is None or scores.shape[1] <= 10 or len({a.stroke for a in found.pieces}) > 1:
         return best
     out = list(best)
@@ -194,7 +196,9 @@ def refuse_cut_strokes(found: Candidates, scores: np.ndarray, best: list[int], t
         w = found.spans.index(whole)
         confidence = scores[parts, :10].max(axis=1)
         mean = float(np.log(np.maximum(confidence, 1e-12)).mean())
-        if scores[w, 10] >= threshold and confidence.min() < SURE and math.log(scores[w, 10]) >= mean:
+        unsure = confidence.min() < SURE and math.log(scores[w, 10]) >= mean
+        zigzag = bool((scores[parts, :10].argmax(axis=1) == 1).all())
+        if scores[w, 10] >= threshold and (unsure or zigzag):
             out = sorted([s for s in out if s not in parts] + [w], key=lambda s: found.spans[s][0])
     return out
 

@@ -16,6 +16,7 @@ from app.schemas import NumberResponse
 from app.settings import Settings
 from model import canvas as cv
 from model import negatives as neg
+from model import pen
 from tests.helpers import encode
 
 
@@ -167,6 +168,18 @@ def test_a_lone_shape_is_refused_not_cut_into_digits(client: TestClient, shape: 
         body = post(client, cv.encode(cv.compose(ink, cv.STYLES[2]), "PNG"))
         refused += body["number"] is None
     assert refused == 3
+
+
+@pytest.mark.parametrize("stretch", [1.0, 1.3, 1.6])
+def test_a_zigzag_is_not_read_as_ones(client: TestClient, stretch: float) -> None:
+    """A W wider than a line height is cut finely, and each slice of it reads as a sure 1; ones are
+    written as strokes of their own, so the whole W is refused instead of read as "1111". The W is the
+    draw-pad test's, on a 200 px high canvas with the pad's pen, ``stretch`` times as wide."""
+    ink = Image.new("L", (600, 200))
+    points = [(0.2, 0.25), (0.35, 0.78), (0.5, 0.4), (0.65, 0.78), (0.8, 0.25)]
+    pen.draw_polyline(ink, [(300 + (x - 0.5) * 200 * stretch, y * 200) for x, y in points], 14)
+    body = post(client, cv.encode(cv.compose(ink, cv.STYLES[2]), "PNG"))
+    assert body["number"] is None, body["digits"]
 
 
 def test_a_large_photo_of_a_number_is_read_in_the_decoder_process(
