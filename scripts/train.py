@@ -56,7 +56,7 @@ RECIPES: dict[str, dict[str, float | int]] = {
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--arch", choices=sorted(architectures.ARCHITECTURES), default="default")
-    p.add_argument("--epochs", type=int, default=16)
+    p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--batch-size", type=int, default=None, help="default: the architecture's recipe")
     p.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adamw")
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the recipe's)")
