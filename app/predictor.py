@@ -378,8 +378,8 @@ class Predictor:
                     break
                 job = self._queues.next_cheap(block=False)
             self._infer(batch)
+            self._busy = False  # before the answers go out: a request they let in finds the thread idle
             _settle(batch + finished)
-            self._busy = False
 
     def _admit(self, job: _Job, batch: list[_Job], finished: list[_Job]) -> int:
         """Put ``job`` in ``batch`` once its digit is ready, in ``finished`` if it failed; drop it if
