@@ -3,6 +3,7 @@
 
     python benchmarks/bench_number.py                  # in process: decode + segmentation + network
     python benchmarks/bench_number.py --http           # also through a real uvicorn on 127.0.0.1
+    python benchmarks/bench_number.py --step 110       # the four digits touching: cut into slices
 
 The canvas is a transparent PNG with four MNIST test digits (from the sample under tests/data) traced
 with a round pen, the way the draw-pad exports strokes. Prints the median and 90th percentile of
@@ -33,13 +34,14 @@ from model.pen import pen_redraw  # noqa: E402
 SAMPLE = Path(__file__).resolve().parents[1] / "tests" / "data" / "mnist_test_sample.npz"
 
 
-def four_digit_canvas(start: int = 0) -> tuple[bytes, str]:
-    """A transparent 800x300 PNG with four sample digits traced by a 14 px round pen, and their labels."""
+def four_digit_canvas(start: int = 0, step: int = 180) -> tuple[bytes, str]:
+    """A transparent 800x300 PNG with four sample digits traced by a 14 px round pen, their 240 px
+    fields ``step`` px apart (180: spaced; 110: touching, cut into slices), and their labels."""
     with np.load(SAMPLE) as f:
         x, y = f["x"][start : start + 4], f["y"][start : start + 4]
     ink = np.zeros((300, 800), np.uint8)
     for i, digit in enumerate(x):
-        part = pen_redraw(digit, (800, 300), (40 + i * 180, 30, 240), width=14)
+        part = pen_redraw(digit, (800, 300), (40 + i * step, 30, 240), width=14)
         ink = np.maximum(ink, np.asarray(part))
     return cv.encode(cv.compose(Image.fromarray(ink), cv.STYLES[2]), "PNG"), "".join(map(str, y))
 
@@ -100,8 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--runs", type=int, default=200)
     p.add_argument("--http", action="store_true", help="also time whole requests to a real uvicorn")
+    p.add_argument("--step", type=int, default=180, help="px between digits (110: touching)")
+    p.add_argument("--start", type=int, default=0, help="first of the four sample digits")
     args = p.parse_args(argv)
-    data, number = four_digit_canvas()
+    data, number = four_digit_canvas(args.start, args.step)
     net = load()
     got = "".join(str(int(d.probabilities.argmax())) for d in read_number(data, net, net.reject_threshold))
     print(f"canvas: 800x300 transparent PNG, {len(data):,} bytes, digits {number}, read as {got}")
