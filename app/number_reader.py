@@ -43,6 +43,8 @@ SURE: Final = 0.98  # parts of a cut stroke all read this confidently are digits
 OVERLAP: Final = 0.3  # separate strokes are one digit only if they overlap this much horizontally...
 SMALL: Final = 0.6  # ...or one of them is shorter than this many line heights (a 5's flag, a 7's bar)
 PART_SIDE: Final = 112  # a part is box-reduced to about this many pixels a side before the MNIST recipe
+WHOLE_WIDTH: Final = 2.2  # line heights: a whole drawing this narrow may be one digit, however drawn
+# (2.2, not MAX_WIDTH: a digit drawn in pieces has a line height, from its pieces, of half its own)
 SPECK: Final = 0.12  # line heights: a lone piece smaller than this beside a number is noise
 
 
@@ -70,6 +72,7 @@ class Candidates:
     factor: int  # ink pixels per analysis cell
     to_upload: tuple[float, float]  # uploaded pixels per decoded pixel, (x, y)
     splittable: int  # spans[:splittable] may be digits of a split; a last one may be the whole drawing
+    joined: bool = False  # spans[splittable - 1] is the whole drawing, joined across its strokes
 
 
 def read_number(
@@ -95,17 +98,25 @@ def candidates(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Candidates:
     if len(pieces) > MAX_DIGITS * MAX_SPAN:
         raise TooManyPartsError(_too_many(len(pieces)))
     spans = candidate_spans(pieces, line)
+    whole = (0, len(pieces))
+    joined = whole not in spans and max(a.x1 for a in pieces) - min(a.x0 for a in pieces) <= WHOLE_WIDTH * line
+    if joined:
+        spans.append(whole)  # a drawing no wider than a digit may be one, however many strokes it has
     splittable = len(spans)
     one_stroke = len({a.stroke for a in pieces}) == 1
     if one_stroke and (0, len(pieces)) not in spans:  # the whole stroke as /predict reads it, to refuse it
         spans.append((0, len(pieces)))
     images = np.stack([_digit_image(ink, pieces, i, j, factor) for i, j in spans])
-    return Candidates(pieces, spans, images, factor, _upload_scale(data, im), splittable)
+    return Candidates(pieces, spans, images, factor, _upload_scale(data, im), splittable, joined)
 
 
 def choose(found: Candidates, scores: np.ndarray, threshold: float | None) -> list[DigitReading]:
     """The digits of the best split, given the network's ``(S, K)`` scores of ``found.images``."""
-    best = best_split(found.pieces, found.spans[: found.splittable], scores[: found.splittable])
+    n = found.splittable
+    best = best_split(found.pieces, found.spans[:n], scores[:n])
+    if found.joined and best == [n - 1] and threshold is not None and scores[n - 1, 10:].sum() >= threshold:
+        # Joined across strokes only to be refused: a digit beside a shape is a digit and a shape.
+        best = best_split(found.pieces, found.spans[: n - 1], scores[: n - 1])
     best = refuse_cut_strokes(found, scores, best, threshold)
     if len(best) > MAX_DIGITS:
         raise TooManyPartsError(_too_many(len(best)))

@@ -10,13 +10,17 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+import model
 from app.main import create_app
-from app.number_reader import MAX_DIGITS
+from app.number_reader import MAX_DIGITS, read_number
+from app.preprocessing import preprocess
 from app.schemas import NumberResponse
 from app.settings import Settings
 from model import canvas as cv
 from model import negatives as neg
 from model import pen
+from model.calibration import split_refusal
+from scripts import drawn_sets
 from tests.helpers import encode
 
 
@@ -83,6 +87,20 @@ def test_one_digit_reads_as_through_predict(client: TestClient, sample: tuple[np
         number = post(client, data)
         assert len(number["digits"]) == 1
         assert number["digits"][0]["probabilities"] == single["probabilities"]
+
+
+@pytest.mark.parametrize("kind", ["canvas", "pen"])
+def test_drawn_digits_read_alone_as_through_predict(sample: tuple[np.ndarray, np.ndarray], kind: str) -> None:
+    """300 drawn digits (the evaluation sets' canvases or pen redraws of sample digits): the number
+    reader gives each one part, read as /predict reads it. A digit drawn in pieces (pen gaps, a flag)
+    has short strokes; unless the whole drawing is a candidate, some were split into two digits."""
+    x, y = sample
+    net = model.load()
+    drawn = list(drawn_sets.generate(kind, x[:300], y[:300], 300, 3, []))
+    probs, is_digit = split_refusal(net.predict(np.stack([preprocess(s.data) for s in drawn])), net.reject_threshold)
+    for s, p, ok in zip(drawn, probs, is_digit, strict=True):
+        parts = read_number(s.data, net, net.reject_threshold)
+        assert [(int(d.probabilities.argmax()), d.is_digit) for d in parts] == [(int(p.argmax()), bool(ok))], s.style
 
 
 @pytest.mark.parametrize("way", ["multipart", "json"])
