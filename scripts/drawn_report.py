@@ -165,25 +165,37 @@ def other_writers() -> list[Sample]:
     return out
 
 
+def read_as_number(data: bytes, net: InferenceNetwork | None, url: str | None) -> str | None:
+    """What ``/predict/number`` answers for ``data`` (in this process, or through ``url``): the
+    number, or None when it refuses a part or rejects the image."""
+    if url:
+        status, body = _post(f"{url.rstrip('/')}/predict/number", data)
+        return str(body.get("number")) if status == 200 else None
+    assert net is not None
+    try:
+        parts = read_number(data, net, net.reject_threshold)
+    except ImageError:
+        return None
+    return "".join(str(int(p.probabilities.argmax())) for p in parts) if all(p.is_digit for p in parts) else None
+
+
 def number_lines(
     samples: list[Sample], net: InferenceNetwork | None, url: str | None
 ) -> tuple[list[str], dict[str, float]]:
     """Whole numbers read exactly right, overall and per kind (pixels or pen, spaced or tight)."""
     by_kind: dict[str, list[bool]] = defaultdict(list)
     for s in samples:
-        if url:
-            status, body = _post(f"{url.rstrip('/')}/predict/number", s.data)
-            got = str(body.get("number")) if status == 200 else None
-        else:
-            assert net is not None
-            try:
-                parts = read_number(s.data, net, net.reject_threshold)
-                got = "".join(str(int(p.probabilities.argmax())) for p in parts) if all(
-                    p.is_digit for p in parts) else None
-            except ImageError:
-                got = None
-        by_kind["/".join(s.style.split("/")[:2])].append(got == s.number)
+        by_kind["/".join(s.style.split("/")[:2])].append(read_as_number(s.data, net, url) == s.number)
     right = float(np.mean(sum(by_kind.values(), [])))
     lines = [f"- **numbers** (2-5 digits): {right:.2%} read exactly ({len(samples)} canvases)"]
     lines.append("  - " + ", ".join(f"{k} {np.mean(v):.2%} ({len(v)})" for k, v in sorted(by_kind.items())))
     return lines, {"accuracy": right}
+
+
+def single_digit_number_lines(
+    name: str, samples: list[Sample], net: InferenceNetwork | None, url: str | None
+) -> tuple[list[str], dict[str, float]]:
+    """The drawn digits of one set sent to ``/predict/number``: read as that one digit (a refusal or
+    a split into several digits counts as wrong), to compare with ``/predict`` on the same set."""
+    right = float(np.mean([read_as_number(s.data, net, url) == str(s.label) for s in samples]))
+    return [f"- {name} digits through /predict/number: {right:.2%} read as that one digit"], {"accuracy": right}
