@@ -25,7 +25,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter
 
+from app.number_reader import candidates
 from app.preprocessing import ImageError, preprocess
+from app.segmentation import INK_LEVEL, max_pool
 from model import canvas as cv
 from model import negatives as neg
 from model.normalize import DIGIT_BOX, INPUT_SIZE
@@ -34,6 +36,7 @@ from model.pen import pen_redraw
 NOT_DIGIT = 10  # the label of the 11th class
 MARGIN = (INPUT_SIZE - DIGIT_BOX) // 2  # pixels between MNIST's digit box and the edge of its field
 KINDS = ("canvas", "pen", "not-digit")
+NUMBER_PART = "number-part"  # training only: the candidate parts of generated numbers (number_parts)
 # Letters for training come from the DejaVu families (Debian's fonts-dejavu-core, on most Linux
 # machines), so that a machine with more fonts generates the same pool; the evaluation takes every
 # other font the machine has (DejaVu Sans Mono and Math, Liberation...): letter shapes never trained on.
@@ -147,10 +150,13 @@ def generate(
             yield non_digit(rng, fonts, x, sizes)
 
 
-def number_sample(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> Sample:
+def number_ink(
+    x: np.ndarray, y: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, list[np.ndarray], str, str]:
     """2-5 of the digits ``x`` written left to right on one wide canvas: their own pixels or pen-traced
     (half each), spaced (gaps of 0.1-0.4 digit heights) or tight (from touching slightly, -0.06, to
-    0.05), with a slight baseline drift. ``Sample.style`` says which; the digits are ``Sample.number``."""
+    0.05), with a slight baseline drift. Returns the ``(H, W)`` uint8 ink, each digit's own ink (same
+    shape), ``"pen|pixels/tight|spaced"`` and the digits."""
     k = int(rng.integers(2, 6))
     idx = rng.integers(len(x), size=k)
     pen, tight = rng.random() < 0.5, rng.random() < 0.5
@@ -165,16 +171,64 @@ def number_sample(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> Sam
     top = rng.uniform(0.04 * height, max(height - ink_h * 1.2, 0.05 * height))
     drift = rng.uniform(-0.12, 0.12) * ink_h
     pen_w = rng.uniform(0.06, 0.16) * ink_h
-    ink = np.zeros((height, width), np.uint8)
+    parts = []
     for n, i in enumerate(idx):
         first = cols[n][0] if cols[n].size else 4
         box = (left - first / INPUT_SIZE * field, top - field * MARGIN / INPUT_SIZE + drift * n / max(k - 1, 1), field)
         part = pen_redraw(x[i], (width, height), box, pen_w) if pen else cv.paste_pixels((width, height), x[i], box)
-        ink = np.maximum(ink, np.asarray(part))
+        parts.append(np.asarray(part))
         left += (widths[n] + gaps[n]) * ink_h
+    kind = f"{'pen' if pen else 'pixels'}/{'tight' if tight else 'spaced'}"
+    return np.maximum.reduce(parts), parts, kind, "".join(str(int(y[i])) for i in idx)
+
+
+def number_sample(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> Sample:
+    """A number canvas (:func:`number_ink`) as a draw-pad sends it. ``Sample.style`` says its kind and
+    style; the digits are ``Sample.number``."""
+    ink, _, kind, number = number_ink(x, y, rng)
     sample = _finish(Image.fromarray(ink), rng, -1, "number", "")
-    tag = f"{'pen' if pen else 'pixels'}/{'tight' if tight else 'spaced'}/{sample.style}"
-    return Sample(sample.data, -1, "number", tag, "".join(str(int(y[i])) for i in idx))
+    return Sample(sample.data, -1, "number", f"{kind}/{sample.style}", number)
+
+
+# A candidate part of a number is labelled with a digit when it holds this share of the digit's ink
+# and that ink is this share of its own; "not a digit" when it holds half of each of two digits.
+PART_COVER, PART_PURE, PART_JOIN = 0.85, 0.85, 0.5
+
+
+def number_parts(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """What the number reader shows the network for one generated number (:func:`number_ink`): its
+    candidate parts as ``(M, 28, 28)`` uint8 images (``app.number_reader.candidates``), labelled by
+    the ink they hold (``PART_COVER``, ``PART_PURE``, ``PART_JOIN``): the digit of a slice that is
+    mostly one digit with a sliver of its neighbour, "not a digit" for two digits read as one.
+    Fragments of a digit are left out; at most as many joins as digits are kept. ``(M,)`` labels."""
+    ink, parts, _, number = number_ink(x, y, rng)
+    sample = _finish(Image.fromarray(ink), rng, -1, "number", "")
+    try:
+        found = candidates(sample.data)
+    except ImageError:
+        return np.zeros((0, INPUT_SIZE, INPUT_SIZE), np.uint8), np.zeros(0, np.int64)
+    f = found.factor
+    size = (round(ink.shape[1] / found.to_upload[0]), round(ink.shape[0] / found.to_upload[1]))
+    grid = [max_pool(np.asarray(Image.fromarray(p).resize(size)) / 255.0, f) >= INK_LEVEL for p in parts]
+    own = np.array([g.sum() for g in grid], np.float64)
+    digits, joins = [], []
+    for s, (i, j) in enumerate(found.spans):
+        cells = np.zeros_like(grid[0])
+        for a in found.pieces[i:j]:
+            cells[a.y0 : a.y1, a.x0 : a.x1] |= a.mask
+        held = np.array([(cells & g).sum() for g in grid], np.float64)
+        cover, share = held / np.maximum(own, 1), held / max(cells.sum(), 1)
+        best = int(cover.argmax())
+        if cover[best] >= PART_COVER and share[best] >= PART_PURE:
+            digits.append((s, int(number[best])))
+        elif (cover >= PART_JOIN).sum() >= 2:
+            joins.append((s, NOT_DIGIT))
+    if len(joins) > len(digits):
+        joins = [joins[k] for k in rng.choice(len(joins), len(digits), replace=False)]
+    chosen = digits + joins
+    return found.images[[s for s, _ in chosen]].reshape(-1, INPUT_SIZE, INPUT_SIZE), np.array(
+        [label for _, label in chosen], np.int64
+    )
 
 
 def evaluation_sets(x_test: np.ndarray, y_test: np.ndarray, n: int = 2000, seed: int = 2026) -> dict[str, list[Sample]]:
@@ -191,6 +245,8 @@ def evaluation_sets(x_test: np.ndarray, y_test: np.ndarray, n: int = 2000, seed:
 
 def _pool_chunk(args: tuple[str, np.ndarray, np.ndarray, int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     kind, x, y, n, seed = args
+    if kind == NUMBER_PART:
+        return _number_part_chunk(x, y, n, seed)
     fonts, _ = font_split()
     images, labels = [], []
     for s in generate(kind, x, y, n, seed, fonts, sizes=(96, 321)):
@@ -203,15 +259,27 @@ def _pool_chunk(args: tuple[str, np.ndarray, np.ndarray, int, int]) -> tuple[np.
     return np.asarray(images, np.uint8).reshape(shape), np.asarray(labels, np.int64), np.full(len(labels), kind)
 
 
+def _number_part_chunk(x: np.ndarray, y: np.ndarray, n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    images, labels, have = [], [], 0
+    while have < n:
+        xs, ys = number_parts(x, y, rng)
+        images.append(xs[: n - have])
+        labels.append(ys[: n - have])
+        have += len(labels[-1])
+    return np.concatenate(images), np.concatenate(labels), np.full(n, NUMBER_PART)
+
+
 def training_pool(
     x: np.ndarray, y: np.ndarray, counts: dict[str, int], seed: int, workers: int | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Drawn training digits and non-digits as the service sees them: ``(M, 28, 28)`` uint8, labels
     ``(M,)`` (10 = not a digit) and each sample's kind ``(M,)`` str, ``counts[kind]`` of each kind,
-    from the training digits ``x, y`` only (a sample too faint to read is dropped)."""
+    from the training digits ``x, y`` only (a sample too faint to read is dropped). ``NUMBER_PART``
+    counts the candidate parts of generated numbers (:func:`number_parts`)."""
     workers = workers or min(os.cpu_count() or 1, 4)
     jobs = []
-    for k, kind in enumerate(KINDS):
+    for k, kind in enumerate((*KINDS, NUMBER_PART)):
         n = counts.get(kind, 0)
         per = -(-n // workers) if n else 0
         for w in range(workers if n else 0):

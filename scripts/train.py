@@ -72,6 +72,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-verify", action="store_true", help="skip the SHA-256 check (your own data)")
     p.add_argument("--download", action="store_true", help=f"fetch {data.DOWNLOAD_URL} if no data is found")
     p.add_argument("--drawn", type=int, default=20000, help="drawn canvases, pen redraws and non-digits, each")
+    p.add_argument(
+        "--number-parts", type=int, default=0,
+        help="candidate parts of generated numbers, as /predict/number's reader cuts them (training only)",
+    )
     p.add_argument("--run-dir", type=Path, default=None, help="default: runs/<arch>")
     p.add_argument("--export", type=Path, default=None, help="also copy the weights here (e.g. weights/default.npz)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint")
@@ -97,12 +101,14 @@ def drawn_data(
     images, labels and kinds."""
     if count <= 0:
         return np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.int64), np.zeros(0, str)
-    cache = args.run_dir / f"{name}-{count}-seed{seed}-n{len(x)}.npz"
+    parts = args.number_parts if name == "pool" else 0
+    cache = args.run_dir / f"{name}-{count}{f'-parts{parts}' if parts else ''}-seed{seed}-n{len(x)}.npz"
     if cache.exists():
         with np.load(cache) as f:
             return f["x"], f["y"], f["kind"]
     started = time.time()
-    xs, ys, kinds = drawn_sets.training_pool(x, y, dict.fromkeys(drawn_sets.KINDS, count), seed)
+    counts = {**dict.fromkeys(drawn_sets.KINDS, count), drawn_sets.NUMBER_PART: parts}
+    xs, ys, kinds = drawn_sets.training_pool(x, y, counts, seed)
     cache.parent.mkdir(parents=True, exist_ok=True)
     np.savez(cache, x=xs, y=ys, kind=kinds)
     print(f"{name}: {len(xs)} drawn samples in {time.time() - started:.0f}s -> {cache}")

@@ -35,3 +35,7 @@ def test_drawn_training_adds_a_refusal_output_and_calibrates(tmp_path: Path) -> 
     before = (run / "pool-12-seed0-n500.npz").stat().st_mtime_ns
     assert train.main(args) == 0
     assert (run / "pool-12-seed0-n500.npz").stat().st_mtime_ns == before
+    # candidate parts of generated numbers join the pool, cached under their own name
+    assert train.main([*args, "--number-parts", "8"]) == 0
+    with np.load(run / "pool-12-parts8-seed0-n500.npz") as f:
+        assert (f["kind"] == "number-part").sum() == 8 and len(f["x"]) == len(f["kind"])
