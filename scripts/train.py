@@ -10,8 +10,8 @@ weights. Only ``--export PATH`` copies the weights elsewhere; nothing overwrites
 ``weights/default.npz`` unless asked to.
 
 The training set is MNIST's training split plus drawn digits and non-digits generated from it
-(``scripts/drawn_sets.py``: canvases, pen-stroke redraws, letters, shapes, scribbles); non-digits are
-an 11th class. A validation split of the same kinds, held out from the training digits, chooses the
+(``scripts/drawn_sets.py``: canvases, pen-stroke redraws, letters, shapes, scribbles, and the number
+reader's candidate parts of generated numbers); non-digits are an 11th class. A validation split of the same kinds, held out from the training digits, chooses the
 best epoch, fits the confidence temperature and the "not a digit" threshold; the test set is only used
 once, for the final report. Ctrl-C checkpoints and exports the best weights so far; ``--resume``
 continues from the checkpoint. Same seed and data give the same weights.
@@ -73,7 +73,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--download", action="store_true", help=f"fetch {data.DOWNLOAD_URL} if no data is found")
     p.add_argument("--drawn", type=int, default=20000, help="drawn canvases, pen redraws and non-digits, each")
     p.add_argument(
-        "--number-parts", type=int, default=0,
+        "--number-parts", type=int, default=20000,
         help="candidate parts of generated numbers, as /predict/number's reader cuts them (training only)",
     )
     p.add_argument("--run-dir", type=Path, default=None, help="default: runs/<arch>")

@@ -19,7 +19,7 @@ def test_drawn_training_adds_a_refusal_output_and_calibrates(tmp_path: Path) -> 
     shipped = (ROOT / "weights" / "default.npz").read_bytes()
     run = tmp_path / "run"
     args = ["--arch", "small", "--epochs", "1", "--data", str(data), "--no-verify", "--val-size", "100",
-            "--drawn", "12", "--run-dir", str(run)]
+            "--drawn", "12", "--number-parts", "0", "--run-dir", str(run)]
     assert train.main(args) == 0
     assert (ROOT / "weights" / "default.npz").read_bytes() == shipped  # nothing exported unless asked
     assert sorted(p.name for p in run.iterdir() if p.suffix == ".npz") == [
