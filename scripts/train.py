@@ -11,10 +11,11 @@ weights. Only ``--export PATH`` copies the weights elsewhere; nothing overwrites
 
 The training set is MNIST's training split plus drawn digits and non-digits generated from it
 (``scripts/drawn_sets.py``: canvases, pen-stroke redraws, letters, shapes, scribbles, and the number
-reader's candidate parts of generated numbers); non-digits are an 11th class. A validation split of the same kinds, held out from the training digits, chooses the
-best epoch, fits the confidence temperature and the "not a digit" threshold; the test set is only used
-once, for the final report. Ctrl-C checkpoints and exports the best weights so far; ``--resume``
-continues from the checkpoint. Same seed and data give the same weights.
+reader's candidate parts of generated numbers); non-digits are an 11th class. A validation split of
+the same kinds, held out from the training digits, chooses the best epoch, fits the confidence
+temperature and the "not a digit" threshold; the test set is only used once, for the final report.
+Ctrl-C checkpoints and exports the best weights so far; ``--resume`` continues from the checkpoint.
+Same seed and data give the same weights.
 """
 
 from __future__ import annotations
