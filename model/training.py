@@ -13,6 +13,7 @@ import numpy as np
 
 from .augment import Augment
 from .batching import DataGenerator
+from .ema import ExponentialMovingAverage
 from .metrics import accuracy
 from .normalize import to_network_input, to_unit
 from .optim import Optimizer
@@ -51,7 +52,8 @@ def evaluate(net: Sequential, x: np.ndarray, y: np.ndarray, batch_size: int = 10
 
 
 class Trainer:
-    """Runs :meth:`fit`; ``progress`` wraps the batch iterator (tqdm in the CLI, plain in tests)."""
+    """Runs :meth:`fit`; ``progress`` wraps the batch iterator (tqdm in the CLI, plain in tests).
+    With ``ema``, validation, the best weights and the result are the moving average's weights."""
 
     def __init__(
         self,
@@ -65,10 +67,11 @@ class Trainer:
         patience: int = 0,
         checkpoint: Path | None = None,
         progress: Callable[..., Any] | None = None,
+        ema: ExponentialMovingAverage | None = None,
     ) -> None:
         self.net, self.optimizer, self.schedule = net, optimizer, schedule
         self.train_data, self.val_data = train_data, val_data
-        self.augment, self.patience, self.checkpoint = augment, patience, checkpoint
+        self.augment, self.patience, self.checkpoint, self.ema = augment, patience, checkpoint, ema
         self.aug_rng = np.random.default_rng(seed + 1)
         self.progress = progress or (lambda it, **_: it)
         self.state = TrainState()
@@ -93,6 +96,8 @@ class Trainer:
             loss = net.loss(logits, labels)
             net.backward()
             self.optimizer.step()
+            if self.ema is not None:
+                self.ema.update(net)
             self.state.step += 1
             n = len(yb)
             total_loss += loss * n
@@ -109,7 +114,7 @@ class Trainer:
         try:
             while self.state.epoch < epochs:
                 train_loss, train_acc, seconds = self.train_epoch()
-                val_loss, val_acc = evaluate(self.net, *self.val_data)
+                val_loss, val_acc = self.validate()
                 self.state.epoch += 1
                 record = EpochRecord(
                     self.state.epoch, round(seconds, 3), self.optimizer.lr,
@@ -131,6 +136,17 @@ class Trainer:
         self.net.load_state_dict(self.best_weights)
         return self.state
 
+    def validate(self) -> tuple[float, float]:
+        """Validation loss and accuracy of the weights :meth:`fit` would return (the average, with EMA)."""
+        if self.ema is None:
+            return evaluate(self.net, *self.val_data)
+        live = {k: v.copy() for k, v in self.net.state_dict().items()}
+        self.net.load_state_dict(self.ema.average)
+        try:
+            return evaluate(self.net, *self.val_data)
+        finally:
+            self.net.load_state_dict(live)
+
     def _track_best(self, r: EpochRecord) -> bool:
         s = self.state
         better = r.val_accuracy > s.best_val_accuracy or (
@@ -138,7 +154,8 @@ class Trainer:
         )
         if better:
             s.best_epoch, s.best_val_accuracy, s.best_val_loss = r.epoch, r.val_accuracy, r.val_loss
-            self.best_weights = {k: v.copy() for k, v in self.net.state_dict().items()}
+            weights = self.net.state_dict() if self.ema is None else self.ema.average
+            self.best_weights = {k: v.copy() for k, v in weights.items()}
         return better
 
     # -- checkpoints ----------------------------------------------------------------------------------
@@ -149,6 +166,8 @@ class Trainer:
         arrays = {f"net.{k}": v for k, v in self.net.state_dict().items()}
         arrays.update({f"best.{k}": v for k, v in self.best_weights.items()})
         arrays.update({f"optim.{k}": v for k, v in self.optimizer.state_dict().items()})
+        if self.ema is not None:
+            arrays.update({f"ema.{k}": v for k, v in self.ema.average.items()})
         self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.checkpoint.with_suffix(".part.npz")
         np.savez(tmp, **arrays)  # type: ignore[arg-type]
@@ -157,6 +176,7 @@ class Trainer:
             "state": {**asdict(self.state), "history": [asdict(h) for h in self.state.history]},
             "data_rng": self.train_data.state_dict(),
             "aug_rng": self.aug_rng.bit_generator.state,
+            "ema_updates": None if self.ema is None else self.ema.updates,
         }
         self.checkpoint.with_suffix(".json").write_text(json.dumps(meta))
 
@@ -170,6 +190,11 @@ class Trainer:
         self.net.load_state_dict({k[4:]: v for k, v in arrays.items() if k.startswith("net.")})
         self.best_weights = {k[5:]: v for k, v in arrays.items() if k.startswith("best.")}
         self.optimizer.load_state_dict({k[6:]: v for k, v in arrays.items() if k.startswith("optim.")})
+        if self.ema is not None:
+            if meta.get("ema_updates") is None:
+                raise ValueError(f"{self.checkpoint} was saved without a moving average: resume without --ema")
+            self.ema.load_state_dict({k[4:]: v for k, v in arrays.items() if k.startswith("ema.")},
+                                     meta["ema_updates"])
         st = meta["state"]
         st["history"] = [EpochRecord(**h) for h in st["history"]]
         self.state = TrainState(**st)

@@ -35,6 +35,7 @@ from model.allocator import keep_freed_memory  # noqa: E402
 from model.augment import Augment  # noqa: E402
 from model.batching import DataGenerator  # noqa: E402
 from model.calibration import split_refusal  # noqa: E402
+from model.ema import ExponentialMovingAverage  # noqa: E402
 from model.layers.loss import softmax  # noqa: E402
 from model.metrics import accuracy, classification_report, confusion_matrix, format_confusion_matrix  # noqa: E402
 from model.normalize import to_network_input  # noqa: E402
@@ -66,6 +67,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--schedule", choices=SCHEDULES, default="cosine")
     p.add_argument("--warmup-epochs", type=float, default=1.0, help="cosine warm-up (at most 1/5 of the run)")
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--ema", type=float, default=0.0,
+                   help="ship a moving average of the weights with this decay per step, e.g. 0.9998 (0: off)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--val-size", type=int, default=5000, help="training digits held out for validation")
     p.add_argument("--patience", type=int, default=0, help="stop after N epochs without improvement (0: off)")
@@ -185,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         (np.concatenate([x_val, val_x]), np.concatenate([y_val, val_y])),
         augment=Augment() if args.augment else None, seed=args.seed,
         patience=args.patience, checkpoint=checkpoint, progress=progress,
+        ema=ExponentialMovingAverage(net, args.ema) if args.ema else None,
     )
     if args.resume and trainer.load_checkpoint():
         print(f"resumed from {checkpoint} after epoch {trainer.state.epoch}")

@@ -24,7 +24,8 @@ from model import (
     manual_seed,
     save,
 )
-from model.training import Trainer
+from model.ema import ExponentialMovingAverage
+from model.training import Trainer, evaluate
 
 from .helpers import FULL_MNIST, sample_digits
 
@@ -168,6 +169,55 @@ def test_training_learns_and_checkpoints_resume(tmp_path: Path) -> None:
                       checkpoint=ckpt)
     assert resumed.load_checkpoint()
     assert resumed.state.epoch == 3 and resumed.state.best_epoch == state.best_epoch
+
+
+def test_moving_average_follows_the_formula() -> None:
+    manual_seed(0)
+    net = architectures.build("small")
+    start = {k: v.copy() for k, v in net.state_dict().items()}
+    ema = ExponentialMovingAverage(net, decay=0.5)
+    shifted = {k: v + 1.0 for k, v in start.items()}
+    net.load_state_dict(shifted)
+    ema.update(net)  # first step: d = min(0.5, 2 / 11)
+    d = 2 / 11
+    for k in start:
+        np.testing.assert_allclose(ema.average[k], d * start[k] + (1 - d) * shifted[k], rtol=1e-6, atol=1e-6)
+    for _ in range(50):
+        ema.update(net)
+    for k in start:  # a constant network: the average converges to it
+        np.testing.assert_allclose(ema.average[k], shifted[k], atol=1e-6)
+    with pytest.raises(ValueError, match="decay"):
+        ExponentialMovingAverage(net, decay=1.0)
+
+
+def test_training_with_a_moving_average_returns_and_resumes_the_average(tmp_path: Path) -> None:
+    x, y = sample_digits()
+    manual_seed(0)
+    net = architectures.build("small")
+    ema = ExponentialMovingAverage(net, decay=0.9)
+    ckpt = tmp_path / "run.ckpt.npz"
+    trainer = Trainer(net, Adam(net.parameters(), lr=2e-3), Schedule("constant", 2e-3, 64),
+                      DataGenerator(x[:800], y[:800], batch_size=50, seed=0), (x[800:], y[800:]),
+                      checkpoint=ckpt, ema=ema)
+    state = trainer.fit(2, log=lambda _: None)
+    assert ema.updates == 2 * 16
+    with np.load(ckpt) as f:
+        live = {k[4:]: f[k] for k in f.files if k.startswith("net.")}
+    assert any(not np.array_equal(live[k], ema.average[k]) for k in live)  # the average is not the weights
+    assert state.best_epoch == 2  # seeded: the average improves on epoch 1
+    for k, v in net.state_dict().items():  # the result is the average...
+        np.testing.assert_array_equal(v, ema.average[k])
+    assert evaluate(net, x[800:], y[800:])[1] == state.history[-1].val_accuracy  # ...as validated
+    fresh = architectures.build("small")
+    resumed = Trainer(fresh, Adam(fresh.parameters(), lr=2e-3), Schedule("constant", 2e-3, 64),
+                      DataGenerator(x[:800], y[:800], 50), (x[800:], y[800:]), checkpoint=ckpt,
+                      ema=ExponentialMovingAverage(fresh, decay=0.9))
+    assert resumed.load_checkpoint() and resumed.ema is not None and resumed.ema.updates == 32
+    for k in ema.average:
+        np.testing.assert_array_equal(resumed.ema.average[k], ema.average[k])
+    plain = Trainer(fresh, Adam(fresh.parameters(), lr=2e-3), Schedule("constant", 2e-3, 64),
+                    DataGenerator(x[:800], y[:800], 50), (x[800:], y[800:]), checkpoint=ckpt)
+    assert plain.load_checkpoint()  # a run with an average resumes without one too
 
 
 def test_shipped_weights_load_and_classify_the_sample() -> None:
