@@ -39,7 +39,7 @@ MAX_WIDTH: Final = 1.6  # line heights a multi-atom digit may span
 JOIN_GAP: Final = 0.12  # line heights: atoms of different groups further apart are never one digit
 PART_PENALTY: Final = 0.1  # log-probability cost of each part (ties go to fewer digits)
 CUT_PENALTY: Final = 0.6  # and of each cut through a stroke: touching digits are rarer than separate ones
-SURE: Final = 0.98  # parts of a cut stroke all read this confidently are digits, whatever the whole is
+SURE: Final = 0.98  # parts of a cut stroke read this confidently (geometric mean) are digits, whatever the whole is
 OVERLAP: Final = 0.3  # separate strokes are one digit only if they overlap this much horizontally...
 SMALL: Final = 0.6  # ...or one of them is shorter than this many line heights (a 5's flag, a 7's bar)
 PART_SIDE: Final = 112  # a part is box-reduced to about this many pixels a side before the MNIST recipe
@@ -188,13 +188,14 @@ def _cuts(pieces: list[Atom]) -> list[bool]:
 
 def refuse_cut_strokes(found: Candidates, scores: np.ndarray, best: list[int], threshold: float | None) -> list[int]:
     """For a drawing of one stroke that ``best`` cuts into digits: the stroke put back whole when the
-    network refuses it more surely than it reads the parts (geometric mean) and some part is read with
-    less than ``SURE`` confidence. A star cut in two reads as "88" at 0.9 a half and is refused whole
-    at 0.99; two touching digits read at 0.99 or more each (and are refused whole too: two digits are
-    not one). Nor is a stroke cut only into ones: slices of a zigzag (a W, an M, a wave) each read as a
-    sure 1, but ones are written as strokes of their own. Only lone strokes: inside a number of several
-    strokes, the same rule measured 3 points fewer numbers read right (touching digits lost) for few
-    shapes caught."""
+    network refuses it more surely than it reads the parts, and reads the parts with less than ``SURE``
+    confidence (both as geometric means over the parts: a part read at 0.975 beside sure ones is still
+    a digit). A star cut in two reads as "88" at 0.9 a half and is refused whole at 0.99; two touching
+    digits read at 0.99 each are kept (and are refused whole too: two digits are not one). Nor is a
+    stroke cut only into ones: slices of a zigzag (a W, an M, a wave) each read as a sure 1, but ones
+    are written as strokes of their own. Only lone strokes: inside a number of several strokes, the
+    same rule measured 3 points fewer numbers read right (touching digits lost) for few shapes caught.
+    """
     if threshold is None or scores.shape[1] <= 10 or len({a.stroke for a in found.pieces}) > 1:
         return best
     out = list(best)
@@ -207,7 +208,7 @@ def refuse_cut_strokes(found: Candidates, scores: np.ndarray, best: list[int], t
         w = found.spans.index(whole)
         confidence = scores[parts, :10].max(axis=1)
         mean = float(np.log(np.maximum(confidence, 1e-12)).mean())
-        unsure = confidence.min() < SURE and math.log(scores[w, 10]) >= mean
+        unsure = mean < math.log(SURE) and math.log(scores[w, 10]) >= mean
         zigzag = bool((scores[parts, :10].argmax(axis=1) == 1).all())
         if scores[w, 10] >= threshold and (unsure or zigzag):
             out = sorted([s for s in out if s not in parts] + [w], key=lambda s: found.spans[s][0])
