@@ -12,9 +12,10 @@ from PIL import Image
 
 import model
 from app.main import create_app
-from app.number_reader import MAX_DIGITS, read_number
+from app.number_reader import MAX_DIGITS, Candidates, read_number, refuse_cut_strokes
 from app.preprocessing import preprocess
 from app.schemas import NumberResponse
+from app.segmentation import Atom
 from app.settings import Settings
 from model import canvas as cv
 from model import negatives as neg
@@ -221,3 +222,22 @@ def test_a_number_over_the_pixel_limit_is_413_from_its_header(client: TestClient
     huge = Image.new("L", (4000, 4000), 255)
     r = client.post("/predict/number", content=encode(huge), headers={"content-type": "image/png"})
     assert r.status_code == 413 and "pixels" in r.json()["detail"]
+
+
+def _one_stroke_cut_in_two(part_confidences: tuple[float, float], refused_whole: float) -> list[tuple[int, int]]:
+    """The spans refuse_cut_strokes keeps for one stroke cut into two parts read at ``part_confidences``
+    (each as a digit), the whole stroke refused at ``refused_whole``."""
+    pieces = [Atom(np.ones((4, 4), bool), 0, 0, 4, 4, stroke=0), Atom(np.ones((4, 4), bool), 4, 0, 8, 4, stroke=0)]
+    spans = [(0, 1), (1, 2), (0, 2)]
+    found = Candidates(pieces, spans, np.zeros((3, 28, 28), np.uint8), 1, (1.0, 1.0), splittable=2)
+    scores = np.zeros((3, 11))
+    for row, (digit, p) in enumerate(zip((3, 5), part_confidences, strict=True)):
+        scores[row, digit], scores[row, 10] = p, 1 - p
+    scores[2, 10], scores[2, 0] = refused_whole, 1 - refused_whole
+    return [spans[s] for s in refuse_cut_strokes(found, scores, [0, 1], threshold=0.9)]
+
+
+def test_a_cut_stroke_is_refused_whole_by_how_surely_its_parts_read_together() -> None:
+    assert _one_stroke_cut_in_two((0.975, 0.999), 0.999) == [(0, 1), (1, 2)]  # one part just below SURE
+    assert _one_stroke_cut_in_two((0.9, 0.9), 0.99) == [(0, 2)]  # a star cut into "88"
+    assert _one_stroke_cut_in_two((0.9, 0.9), 0.5) == [(0, 1), (1, 2)]  # the whole not refused
