@@ -25,9 +25,10 @@ SPECK = 0.35  # a component smaller than this share of the line height is a piec
 WIDE = 0.6  # a stroke wider than this many line heights may be several digits touching
 FINE_WIDE = 1.0  # a stroke wider than this many line heights is likely several digits: cut finely
 # (cuts per line height of width, line heights between cuts and from the edges): a stroke that may be
-# one digit is cut coarsely (finer cuts split wide digits, a 0 read as "17"); one that is wider than a
-# digit finely, so that each slice stays within one digit even where touching digits overlap.
-COARSE_CUTS = (3, 1 / 4)
+# one digit is cut coarsely (finer cuts split wide digits, a 0 read as "17"), but as close as 1/8 line
+# height to its edges (a 1 touching the next digit is that narrow); one that is wider than a digit
+# finely, so that each slice stays within one digit even where touching digits overlap.
+COARSE_CUTS = (4, 1 / 8)
 FINE_CUTS = (6, 1 / 8)
 
 
@@ -206,8 +207,9 @@ def atoms(ink: np.ndarray) -> tuple[list[Atom], int, float]:
     analysis ``factor`` (one cell is ``factor x factor`` ink pixels) and the line height in cells.
 
     An atom is a stroke (a connected component, with the specks that belong to it), or, for a stroke
-    wider than ``WIDE`` line heights (digits that touch), a piece of it split off at a thin neck or a
-    column slice of it."""
+    wider than ``WIDE`` line heights (digits that touch), a column slice of it, after pieces are split
+    off at thin necks from a stroke wider than ``FINE_WIDE`` (narrower, the necks found no more digits
+    and cost a millisecond a number)."""
     factor = max(1, math.ceil(max(ink.shape) / ANALYSIS_SIDE))
     mask = max_pool(ink, factor) >= INK_LEVEL
     labels, n = label_components(mask)
@@ -221,7 +223,7 @@ def atoms(ink: np.ndarray) -> tuple[list[Atom], int, float]:
         x0, y0 = int(box[g, 0].min()), int(box[g, 1].min())
         x1, y1 = int(box[g, 2].max()), int(box[g, 3].max())
         sub = np.isin(labels[y0:y1, x0:x1], np.asarray(g) + 1)
-        pieces = split_at_necks(sub, line) if sub.shape[1] > WIDE * line else [sub]
+        pieces = split_at_necks(sub, line) if sub.shape[1] > FINE_WIDE * line else [sub]
         for piece in pieces:
             cols = np.flatnonzero(piece.any(axis=0))
             edges = [0, *cut_columns(piece[:, cols[0] : cols[-1] + 1], line), cols[-1] + 1 - cols[0]]
