@@ -28,7 +28,7 @@ FINE_WIDE = 1.0  # a stroke wider than this many line heights is likely several 
 # one digit is cut coarsely (finer cuts split wide digits, a 0 read as "17"), but as close as 1/8 line
 # height to its edges (a 1 touching the next digit is that narrow); one that is wider than a digit
 # finely, so that each slice stays within one digit even where touching digits overlap.
-COARSE_CUTS = (4, 1 / 8)
+COARSE_CUTS = (3, 1 / 8)
 FINE_CUTS = (6, 1 / 8)
 
 
