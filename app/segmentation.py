@@ -24,12 +24,12 @@ INK_LEVEL = BOX_LEVEL  # a cell holds ink when its strongest pixel reaches this 
 SPECK = 0.35  # a component smaller than this share of the line height is a piece, not a digit
 WIDE = 0.6  # a stroke wider than this many line heights may be several digits touching
 FINE_WIDE = 1.0  # a stroke wider than this many line heights is likely several digits: cut finely
-# (cuts per line height of width, line heights between cuts and from the edges): a stroke that may be
+# How a stroke wider than WIDE is cut, by its width: (wider than this many line heights, cuts per line
+# height of width, line heights between cuts and from the edges), widest first. A stroke that may be
 # one digit is cut coarsely (finer cuts split wide digits, a 0 read as "17"), but as close as 1/8 line
-# height to its edges (a 1 touching the next digit is that narrow); one that is wider than a digit
-# finely, so that each slice stays within one digit even where touching digits overlap.
-COARSE_CUTS = (3, 1 / 8)
-FINE_CUTS = (6, 1 / 8)
+# height to its edges (a 1 touching the next digit is that narrow); one wider than a digit finely, so
+# that each slice stays within one digit even where touching digits overlap.
+CUTS: tuple[tuple[float, int, float], ...] = ((FINE_WIDE, 6, 1 / 8), (0.8, 4, 1 / 8), (WIDE, 3, 1 / 8))
 
 
 @dataclass(frozen=True)
@@ -146,12 +146,14 @@ def merge_specks(box: np.ndarray, line: float) -> list[list[int]]:
 def cut_columns(mask: np.ndarray, line: float) -> list[int]:
     """Candidate cuts of a ``(h, w)`` stroke mask wider than ``WIDE`` line heights (digits that touch):
     the local minima of its ink per column, thinnest first, at least a set share of the line height
-    from the edges and from each other, a set number per line height of width (``COARSE_CUTS``, or
-    ``FINE_CUTS`` past ``FINE_WIDE`` line heights). The reader joins the slices back into digits."""
+    from the edges and from each other, a set number per line height of width (both from ``CUTS`` by
+    the stroke's width). The reader joins the slices back into digits."""
     w = mask.shape[1]
-    per, spacing = FINE_CUTS if w > FINE_WIDE * line else COARSE_CUTS
+    if w <= WIDE * line:
+        return []
+    per, spacing = next((p, s) for above, p, s in CUTS if w > above * line)
     margin = max(int(line * spacing), 1)
-    if w <= WIDE * line or w <= 2 * margin:
+    if w <= 2 * margin:
         return []
     profile = mask.sum(axis=0).astype(np.float64)
     smooth = np.convolve(np.pad(profile, 1, mode="edge"), np.ones(3) / 3, mode="valid")

@@ -121,7 +121,7 @@ def test_touching_digits_that_overlap_are_sliced_finely_enough_to_keep_them_apar
     # eighth of a line height wide mostly fall within one digit (the reader joins them back).
     x, _ = sample
     fine = _pairs_with_a_mixed_atom(x, 100)
-    monkeypatch.setattr(segmentation, "FINE_WIDE", np.inf)  # every stroke cut coarsely, as before
+    monkeypatch.setattr(segmentation, "CUTS", ((segmentation.WIDE, 3, 1 / 4),))  # every stroke cut coarsely
     coarse = _pairs_with_a_mixed_atom(x, 100)
     assert fine <= 27 and coarse >= fine + 6, (fine, coarse)
 
