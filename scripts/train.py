@@ -52,6 +52,7 @@ LABELS = [str(d) for d in range(10)] + ["not a digit"]
 RECIPES: dict[str, dict[str, float | int]] = {
     "small": {"batch_size": 64, "lr": 3e-3},
     "default": {"batch_size": 128, "lr": 2e-3},
+    "deep": {"batch_size": 128, "lr": 2e-3},
 }
 
 

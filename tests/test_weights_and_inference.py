@@ -45,7 +45,7 @@ def trained_like(arch: str, seed: int = 0):
     return net.eval()
 
 
-@pytest.mark.parametrize("arch", ["small", "default"])
+@pytest.mark.parametrize("arch", ["small", "default", "deep"])
 def test_inference_matches_eval_mode_predict(arch: str, tmp_path: Path) -> None:
     net = trained_like(arch)
     x, _ = sample_digits()
