@@ -5,7 +5,9 @@ atoms that could be one digit goes through the same MNIST recipe as ``/predict``
 batch; dynamic programming then picks the split of the atoms whose digits the network reads best (the
 largest sum of log-probabilities of each part's best digit, a small penalty per part). So two touching
 digits are cut where a cut gives two clear digits, and the flag of a 5 stays with its body because
-alone it reads as a dash, not a digit.
+alone it reads as a dash, not a digit. A number with a part refused beside digits that were read is
+read a second time with that part's strokes cut finer (``segmentation.RECUTS``): a 1 pressed against
+its neighbour is narrower than the first cuts.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ class DigitReading:
     is_digit: bool
     box: tuple[int, int, int, int]  # x0, y0, x1, y1 in the uploaded image's pixels, end-exclusive
     image: np.ndarray  # (28, 28) uint8: what the network saw
+    strokes: frozenset[int] = frozenset()  # the drawing's strokes it is made of (``segmentation.atoms``)
 
 
 @dataclass(frozen=True)
@@ -79,18 +82,47 @@ def read_number(
     data: bytes, net: Network, threshold: float | None, max_pixels: int = DEFAULT_MAX_PIXELS
 ) -> list[DigitReading]:
     """Encoded image bytes -> its digits, left to right, in this thread (the service runs the network
-    part in its predictor instead: :func:`candidates`, then the scores, then :func:`choose`)."""
+    part in its predictor instead: :func:`candidates`, then the scores, then :func:`choose`, and again
+    for the strokes :func:`to_recut` names)."""
     found = candidates(data, max_pixels)
-    return choose(found, net.predict(found.images), threshold)
+    first = choose(found, net.predict(found.images), threshold)
+    recut = to_recut(first)
+    if not recut:
+        return first
+    try:
+        again = candidates(data, max_pixels, recut)
+        return better_reading(first, choose(again, net.predict(again.images), threshold))
+    except TooManyPartsError:
+        return first
 
 
-def candidates(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Candidates:
-    """Decode, find the ink, split it into atoms and prepare every candidate digit. Raises
-    :class:`ImageError` subclasses: ``NoDigitError`` for a blank image, ``TooManyPartsError`` when
-    there are more marks than ``MAX_DIGITS`` digits can be made of."""
+def to_recut(readings: list[DigitReading]) -> frozenset[int]:
+    """The strokes to cut finer for a second reading: those of the parts refused beside digits that were
+    read (perhaps two digits the first cuts did not separate); none when all parts or none are digits."""
+    if all(r.is_digit for r in readings) or not any(r.is_digit for r in readings):
+        return frozenset()
+    return frozenset().union(*(r.strokes for r in readings if not r.is_digit))
+
+
+def better_reading(first: list[DigitReading], second: list[DigitReading]) -> list[DigitReading]:
+    """The second reading when all its parts are digits read with ``SURE`` confidence (geometric mean),
+    else the first. Only numbers with a part refused beside digits get a second reading: a lone letter
+    cut finely reads as a sure "17" too, so the first reading must already have found digits."""
+    confidence = np.array([r.probabilities.max() for r in second], np.float64)
+    sure = float(np.log(np.maximum(confidence, 1e-12)).mean()) >= math.log(SURE)
+    return second if sure and all(r.is_digit for r in second) else first
+
+
+def candidates(
+    data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, recut: frozenset[int] = frozenset()
+) -> Candidates:
+    """Decode, find the ink, split it into atoms (the strokes numbered in ``recut`` cut finer: see
+    ``segmentation.atoms``) and prepare every candidate digit. Raises :class:`ImageError` subclasses:
+    ``NoDigitError`` for a blank image, ``TooManyPartsError`` when there are more marks than
+    ``MAX_DIGITS`` digits can be made of."""
     im = open_image(data, max_pixels)
     ink = normalize_ink(ink_map(im))
-    pieces, factor, line = atoms(ink)
+    pieces, factor, line = atoms(ink, recut)
     if len(pieces) > 1:
         pieces = [a for a in pieces if max(a.x1 - a.x0, a.y1 - a.y0) >= SPECK * line] or pieces
     if not pieces:
@@ -123,8 +155,11 @@ def choose(found: Candidates, scores: np.ndarray, threshold: float | None) -> li
     probs, is_digit = split_refusal(scores[best], threshold)
     return [
         DigitReading(
-            probs[k], bool(is_digit[k]),
-            _box(found.pieces, *found.spans[s], found.factor, found.to_upload), found.images[s],
+            probs[k],
+            bool(is_digit[k]),
+            _box(found.pieces, *found.spans[s], found.factor, found.to_upload),
+            found.images[s],
+            frozenset(a.stroke for a in found.pieces[slice(*found.spans[s])]),
         )
         for k, s in enumerate(best)
     ]
@@ -254,9 +289,7 @@ def _upload_scale(data: bytes, im: Image.Image) -> tuple[float, float]:
     return w / im.width, h / im.height
 
 
-def _box(
-    pieces: list[Atom], i: int, j: int, factor: int, scale: tuple[float, float]
-) -> tuple[int, int, int, int]:
+def _box(pieces: list[Atom], i: int, j: int, factor: int, scale: tuple[float, float]) -> tuple[int, int, int, int]:
     x0, y0 = min(a.x0 for a in pieces[i:j]), min(a.y0 for a in pieces[i:j])
     x1, y1 = max(a.x1 for a in pieces[i:j]), max(a.y1 for a in pieces[i:j])
     sx, sy = factor * scale[0], factor * scale[1]

@@ -29,7 +29,12 @@ FINE_WIDE = 1.0  # a stroke wider than this many line heights is likely several 
 # one digit is cut coarsely (finer cuts split wide digits, a 0 read as "17"), but as close as 1/8 line
 # height to its edges (a 1 touching the next digit is that narrow); one wider than a digit finely, so
 # that each slice stays within one digit even where touching digits overlap.
-CUTS: tuple[tuple[float, int, float], ...] = ((FINE_WIDE, 6, 1 / 8), (0.8, 4, 1 / 8), (WIDE, 3, 1 / 8))
+Cuts = tuple[tuple[float, int, float], ...]
+CUTS: Cuts = ((FINE_WIDE, 6, 1 / 8), (0.8, 4, 1 / 8), (WIDE, 3, 1 / 8))
+# The second reading of a number with a part refused beside read digits (``app.number_reader``): the
+# strokes of that part cut finely from 0.3 line heights wide, so that a 1 pressed against its neighbour
+# comes apart.
+RECUTS: Cuts = ((0.3, 8, 1 / 10),)
 
 
 @dataclass(frozen=True)
@@ -131,27 +136,31 @@ def merge_specks(box: np.ndarray, line: float) -> list[list[int]]:
                 best, dist = j, d
         if best >= 0 and dist < 0.3 * line:
             owner[i] = best
+
     def root(i: int) -> int:
         seen = set()
         while owner[i] != i and i not in seen:
             seen.add(i)
             i = owner[i]
         return i
+
     groups: dict[int, list[int]] = {}
     for i in range(n):
         groups.setdefault(root(i), []).append(i)
     return list(groups.values())
 
 
-def cut_columns(mask: np.ndarray, line: float) -> list[int]:
-    """Candidate cuts of a ``(h, w)`` stroke mask wider than ``WIDE`` line heights (digits that touch):
-    the local minima of its ink per column, thinnest first, at least a set share of the line height
-    from the edges and from each other, a set number per line height of width (both from ``CUTS`` by
-    the stroke's width). The reader joins the slices back into digits."""
+def cut_columns(mask: np.ndarray, line: float, cuts: Cuts | None = None) -> list[int]:
+    """Candidate cuts of a ``(h, w)`` stroke mask wide enough to be digits that touch (wider than the
+    last row of ``cuts``, by default ``CUTS``): the local minima of its ink per column, thinnest first,
+    at least a set share of the line height from the edges and from each other, a set number per line
+    height of width (both from the row of ``cuts`` for the stroke's width). The reader joins the slices
+    back into digits."""
     w = mask.shape[1]
-    if w <= WIDE * line:
+    row = next(((p, s) for above, p, s in (CUTS if cuts is None else cuts) if w > above * line), None)
+    if row is None:
         return []
-    per, spacing = next((p, s) for above, p, s in CUTS if w > above * line)
+    per, spacing = row
     margin = max(int(line * spacing), 1)
     if w <= 2 * margin:
         return []
@@ -204,14 +213,15 @@ def split_at_necks(mask: np.ndarray, line: float, max_erosions: int = 3) -> list
     return [mask]
 
 
-def atoms(ink: np.ndarray) -> tuple[list[Atom], int, float]:
+def atoms(ink: np.ndarray, recut: frozenset[int] = frozenset()) -> tuple[list[Atom], int, float]:
     """Normalized ``(H, W)`` ink in ``[0, 1]`` -> atoms sorted by their centre, left to right, the
     analysis ``factor`` (one cell is ``factor x factor`` ink pixels) and the line height in cells.
 
     An atom is a stroke (a connected component, with the specks that belong to it), or, for a stroke
-    wider than ``WIDE`` line heights (digits that touch), a column slice of it, after pieces are split
-    off at thin necks from a stroke wider than ``FINE_WIDE`` (narrower, the necks found no more digits
-    and cost a millisecond a number)."""
+    wide enough to be digits that touch (by ``CUTS``; the strokes numbered in ``recut`` by ``RECUTS``),
+    a column slice of it, after pieces are split off at thin necks from a stroke wider than
+    ``FINE_WIDE`` (narrower, the necks found no more digits and cost a millisecond a number). Strokes
+    are numbered in the order of :func:`merge_specks`, the same for the same ink."""
     factor = max(1, math.ceil(max(ink.shape) / ANALYSIS_SIDE))
     mask = max_pool(ink, factor) >= INK_LEVEL
     labels, n = label_components(mask)
@@ -226,9 +236,10 @@ def atoms(ink: np.ndarray) -> tuple[list[Atom], int, float]:
         x1, y1 = int(box[g, 2].max()), int(box[g, 3].max())
         sub = np.isin(labels[y0:y1, x0:x1], np.asarray(g) + 1)
         pieces = split_at_necks(sub, line) if sub.shape[1] > FINE_WIDE * line else [sub]
+        cuts = RECUTS if stroke in recut else None
         for piece in pieces:
             cols = np.flatnonzero(piece.any(axis=0))
-            edges = [0, *cut_columns(piece[:, cols[0] : cols[-1] + 1], line), cols[-1] + 1 - cols[0]]
+            edges = [0, *cut_columns(piece[:, cols[0] : cols[-1] + 1], line, cuts), cols[-1] + 1 - cols[0]]
             for a, b in zip(edges[:-1], edges[1:], strict=True):
                 out += _atom(piece[:, cols[0] + a : cols[0] + b], x0 + int(cols[0]) + a, y0, stroke)
     out.sort(key=lambda a: a.x0 + a.x1)

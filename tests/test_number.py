@@ -12,7 +12,17 @@ from PIL import Image
 
 import model
 from app.main import create_app
-from app.number_reader import MAX_DIGITS, Candidates, read_number, refuse_cut_strokes
+from app.number_reader import (
+    MAX_DIGITS,
+    Candidates,
+    DigitReading,
+    better_reading,
+    candidates,
+    choose,
+    read_number,
+    refuse_cut_strokes,
+    to_recut,
+)
 from app.preprocessing import preprocess
 from app.schemas import NumberResponse
 from app.segmentation import Atom
@@ -243,16 +253,55 @@ def test_a_cut_stroke_is_refused_whole_by_how_surely_its_parts_read_together() -
     assert _one_stroke_cut_in_two((0.9, 0.9), 0.5) == [(0, 1), (1, 2)]  # the whole not refused
 
 
+def _reads(parts: list[DigitReading], number: str) -> bool:
+    return all(p.is_digit for p in parts) and "".join(str(int(p.probabilities.argmax())) for p in parts) == number
+
+
 def test_generated_numbers_are_read_exactly(sample: tuple[np.ndarray, np.ndarray]) -> None:
     # 300 numbers of 2-5 digits of the test sample, the evaluation generator's mix (pixels or pen,
-    # spaced or tight): 277 read exactly with the shipped network; 272 when every stroke up to a digit
-    # wide was cut 3 times and no closer than 1/4 line height to its edges (a 1 touching a 6 was lost).
+    # spaced or tight): 280 read exactly with the shipped network, 277 by the first reading alone
+    # (the second, with finer cuts, reads 3 of the 4 whose first reading refused a part beside digits);
+    # 272 when every stroke up to a digit wide was cut 3 times and no closer than 1/4 line height to its
+    # edges (a 1 touching a 6 was lost).
     x, y = sample
     net = model.load()
     rng = np.random.default_rng(7)
-    right = 0
+    right = first_right = 0
     for s in (drawn_sets.number_sample(x, y, rng) for _ in range(300)):
-        parts = read_number(s.data, net, net.reject_threshold)
-        read = "".join(str(int(p.probabilities.argmax())) for p in parts)
-        right += all(p.is_digit for p in parts) and read == s.number
-    assert right >= 275, right
+        found = candidates(s.data)
+        first_right += _reads(choose(found, net.predict(found.images), net.reject_threshold), s.number)
+        right += _reads(read_number(s.data, net, net.reject_threshold), s.number)
+    assert right >= 278 and right >= first_right + 2, (right, first_right)
+
+
+def test_a_one_pressed_against_its_neighbour_is_read_through_http(
+    client: TestClient, sample: tuple[np.ndarray, np.ndarray]
+) -> None:
+    # The 21st number of the generator above: a tight pen-drawn 84215 whose first reading refuses "21"
+    # as one part; the second reading cuts it finely and reads every digit.
+    x, y = sample
+    rng = np.random.default_rng(7)
+    s = [drawn_sets.number_sample(x, y, rng) for _ in range(21)][-1]
+    assert s.number == "84215"
+    net = model.load()
+    found = candidates(s.data)
+    assert to_recut(choose(found, net.predict(found.images), net.reject_threshold))
+    assert post(client, s.data)["number"] == "84215"
+
+
+def _reading(digit: int, confidence: float, is_digit: bool = True, strokes: tuple[int, ...] = ()) -> DigitReading:
+    probabilities = np.full(10, (1 - confidence) / 9, np.float32)
+    probabilities[digit] = confidence
+    return DigitReading(probabilities, is_digit, (0, 0, 1, 1), np.zeros((28, 28), np.uint8), frozenset(strokes))
+
+
+def test_a_second_reading_only_beside_read_digits_and_kept_only_when_sure() -> None:
+    one, refused = _reading(1, 0.99, strokes=(0,)), _reading(4, 0.5, is_digit=False, strokes=(1, 2))
+    assert to_recut([one, refused, _reading(7, 0.4, is_digit=False, strokes=(4,))]) == {1, 2, 4}
+    assert not to_recut([refused])  # a lone letter cut finely reads as a sure "17"
+    assert not to_recut([one, one])
+    first = [one, refused]
+    second = [one, _reading(1, 0.999), _reading(9, 0.995)]
+    assert better_reading(first, second) is second
+    assert better_reading(first, [one, _reading(1, 0.9), _reading(9, 0.9)]) is first  # digits, but unsure
+    assert better_reading(first, [one, _reading(1, 0.999), refused]) is first  # still a refused part

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 from typing import Annotated, Any
 
 import numpy as np
@@ -13,7 +14,15 @@ from starlette.concurrency import run_in_threadpool
 from ..dependencies import MetricsDep, PredictorDep, SettingsDep
 from ..errors import INTERNAL_ERROR, image_error_status, logger
 from ..metrics import Metrics
-from ..number_reader import MAX_DIGITS, Candidates, DigitReading, candidates, choose
+from ..number_reader import (
+    MAX_DIGITS,
+    DigitReading,
+    TooManyPartsError,
+    better_reading,
+    candidates,
+    choose,
+    to_recut,
+)
 from ..openapi import batch_body, error_responses, single_image_body
 from ..predictor import COSTLY_PIXELS, Outcome, Predictor
 from ..preprocessing import ImageError, decode_cost, read_header, to_png
@@ -22,9 +31,7 @@ from ..uploads import read_batch, read_single
 
 router = APIRouter(tags=["predict"])
 
-DebugQuery = Annotated[
-    bool, Query(description="Also return the 28x28 image the network saw (base64 PNG data URL).")
-]
+DebugQuery = Annotated[bool, Query(description="Also return the 28x28 image the network saw (base64 PNG data URL).")]
 
 
 @router.post(
@@ -99,7 +106,7 @@ async def predict_batch(
     description=(
         "One image holding one or more digits written left to right, sent as for `/predict`. Each part is read "
         "through the same MNIST recipe as `/predict`; which strokes make one digit is decided by what the network "
-        "reads best. `number` is null when any part is not a digit (that part says `\"is_digit\": false`); each "
+        'reads best. `number` is null when any part is not a digit (that part says `"is_digit": false`); each '
         f"part's `box` is in the uploaded image's pixels. A blank image is a 422; so are more than {MAX_DIGITS} parts."
     ),
 )
@@ -108,25 +115,31 @@ async def predict_number(
 ) -> JSONResponse:
     upload = await read_single(request)
     try:
-        found = await _find_candidates(predictor, upload.image)
-        scores = await predictor.predict_digits(found.images)  # in the predictor's batches, fairly
-        readings = choose(found, scores, predictor.reject_threshold)
+        readings = await _read_number(predictor, upload.image)
     except ImageError as exc:
         metrics.count_rejection(type(exc).__name__)
         raise
+    if recut := to_recut(readings):
+        with contextlib.suppress(TooManyPartsError):  # finer cuts, too many parts: the first reading stands
+            readings = better_reading(readings, await _read_number(predictor, upload.image, recut))
     digits = [_number_digit(r, debug or upload.debug, metrics) for r in readings]
     number = "".join(str(d["digit"]) for d in digits) if all(d["is_digit"] for d in digits) else None
     return JSONResponse({"number": number, "digits": digits, "model": predictor.version})
 
 
-async def _find_candidates(predictor: Predictor, image: bytes) -> Candidates:
-    """The number's candidate digits: a canvas-sized image in a worker thread; a costly one (by its
-    header, checked first: 413 past the pixel limit) in the predictor's decoder process, in fair turn
-    with every other costly image."""
+async def _read_number(
+    predictor: Predictor, image: bytes, recut: frozenset[int] = frozenset()
+) -> list[DigitReading]:
+    """The number's digits: its candidate digits found in a worker thread for a canvas-sized image, in
+    the predictor's decoder process for a costly one (by its header, checked first: 413 past the pixel
+    limit) in fair turn with every other costly image; then read in the predictor's batches, fairly."""
     cost = decode_cost(read_header(image, predictor.max_pixels))
     if cost > COSTLY_PIXELS:
-        return await predictor.run_decoder(candidates, image, predictor.max_pixels)
-    return await run_in_threadpool(candidates, image, predictor.max_pixels)
+        found = await predictor.run_decoder(candidates, image, predictor.max_pixels, recut)
+    else:
+        found = await run_in_threadpool(candidates, image, predictor.max_pixels, recut)
+    scores = await predictor.predict_digits(found.images)
+    return choose(found, scores, predictor.reject_threshold)
 
 
 def _number_digit(reading: DigitReading, debug: bool, metrics: Metrics) -> dict[str, Any]:
