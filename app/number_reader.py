@@ -36,7 +36,9 @@ from .preprocessing import (
 from .segmentation import Atom, atoms
 
 MAX_DIGITS: Final = 24  # more parts than this in one image is a 422
-MAX_SPAN: Final = 7  # atoms one digit may be made of
+MAX_SPAN: Final = 12  # atoms one digit may be made of: a digit a line height and a half wide, cut 6 times a
+# line height (``segmentation.CUTS``), is 10 slices, with a flag or bar of another stroke among them
+MAX_ATOMS: Final = 168  # atoms in one image: more is a 422 (it bounds the candidates read, about 12 each)
 MAX_WIDTH: Final = 1.6  # line heights a multi-atom digit may span
 JOIN_GAP: Final = 0.12  # line heights: atoms of different groups further apart are never one digit
 PART_PENALTY: Final = 0.1  # log-probability cost of each part (ties go to fewer digits)
@@ -127,7 +129,7 @@ def candidates(
         pieces = [a for a in pieces if max(a.x1 - a.x0, a.y1 - a.y0) >= SPECK * line] or pieces
     if not pieces:
         raise NoDigitError("no digit found: the image has no stroke thick enough to read")
-    if len(pieces) > MAX_DIGITS * MAX_SPAN:
+    if len(pieces) > MAX_ATOMS:
         raise TooManyPartsError(_too_many(len(pieces)))
     spans = candidate_spans(pieces, line)
     whole = (0, len(pieces))
