@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from PIL import Image
+from PIL import Image, ImageDraw
 
 import model
 from app.main import create_app
@@ -287,6 +287,17 @@ def test_a_one_pressed_against_its_neighbour_is_read_through_http(
     found = candidates(s.data)
     assert to_recut(choose(found, net.predict(found.images), net.reject_threshold))
     assert post(client, s.data)["number"] == "84215"
+
+
+@pytest.mark.parametrize("wide", [1.0, 1.4, 1.6])
+def test_a_wide_zero_is_read_whole(client: TestClient, wide: float) -> None:
+    # A 0 drawn ``wide`` times as wide as tall beside a 1: wider than a line height, it is cut into up
+    # to 10 slices; with 7 atoms to a digit at most, 1.4 and 1.6 were read as "631".
+    im = Image.new("RGBA", (800, 300), (0, 0, 0, 0))
+    draw, w = ImageDraw.Draw(im), int(200 * wide)
+    draw.ellipse((60, 50, 60 + w, 250), outline=(0, 0, 0, 255), width=14)
+    draw.line((140 + w, 50, 140 + w, 250), fill=(0, 0, 0, 255), width=14)
+    assert post(client, cv.encode(im, "PNG"))["number"] == "01"
 
 
 def _reading(digit: int, confidence: float, is_digit: bool = True, strokes: tuple[int, ...] = ()) -> DigitReading:
