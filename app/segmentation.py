@@ -24,6 +24,7 @@ INK_LEVEL = BOX_LEVEL  # a cell holds ink when its strongest pixel reaches this 
 SPECK = 0.35  # a component smaller than this share of the line height is a piece, not a digit
 WIDE = 0.6  # a stroke wider than this many line heights may be several digits touching
 FINE_WIDE = 1.0  # a stroke wider than this many line heights is likely several digits: cut finely
+FLAT = 0.5  # a stroke less tall than this many line heights (a 5's flag, a 7's bar) is never cut
 # How a stroke wider than WIDE is cut, by its width: (wider than this many line heights, cuts per line
 # height of width, line heights between cuts and from the edges), widest first. A stroke that may be
 # one digit is cut coarsely (finer cuts split wide digits, a 0 read as "17"), but as close as 1/8 line
@@ -155,10 +156,11 @@ def cut_columns(mask: np.ndarray, line: float, cuts: Cuts | None = None) -> list
     last row of ``cuts``, by default ``CUTS``): the local minima of its ink per column, thinnest first,
     at least a set share of the line height from the edges and from each other, a set number per line
     height of width (both from the row of ``cuts`` for the stroke's width). The reader joins the slices
-    back into digits."""
-    w = mask.shape[1]
+    back into digits. None for a stroke less tall than ``FLAT`` line heights: digits that touch are as
+    tall as the line, and a 5's long flag cut into slices could no longer be joined back whole."""
+    h, w = mask.shape
     row = next(((p, s) for above, p, s in (CUTS if cuts is None else cuts) if w > above * line), None)
-    if row is None:
+    if row is None or h < FLAT * line:
         return []
     per, spacing = row
     margin = max(int(line * spacing), 1)

@@ -130,6 +130,13 @@ def test_a_narrow_stroke_is_never_cut() -> None:
     assert cut_columns(np.ones((60, 30), bool), line=60) == []
 
 
+def test_a_flat_stroke_is_never_cut() -> None:
+    # A bar three line heights wide but a quarter of one tall: a 5's flag or a 7's bar, not digits.
+    bar = np.ones((15, 180), bool)
+    assert cut_columns(bar, line=60) == []
+    assert cut_columns(np.ones((30, 180), bool), line=60) != []  # half a line tall: may be digits
+
+
 def test_digits_touching_at_a_neck_are_split_along_the_ink() -> None:
     # two 30x40 blocks overlapping in columns (one above-left, one below-right), joined by a 2-cell neck
     mask = np.zeros((60, 80), bool)
