@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import io
 from collections.abc import Iterator
 
 import numpy as np
@@ -287,6 +288,9 @@ def test_a_one_pressed_against_its_neighbour_is_read_through_http(
     found = candidates(s.data)
     assert to_recut(choose(found, net.predict(found.images), net.reject_threshold))
     assert post(client, s.data)["number"] == "84215"
+    photo = Image.open(io.BytesIO(s.data)).convert("RGBA").resize((1548, 720), Image.Resampling.BICUBIC)
+    body = post(client, cv.encode(photo, "PNG"))  # 1.1 MP: both readings in the decoder process
+    assert body["number"] == "84215" and body["digits"][0]["box"][2] > 200
 
 
 @pytest.mark.parametrize("wide", [1.0, 1.4, 1.6])
