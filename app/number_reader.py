@@ -120,8 +120,7 @@ def candidates(
 ) -> Candidates:
     """Decode, find the ink, split it into atoms (the strokes numbered in ``recut`` cut finer: see
     ``segmentation.atoms``) and prepare every candidate digit. Raises :class:`ImageError` subclasses:
-    ``NoDigitError`` for a blank image, ``TooManyPartsError`` when there are more marks than
-    ``MAX_DIGITS`` digits can be made of."""
+    ``NoDigitError`` for a blank image, ``TooManyPartsError`` past ``MAX_ATOMS`` atoms."""
     im = open_image(data, max_pixels)
     ink = normalize_ink(ink_map(im))
     pieces, factor, line = atoms(ink, recut)
