@@ -1,5 +1,6 @@
 """Prometheus metrics (prometheus-client): requests and latency by route and status, predictions by
-digit, rejected images by reason, micro-batch sizes, model info, and the process collectors.
+digit, rejected images by reason, micro-batch sizes, numbers read twice, model info, and the process
+collectors.
 
 Each app owns its registry, so several apps (tests) never clash; ``GET /metrics`` renders it.
 """
@@ -61,6 +62,13 @@ class Metrics:
             buckets=(1, 2, 4, 8, 16, 32, 64, 128),
             registry=r,
         )
+        self.second_readings = Counter(
+            "digits_number_second_readings",
+            "Numbers read a second time with finer cuts (a part refused beside read digits), by whether the "
+            "second reading was kept.",
+            ("kept",),
+            registry=r,
+        )
         self.model = Info("digits_model", "The loaded model.", registry=r)
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
@@ -79,6 +87,9 @@ class Metrics:
 
     def count_rejection(self, reason: str) -> None:
         self.rejected.labels(reason=reason).inc()
+
+    def count_second_reading(self, kept: bool) -> None:
+        self.second_readings.labels(kept=str(kept).lower()).inc()
 
     def set_model(self, info: dict[str, Any]) -> None:
         self.model.info({k: str(v) for k, v in info.items()})

@@ -275,6 +275,13 @@ def test_generated_numbers_are_read_exactly(sample: tuple[np.ndarray, np.ndarray
     assert right >= 278 and right >= first_right + 2, (right, first_right)
 
 
+def _second_readings_kept(client: TestClient) -> float:
+    """``digits_number_second_readings_total{kept="true"}`` from ``/metrics`` (0 before the first)."""
+    line = 'digits_number_second_readings_total{kept="true"} '
+    found = [r for r in client.get("/metrics").text.splitlines() if r.startswith(line)]
+    return float(found[0][len(line) :]) if found else 0.0
+
+
 def test_a_one_pressed_against_its_neighbour_is_read_through_http(
     client: TestClient, sample: tuple[np.ndarray, np.ndarray]
 ) -> None:
@@ -287,7 +294,9 @@ def test_a_one_pressed_against_its_neighbour_is_read_through_http(
     net = model.load()
     found = candidates(s.data)
     assert to_recut(choose(found, net.predict(found.images), net.reject_threshold))
+    kept_before = _second_readings_kept(client)
     assert post(client, s.data)["number"] == "84215"
+    assert _second_readings_kept(client) == kept_before + 1
     photo = Image.open(io.BytesIO(s.data)).convert("RGBA").resize((1548, 720), Image.Resampling.BICUBIC)
     body = post(client, cv.encode(photo, "PNG"))  # 1.1 MP: both readings in the decoder process
     assert body["number"] == "84215" and body["digits"][0]["box"][2] > 200

@@ -121,7 +121,9 @@ async def predict_number(
         raise
     if recut := to_recut(readings):
         with contextlib.suppress(TooManyPartsError):  # finer cuts, too many parts: the first reading stands
-            readings = better_reading(readings, await _read_number(predictor, upload.image, recut))
+            second = await _read_number(predictor, upload.image, recut)
+            readings = better_reading(readings, second)
+            metrics.count_second_reading(readings is second)
     digits = [_number_digit(r, debug or upload.debug, metrics) for r in readings]
     number = "".join(str(d["digit"]) for d in digits) if all(d["is_digit"] for d in digits) else None
     return JSONResponse({"number": number, "digits": digits, "model": predictor.version})
