@@ -25,6 +25,7 @@ from app.preprocessing import ImageError, preprocess
 from model.calibration import expected_calibration_error, split_refusal
 from model.inference import InferenceNetwork
 from model.layers.loss import softmax
+from scripts.components_splitter import read_by_components
 from scripts.drawn_sets import NOT_DIGIT, Sample
 
 
@@ -190,6 +191,20 @@ def number_lines(
     lines = [f"- **numbers** (2-5 digits): {right:.2%} read exactly ({len(samples)} canvases)"]
     lines.append("  - " + ", ".join(f"{k} {np.mean(v):.2%} ({len(v)})" for k, v in sorted(by_kind.items())))
     return lines, {"accuracy": right}
+
+
+def components_lines(samples: list[Sample], net: InferenceNetwork) -> tuple[list[str], dict[str, float]]:
+    """The same numbers read by the yardstick, a plain connected-components splitter in front of
+    ``/predict`` (:mod:`scripts.components_splitter`): how hard the set is."""
+    by_kind: dict[str, list[bool]] = defaultdict(list)
+    for s in samples:
+        by_kind["/".join(s.style.split("/")[:2])].append(read_by_components(s.data, net) == s.number)
+    right = float(np.mean(sum(by_kind.values(), [])))
+    pen = float(np.mean([ok for k, v in by_kind.items() if k.startswith("pen/") for ok in v]))
+    lines = [f"  - a connected-components splitter in front of /predict reads {right:.2%} of them "
+             f"({pen:.2%} of the pen-stroke ones): "
+             + ", ".join(f"{k} {np.mean(v):.2%}" for k, v in sorted(by_kind.items()))]
+    return lines, {"accuracy": right, "pen": pen}
 
 
 def single_digit_number_lines(

@@ -147,6 +147,7 @@ def drawn_section(net: Any, x_test: np.ndarray, y_test: np.ndarray, args: argpar
         rng = np.random.default_rng(2027)
         numbers = [drawn_sets.number_sample(x_test, y_test, rng) for _ in range(args.numbers)]
         lines += drawn_report.number_lines(numbers, None if args.url else net, args.url)[0]
+        lines += drawn_report.components_lines(numbers, net)[0]
         for name in ("canvas", "pen"):
             lines += drawn_report.single_digit_number_lines(name, sets[name], None if args.url else net, args.url)[0]
     return lines
