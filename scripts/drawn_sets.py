@@ -270,19 +270,25 @@ def _number_part_chunk(x: np.ndarray, y: np.ndarray, n: int, seed: int) -> tuple
     return np.concatenate(images), np.concatenate(labels), np.full(n, NUMBER_PART)
 
 
+# Each kind of the training pool is made in this many seeded chunks, whatever the number of cores, so
+# that the pool (and the weights trained on it) is the same on every machine.
+POOL_CHUNKS = 2
+
+
 def training_pool(
     x: np.ndarray, y: np.ndarray, counts: dict[str, int], seed: int, workers: int | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Drawn training digits and non-digits as the service sees them: ``(M, 28, 28)`` uint8, labels
     ``(M,)`` (10 = not a digit) and each sample's kind ``(M,)`` str, ``counts[kind]`` of each kind,
     from the training digits ``x, y`` only (a sample too faint to read is dropped). ``NUMBER_PART``
-    counts the candidate parts of generated numbers (:func:`number_parts`)."""
-    workers = workers or min(os.cpu_count() or 1, 4)
+    counts the candidate parts of generated numbers (:func:`number_parts`). ``workers`` processes
+    (default: one a core, at most ``POOL_CHUNKS``) make the chunks; the result does not depend on it."""
+    workers = workers or min(os.cpu_count() or 1, POOL_CHUNKS)
     jobs = []
     for k, kind in enumerate((*KINDS, NUMBER_PART)):
         n = counts.get(kind, 0)
-        per = -(-n // workers) if n else 0
-        for w in range(workers if n else 0):
+        per = -(-n // POOL_CHUNKS) if n else 0
+        for w in range(POOL_CHUNKS if n else 0):
             take = min(per, n - w * per)
             if take <= 0:
                 continue
