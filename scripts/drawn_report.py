@@ -180,13 +180,19 @@ def read_as_number(data: bytes, net: InferenceNetwork | None, url: str | None) -
     return "".join(str(int(p.probabilities.argmax())) for p in parts) if all(p.is_digit for p in parts) else None
 
 
+def numbers_by_kind(samples: list[Sample], read: Callable[[bytes], str | None]) -> dict[str, list[bool]]:
+    """Whether ``read`` gets each number canvas exactly right, by kind (``"pen/tight"``, ...)."""
+    by_kind: dict[str, list[bool]] = defaultdict(list)
+    for s in samples:
+        by_kind["/".join(s.style.split("/")[:2])].append(read(s.data) == s.number)
+    return by_kind
+
+
 def number_lines(
     samples: list[Sample], net: InferenceNetwork | None, url: str | None
 ) -> tuple[list[str], dict[str, float]]:
     """Whole numbers read exactly right, overall and per kind (pixels or pen, spaced or tight)."""
-    by_kind: dict[str, list[bool]] = defaultdict(list)
-    for s in samples:
-        by_kind["/".join(s.style.split("/")[:2])].append(read_as_number(s.data, net, url) == s.number)
+    by_kind = numbers_by_kind(samples, lambda data: read_as_number(data, net, url))
     right = float(np.mean(sum(by_kind.values(), [])))
     lines = [f"- **numbers** (2-5 digits): {right:.2%} read exactly ({len(samples)} canvases)"]
     lines.append("  - " + ", ".join(f"{k} {np.mean(v):.2%} ({len(v)})" for k, v in sorted(by_kind.items())))
@@ -196,9 +202,7 @@ def number_lines(
 def components_lines(samples: list[Sample], net: InferenceNetwork) -> tuple[list[str], dict[str, float]]:
     """The same numbers read by the yardstick, a plain connected-components splitter in front of
     ``/predict`` (:mod:`scripts.components_splitter`): how hard the set is."""
-    by_kind: dict[str, list[bool]] = defaultdict(list)
-    for s in samples:
-        by_kind["/".join(s.style.split("/")[:2])].append(read_by_components(s.data, net) == s.number)
+    by_kind = numbers_by_kind(samples, lambda data: read_by_components(data, net))
     right = float(np.mean(sum(by_kind.values(), [])))
     pen = float(np.mean([ok for k, v in by_kind.items() if k.startswith("pen/") for ok in v]))
     lines = [f"  - a connected-components splitter in front of /predict reads {right:.2%} of them "

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -29,7 +28,7 @@ from model import data, load  # noqa: E402
 from model.inference import InferenceNetwork  # noqa: E402
 from scripts import drawn_sets  # noqa: E402
 from scripts.components_splitter import read_by_components  # noqa: E402
-from scripts.drawn_report import read_as_number  # noqa: E402
+from scripts.drawn_report import numbers_by_kind, read_as_number  # noqa: E402
 
 TUNING = ((2027, 500), (99, 400), (5, 400), (11, 400), (12, 400))  # evaluate.py's 500, and the reader's tuning sets
 FRESH = ((31, 400), (32, 400), (33, 400))  # used to choose nothing
@@ -38,16 +37,12 @@ YARDSTICK, YARDSTICK_PEN = 0.92, 0.88  # what the splitter reads of the acceptan
 
 def read_group(sets: list[tuple[int, int]], x: np.ndarray, y: np.ndarray, net: InferenceNetwork) -> tuple[dict, dict]:
     """Per kind (``pen/spaced``, ...): lists of whether the reader, and the splitter, read each number."""
-    reader: dict[str, list[bool]] = defaultdict(list)
-    splitter: dict[str, list[bool]] = defaultdict(list)
+    samples = []
     for seed, count in sets:
         rng = np.random.default_rng(seed)
-        for _ in range(count):
-            s = drawn_sets.number_sample(x, y, rng)
-            kind = "/".join(s.style.split("/")[:2])
-            reader[kind].append(read_as_number(s.data, net, None) == s.number)
-            splitter[kind].append(read_by_components(s.data, net) == s.number)
-    return reader, splitter
+        samples += [drawn_sets.number_sample(x, y, rng) for _ in range(count)]
+    reader = numbers_by_kind(samples, lambda data: read_as_number(data, net, None))
+    return reader, numbers_by_kind(samples, lambda data: read_by_components(data, net))
 
 
 def tight_share(spaced: float, tight: float, target: float) -> float:

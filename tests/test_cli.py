@@ -44,6 +44,16 @@ def test_train_then_evaluate(small_mnist: Path, tmp_path: Path, capsys: pytest.C
     assert (report / "misclassified.png").stat().st_size > 0 and (report / "confusion_matrix.png").exists()
 
 
+def test_evaluate_reads_drawn_sets_and_numbers_beside_the_yardstick(small_mnist: Path, tmp_path: Path) -> None:
+    report = tmp_path / "report"
+    assert evaluate.main(["--data", str(small_mnist), "--no-verify", "--out", str(report),
+                          "--drawn", "8", "--numbers", "6"]) == 0
+    text = (report / "report.md").read_text()
+    assert "**canvas**" in text and "**pen**" in text and "**not digits**" in text
+    assert "read exactly (6 canvases)" in text
+    assert "a connected-components splitter in front of /predict reads" in text
+
+
 def test_unknown_data_is_refused_with_a_reason(
     small_mnist: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
