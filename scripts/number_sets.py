@@ -65,6 +65,12 @@ def weighted(reader: dict[str, list[bool]], splitter: dict[str, list[bool]]) -> 
     return mix(c), mix(r)
 
 
+def parse_set(text: str) -> tuple[int, int]:
+    """``"seed:count"`` -> ``(seed, count)``."""
+    seed, count = text.split(":")
+    return int(seed), int(count)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights", default=None, help="weights .npz (default: the shipped model)")
@@ -73,9 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     mnist = data.load_mnist(args.data)
     net = load(args.weights)
-    groups = {"tuning": TUNING, "fresh": FRESH}
+    groups: dict[str, tuple[tuple[int, int], ...]] = {"tuning": TUNING, "fresh": FRESH}
     if args.sets:
-        groups = {"given": tuple(tuple(map(int, s.split(":"))) for s in args.sets)}
+        groups = {"given": tuple(parse_set(s) for s in args.sets)}
     for name, sets in groups.items():
         reader, splitter = read_group(list(sets), mnist.x_test, mnist.y_test, net)
         total = sum(len(v) for v in reader.values())
