@@ -50,6 +50,9 @@ PART_SIDE: Final = 112  # a part is box-reduced to about this many pixels a side
 WHOLE_WIDTH: Final = 2.2  # line heights: a whole drawing this narrow may be one digit, however drawn
 # (2.2, not MAX_WIDTH: a digit drawn in pieces has a line height, from its pieces, of half its own)
 SPECK: Final = 0.12  # line heights: a lone piece smaller than this beside a number is noise
+ONE_DIGIT: Final = 0.9  # a whole drawing /predict reads as a digit this surely may be one digit (``one_digit``)
+ONE_DIGIT_ASPECT: Final = 2.5  # widths per height: a drawing this narrow is read whole too, as /predict would
+NESTED: Final = 0.8  # share of the narrower part's columns inside its neighbour's: the two are not side by side
 
 
 class TooManyPartsError(ImageError):
@@ -136,9 +139,11 @@ def candidates(
     if joined:
         spans.append(whole)  # a drawing no wider than a digit may be one, however many strokes it has
     splittable = len(spans)
+    width = max(a.x1 for a in pieces) - min(a.x0 for a in pieces)
+    height = max(a.y1 for a in pieces) - min(a.y0 for a in pieces)
     one_stroke = len({a.stroke for a in pieces}) == 1
-    if one_stroke and (0, len(pieces)) not in spans:  # the whole stroke as /predict reads it, to refuse it
-        spans.append((0, len(pieces)))
+    if whole not in spans and (one_stroke or width <= ONE_DIGIT_ASPECT * height):
+        spans.append(whole)  # the whole drawing as /predict reads it: one digit, or a stroke to refuse
     images = np.stack([_digit_image(ink, pieces, i, j, factor) for i, j in spans])
     return Candidates(pieces, spans, images, factor, _upload_scale(data, im), splittable, joined)
 
@@ -151,6 +156,7 @@ def choose(found: Candidates, scores: np.ndarray, threshold: float | None) -> li
         # Joined across strokes only to be refused: a digit beside a shape is a digit and a shape.
         best = best_split(found.pieces, found.spans[: n - 1], scores[: n - 1])
     best = refuse_cut_strokes(found, scores, best, threshold)
+    best = one_digit(found, scores, best, threshold)
     if len(best) > MAX_DIGITS:
         raise TooManyPartsError(_too_many(len(best)))
     probs, is_digit = split_refusal(scores[best], threshold)
@@ -164,6 +170,37 @@ def choose(found: Candidates, scores: np.ndarray, threshold: float | None) -> li
         )
         for k, s in enumerate(best)
     ]
+
+
+def one_digit(found: Candidates, scores: np.ndarray, best: list[int], threshold: float | None) -> list[int]:
+    """The whole drawing as one digit instead of the parts ``best`` when ``/predict`` reads it as a digit
+    at least ``ONE_DIGIT`` surely, and at least as surely as the parts read (their geometric mean) or
+    with a part inside its neighbour's columns. A 5 drawn in four pen strokes is a 5, not "515"; a 3
+    whose tail end came apart is a 3, not "31". The network refuses written numbers as one digit (of
+    2,100 generated numbers, 3 read whole at 0.9 or more), and the parts of a real number read surely
+    side by side: "16" is not read as its 6 at 0.98 when its parts read at 0.997."""
+    whole = (0, len(found.pieces))
+    if len(best) < 2 or whole not in found.spans:
+        return best
+    w = found.spans.index(whole)
+    probs, is_digit = split_refusal(scores[w : w + 1], threshold)
+    confidence = float(probs[0].max())
+    if not is_digit[0] or confidence < ONE_DIGIT:
+        return best
+    parts = float(np.exp(np.log(np.maximum(scores[best, :10].max(axis=1), 1e-12)).mean()))
+    cols = [_columns(found.pieces[slice(*found.spans[s])]) for s in best]
+    nested = any(_nested(a, b) for a, b in zip(cols[:-1], cols[1:], strict=True))
+    return [w] if confidence >= parts or nested else best
+
+
+def _columns(pieces: list[Atom]) -> tuple[int, int]:
+    """``(x0, x1)``: the analysis columns the atoms span, end-exclusive."""
+    return min(a.x0 for a in pieces), max(a.x1 for a in pieces)
+
+
+def _nested(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    """Do columns ``a`` and ``b`` overlap by ``NESTED`` of the narrower one's width?"""
+    return min(a[1], b[1]) - max(a[0], b[0]) >= NESTED * min(a[1] - a[0], b[1] - b[0])
 
 
 def _too_many(n: int) -> str:

@@ -20,6 +20,7 @@ from app.number_reader import (
     better_reading,
     candidates,
     choose,
+    one_digit,
     read_number,
     refuse_cut_strokes,
     to_recut,
@@ -252,6 +253,28 @@ def test_a_cut_stroke_is_refused_whole_by_how_surely_its_parts_read_together() -
     assert _one_stroke_cut_in_two((0.975, 0.999), 0.999) == [(0, 1), (1, 2)]  # one part just below SURE
     assert _one_stroke_cut_in_two((0.9, 0.9), 0.99) == [(0, 2)]  # a star cut into "88"
     assert _one_stroke_cut_in_two((0.9, 0.9), 0.5) == [(0, 1), (1, 2)]  # the whole not refused
+
+
+def _whole_or_parts(whole: tuple[int, float], parts: tuple[float, float], second: tuple[int, int] = (10, 20)) -> str:
+    """What one_digit keeps of a drawing of two strokes, the first in columns 0-10 and the second in
+    ``second``, read as digits at ``parts``; the whole drawing read as ``whole`` (digit, probability;
+    digit 10 is "not a digit"; the rest goes to the next digit)."""
+    x0, x1 = second
+    pieces = [Atom(np.ones((10, 10), bool), 0, 0, 10, 10, 0), Atom(np.ones((10, x1 - x0), bool), x0, 0, x1, 10, 1)]
+    found = Candidates(pieces, [(0, 1), (1, 2), (0, 2)], np.zeros((3, 28, 28), np.uint8), 1, (1.0, 1.0), splittable=3)
+    scores = np.zeros((3, 11))
+    scores[0, 3], scores[1, 1] = parts
+    scores[:2, 10] = 1 - np.array(parts)
+    scores[2, whole[0]], scores[2, (whole[0] + 1) % 11] = whole[1], 1 - whole[1]
+    return "whole" if one_digit(found, scores, [0, 1], threshold=0.5) == [2] else "parts"
+
+
+def test_a_drawing_read_surely_whole_is_one_digit_unless_its_parts_read_more_surely_side_by_side() -> None:
+    assert _whole_or_parts((5, 0.99), (0.95, 0.9)) == "whole"  # a 5 in pen pieces, not "31"
+    assert _whole_or_parts((6, 0.98), (0.997, 0.997)) == "parts"  # "16", its 6 read through the 1
+    assert _whole_or_parts((3, 0.93), (0.997, 0.997), second=(7, 10)) == "whole"  # a 3's loose tail end
+    assert _whole_or_parts((3, 0.85), (0.95, 0.9)) == "parts"  # not sure enough as one digit
+    assert _whole_or_parts((10, 0.99), (0.95, 0.9)) == "parts"  # refused whole
 
 
 def _reads(parts: list[DigitReading], number: str) -> bool:
