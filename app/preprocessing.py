@@ -286,6 +286,14 @@ def normalize_ink(ink: np.ndarray) -> np.ndarray:
     return np.clip(out, 0, 1, out=out)
 
 
+def pad_zeros(a: np.ndarray, width: int) -> np.ndarray:
+    """``(H, W)`` -> ``(H + 2 width, W + 2 width)``, zeros around ``a``: ``np.pad(a, width)`` at a
+    tenth of its overhead, which shows at the dozens of small parts of one number."""
+    out = np.zeros((a.shape[0] + 2 * width, a.shape[1] + 2 * width), a.dtype)
+    out[width : width + a.shape[0], width : width + a.shape[1]] = a
+    return out
+
+
 def _bounds(mask: np.ndarray) -> tuple[int, int, int, int]:
     """``(top, bottom, left, right)``, end-exclusive, of the True pixels of a non-empty ``(H, W)`` mask."""
     rows = np.flatnonzero(mask.any(axis=1))
@@ -321,7 +329,7 @@ def fit_digit(ink: np.ndarray) -> np.ndarray:
     x0 = cx + 0.5 - (CENTRE + 0.5) / scale
     span = SIZE / scale  # source pixels covered by the output field
     pad = math.ceil(max(-y0, -x0, y0 + span - crop.shape[0], x0 + span - crop.shape[1], 0))
-    source = Image.fromarray(np.pad(crop, pad) if pad else crop)
+    source = Image.fromarray(pad_zeros(crop, pad) if pad else crop)
     box = (x0 + pad, y0 + pad, x0 + pad + span, y0 + pad + span)
     field: np.ndarray = np.clip(np.asarray(source.resize((SIZE, SIZE), RESAMPLE, box=box)), 0, 1)
     return field
@@ -330,7 +338,7 @@ def fit_digit(ink: np.ndarray) -> np.ndarray:
 def stroke_width(ink: np.ndarray) -> float:
     """Mean stroke width of ``(h, w)`` ink, in its pixels: twice the area over the perimeter of the
     ink >= 0.5 (MNIST digits: median 1.9 pixels, 95% below 2.9)."""
-    m = np.pad(ink >= 0.5, 1)
+    m = pad_zeros(ink >= 0.5, 1)
     perimeter = int(np.count_nonzero(m[1:] != m[:-1])) + int(np.count_nonzero(m[:, 1:] != m[:, :-1]))
     return 2 * int(np.count_nonzero(m)) / max(perimeter, 1)
 
@@ -350,7 +358,7 @@ def _thin(crop: np.ndarray, scale: float) -> np.ndarray:
 
 def _erode(a: np.ndarray) -> np.ndarray:
     """Grey-level erosion of ``(H, W)`` by a 3x3 square (edges see zeros beyond the image)."""
-    p = np.pad(a, 1)
+    p = pad_zeros(a, 1)
     rows = np.minimum(np.minimum(p[:-2], p[1:-1]), p[2:])
     eroded: np.ndarray = np.minimum(np.minimum(rows[:, :-2], rows[:, 1:-1]), rows[:, 2:])
     return eroded

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .preprocessing import BOX_LEVEL
+from .preprocessing import BOX_LEVEL, pad_zeros
 
 ANALYSIS_SIDE = 256  # the ink is max-pooled so its longer side is at most this many cells
 INK_LEVEL = BOX_LEVEL  # a cell holds ink when its strongest pixel reaches this (0..1)
@@ -183,7 +183,7 @@ def cut_columns(mask: np.ndarray, line: float, cuts: Cuts | None = None) -> list
 
 def _erode(mask: np.ndarray) -> np.ndarray:
     """Binary erosion of ``(h, w)`` by a 3x3 cross (outside the mask counts as empty)."""
-    p = np.pad(mask, 1)
+    p = pad_zeros(mask, 1)
     out: np.ndarray = mask & p[:-2, 1:-1] & p[2:, 1:-1] & p[1:-1, :-2] & p[1:-1, 2:]
     return out
 
@@ -205,7 +205,7 @@ def split_at_necks(mask: np.ndarray, line: float, max_erosions: int = 3) -> list
             continue
         grown = np.where(np.isin(labels, np.asarray(tall) + 1), labels, 0)
         while True:  # geodesic growth inside the stroke, one cell ring at a time
-            p = np.pad(grown, 1)
+            p = pad_zeros(grown, 1)
             reach = np.maximum.reduce([p[:-2, 1:-1], p[2:, 1:-1], p[1:-1, :-2], p[1:-1, 2:]])
             fill = mask & (grown == 0) & (reach > 0)
             if not fill.any():
