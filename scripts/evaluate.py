@@ -50,6 +50,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--gallery", type=int, default=100, help="misclassified digits to show")
     p.add_argument("--via-preprocessing", action="store_true", help="also measure through the service pipeline")
     p.add_argument("--drawn", type=int, default=2000, help="samples per drawn evaluation set (0: none)")
+    p.add_argument("--drawn-seed", type=int, default=2026, help="another seed draws other digits in other styles")
     p.add_argument("--numbers", type=int, default=500, help="number canvases to read (0: none)")
     p.add_argument("--url", default=None, help="read the drawn sets through this running service instead")
     return p.parse_args(argv)
@@ -129,7 +130,7 @@ def via_preprocessing(net: Any, x: np.ndarray) -> np.ndarray:
 
 def drawn_section(net: Any, x_test: np.ndarray, y_test: np.ndarray, args: argparse.Namespace) -> list[str]:
     """Markdown lines for the drawn evaluation sets, other writers and numbers (see the module doc)."""
-    sets = drawn_sets.evaluation_sets(x_test, y_test, args.drawn)
+    sets = drawn_sets.evaluation_sets(x_test, y_test, args.drawn, args.drawn_seed)
     reader = drawn_report.http_reader(args.url) if args.url else drawn_report.local_reader(net)
     lines: list[str] = [f"Read {'through ' + args.url if args.url else 'through app.preprocessing, in process'}."]
     read = {name: reader(samples) for name, samples in sets.items()}
