@@ -8,7 +8,8 @@
 The canvas is a transparent PNG with four MNIST test digits (from the sample under tests/data) traced
 with a round pen, the way the draw-pad exports strokes. Prints the median and 90th percentile of
 ``read_number`` (the server's work for the request) and, with ``--http``, of whole requests over one
-keep-alive connection. Pin it with ``taskset -c 1`` for steadier numbers on a busy machine.
+keep-alive connection and of the server's own time for them (its ``Server-Timing`` header). Pin it
+with ``taskset -c 1`` for steadier numbers on a busy machine.
 """
 
 from __future__ import annotations
@@ -63,7 +64,9 @@ def in_process(data: bytes, runs: int) -> list[float]:
     return times
 
 
-def over_http(data: bytes, runs: int, port: int = 8765) -> list[float]:
+def over_http(data: bytes, runs: int, port: int = 8765) -> tuple[list[float], list[float]]:
+    """Whole requests over one keep-alive connection: the client's times and the server's own (its
+    ``Server-Timing`` header), in seconds."""
     server = subprocess.Popen(
         [sys.executable, "-c", "from app.cli import main; main()", "--port", str(port)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -85,14 +88,16 @@ def over_http(data: bytes, runs: int, port: int = 8765) -> list[float]:
                 raise RuntimeError("the server did not become ready in 30 s")
             time.sleep(0.2)
         headers = {"Content-Type": "image/png"}
-        times = []
+        times, server_times = [], []
         for i in range(runs + 5):
             t = time.perf_counter()
             conn.request("POST", "/predict/number", body=data, headers=headers)
-            conn.getresponse().read()
+            answer = conn.getresponse()
+            answer.read()
             if i >= 5:
                 times.append(time.perf_counter() - t)
-        return times
+                server_times.append(float(answer.getheader("server-timing", "app;dur=nan").split("dur=")[1]) / 1000)
+        return times, server_times
     finally:
         server.terminate()
         server.wait(10)
@@ -111,7 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"canvas: 800x300 transparent PNG, {len(data):,} bytes, digits {number}, read as {got}")
     print(f"read_number (server work):   {percentiles(in_process(data, args.runs))}")
     if args.http:
-        print(f"POST /predict/number (HTTP): {percentiles(over_http(data, args.runs))}")
+        client, server = over_http(data, args.runs)
+        print(f"POST /predict/number (HTTP): {percentiles(client)}")
+        print(f"  its Server-Timing:          {percentiles(server)}")
     return 0
 
 

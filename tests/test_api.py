@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -325,6 +326,16 @@ def test_model_describes_the_shipped_weights(client: TestClient) -> None:
     assert info.input["shape"] == [28, 28] and info.labels == [*(str(d) for d in range(10)), "not a digit"]
     assert info.sha256 == meta["sha256"] and info.test_accuracy == meta["test_accuracy"]
     assert info.calibration == meta["calibration"] and 0 < info.calibration["reject_threshold"] < 1
+
+
+def test_every_answer_says_its_server_time(client: TestClient, seven: bytes) -> None:
+    """``Server-Timing: app;dur=<ms>``, on answers and errors alike, and no longer than the client waited."""
+    for ask in (lambda: raw(client, seven), lambda: raw(client, b"nope"), lambda: client.get("/nowhere")):
+        started = time.perf_counter()
+        answer = ask()
+        waited_ms = (time.perf_counter() - started) * 1000
+        name, _, duration = answer.headers["server-timing"].partition(";dur=")
+        assert name == "app" and 0 < float(duration) <= waited_ms
 
 
 def test_metrics(client: TestClient, seven: bytes) -> None:
