@@ -267,6 +267,8 @@ def test_drawn_digit_is_predicted_with_bars_and_network_input(pad, digit):
     pad.settled()
     expect(pad.prediction).to_have_text(digit)
     expect(page.get_by_test_id("confidence")).to_have_text(re.compile(r"^\d{1,3}\.\d% confident$"))
+    timing = r"^Model: \S+ · read in \d+\.\d ms on the server, \d+ ms round trip$"  # from Server-Timing
+    expect(page.get_by_test_id("model")).to_have_text(re.compile(timing))
     bars = page.get_by_test_id("bars").locator("li")
     expect(bars).to_have_count(10)
     expect(page.locator(".bars li.top .label")).to_have_text(digit)

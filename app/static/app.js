@@ -163,6 +163,7 @@
     const drawing = exportImage();
     inFlight = true;
     ui.result.setAttribute("aria-busy", "true");
+    const sent = performance.now();
     try {
       const res = await fetch(ENDPOINT, {
         method: "POST",
@@ -175,7 +176,8 @@
       });
       const body = await res.json().catch(() => null);
       if (id !== seq) return; // cleared, undone or superseded since: never show a stale number
-      if (res.ok && isReading(body)) showReading(body, drawing);
+      const timing = { server: serverTime(res), roundTrip: performance.now() - sent };
+      if (res.ok && isReading(body)) showReading(body, drawing, timing);
       else showError(errorText(res, body));
     } catch (err) {
       if (id === seq) showError("Could not reach the server. Check your connection and try again.");
@@ -187,6 +189,12 @@
       }
       ui.result.setAttribute("aria-busy", String(inFlight));
     }
+  }
+
+  // The server's own time for the request, in ms, from its Server-Timing header (null if absent).
+  function serverTime(res) {
+    const found = /dur=([\d.]+)/.exec(res.headers.get("Server-Timing") || "");
+    return found ? Number(found[1]) : null;
   }
 
   function isReading(body) {
@@ -298,7 +306,7 @@
     return `Parts ${list} of ${n} do not look like digits.`;
   }
 
-  function showReading(r, drawing) {
+  function showReading(r, drawing, timing) {
     const digits = r.digits;
     const n = digits.length;
     reading = { digits, width: drawing.width, height: drawing.height };
@@ -312,8 +320,13 @@
     else if (active) setStatus("Reading as you draw…");
     else if (n > 1) setStatus("Choose a digit to see how sure the network is. Add strokes, or Clear.");
     else setStatus("Add strokes to refine, or Clear to start over.");
-    if (r.model) ui.model.textContent = `Model: ${r.model}`;
+    if (r.model) ui.model.textContent = `Model: ${r.model}` + timingText(timing);
     showDigits();
+  }
+
+  function timingText(timing) {
+    if (!timing || timing.server === null) return "";
+    return ` · read in ${timing.server.toFixed(1)} ms on the server, ${Math.round(timing.roundTrip)} ms round trip`;
   }
 
   function showDigits() {
