@@ -256,15 +256,30 @@ def ink_map(im: Image.Image) -> np.ndarray:
         alpha = np.asarray(im.getchannel("A"))
         if _border_median(alpha) < 128:
             return alpha * np.float32(1 / 255)
-        white = Image.new("RGBA", im.size, (255, 255, 255, 255))
-        im = Image.alpha_composite(white, im.convert("RGBA")).convert(im.mode[:-1])
-    pixels = np.asarray(im)
+        if alpha.min() < 255:  # an opaque canvas (a browser's PNG of a filled canvas is RGBA) needs none
+            white = Image.new("RGBA", im.size, (255, 255, 255, 255))
+            im = Image.alpha_composite(white, im.convert("RGBA")).convert(im.mode)
+        pixels = np.asarray(im)[..., :-1]
+    else:
+        pixels = np.asarray(im)
     if pixels.dtype.kind == "f" and not np.isfinite(pixels).all():
         raise CorruptImageError(f"image has NaN or infinite pixel values: send a {FORMAT_NAMES} image of real pixels")
-    scale = np.float32(1 / _full_scale(pixels))
-    distance = np.abs(pixels.astype(np.float32) - _border_median(pixels).astype(np.float32))
-    if distance.ndim == 3:
-        distance = distance.max(axis=2)
+    return _distance_from(pixels, _border_median(pixels), np.float32(1 / _full_scale(pixels)))
+
+
+def _distance_from(pixels: np.ndarray, colour: np.ndarray, scale: np.float32) -> np.ndarray:
+    """``scale`` times the largest per-channel distance of ``(H, W)`` or ``(H, W, C)`` pixels from
+    ``colour`` (a scalar or ``(C,)``): ``(H, W)`` float32. One channel at a time: numpy's ``max`` over
+    a last axis of 3 took 7.6 ms on an 800x300 canvas, these 2-D passes 0.3 ms."""
+    channels = [pixels] if pixels.ndim == 2 else [pixels[..., c] for c in range(pixels.shape[2])]
+    levels = np.atleast_1d(colour).astype(np.float32)
+    distance: np.ndarray | None = None
+    for channel, level in zip(channels, levels, strict=True):
+        d = channel.astype(np.float32)
+        d -= level
+        np.abs(d, out=d)
+        distance = d if distance is None else np.maximum(distance, d, out=distance)
+    assert distance is not None
     distance *= scale
     return distance
 

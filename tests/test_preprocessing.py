@@ -124,6 +124,18 @@ def test_opaque_rgba_screenshot_reads_colours_not_alpha(seven_ink: np.ndarray) -
     assert mean_abs_diff(pp.preprocess(encode(im)), reference) < 6
 
 
+def test_rgba_with_an_opaque_border_is_read_as_flattened_over_white(seven_ink: np.ndarray) -> None:
+    rgb = blend(upscale(seven_ink, 3), (20, 40, 160), (250, 245, 225))
+    opaque = rgb.convert("RGBA")
+    np.testing.assert_array_equal(pp.ink_map(opaque), pp.ink_map(rgb))
+    alpha = np.full(opaque.size[::-1], 255, np.uint8)
+    alpha[20:40, 10:50] = 90  # a see-through patch inside: flattened over white, not ignored
+    patched = Image.fromarray(np.dstack([np.asarray(rgb), alpha]))
+    flat = Image.alpha_composite(Image.new("RGBA", patched.size, (255, 255, 255, 255)), patched).convert("RGB")
+    np.testing.assert_allclose(pp.ink_map(patched), pp.ink_map(flat), atol=1e-6)
+    assert not np.allclose(pp.ink_map(patched), pp.ink_map(rgb))
+
+
 # --- formats and modes --------------------------------------------------------------------------
 
 
