@@ -4,9 +4,10 @@
     python benchmarks/bench_number.py                  # in process: decode + segmentation + network
     python benchmarks/bench_number.py --http           # also through a real uvicorn on 127.0.0.1
     python benchmarks/bench_number.py --step 110       # the four digits touching: cut into slices
+    python benchmarks/bench_number.py --style black-on-white --format JPEG   # an opaque canvas
 
-The canvas is a transparent PNG with four MNIST test digits (from the sample under tests/data) traced
-with a round pen, the way the draw-pad exports strokes. Prints the median and 90th percentile of
+The canvas is a transparent PNG (by default) with four MNIST test digits (from the sample under
+tests/data) traced with a round pen, the way the draw-pad exports strokes. Prints the median and 90th percentile of
 ``read_number`` (the server's work for the request) and, with ``--http``, of whole requests over one
 keep-alive connection and of the server's own time for them (its ``Server-Timing`` header). Pin it
 with ``taskset -c 1`` for steadier numbers on a busy machine.
@@ -35,16 +36,20 @@ from model.pen import pen_redraw  # noqa: E402
 SAMPLE = Path(__file__).resolve().parents[1] / "tests" / "data" / "mnist_test_sample.npz"
 
 
-def four_digit_canvas(start: int = 0, step: int = 180) -> tuple[bytes, str]:
-    """A transparent 800x300 PNG with four sample digits traced by a 14 px round pen, their 240 px
-    fields ``step`` px apart (180: spaced; 110: touching, cut into slices), and their labels."""
+def four_digit_canvas(
+    start: int = 0, step: int = 180, style: str = "black-on-transparent", fmt: str = "PNG"
+) -> tuple[bytes, str]:
+    """An 800x300 canvas (``style``: one of ``model.canvas.STYLES``, in ``fmt``) with four sample
+    digits traced by a 14 px round pen, their 240 px fields ``step`` px apart (180: spaced; 110:
+    touching, cut into slices), and their labels."""
     with np.load(SAMPLE) as f:
         x, y = f["x"][start : start + 4], f["y"][start : start + 4]
     ink = np.zeros((300, 800), np.uint8)
     for i, digit in enumerate(x):
         part = pen_redraw(digit, (800, 300), (40 + i * step, 30, 240), width=14)
         ink = np.maximum(ink, np.asarray(part))
-    return cv.encode(cv.compose(Image.fromarray(ink), cv.STYLES[2]), "PNG"), "".join(map(str, y))
+    chosen = next(s for s in cv.STYLES if s.name == style)
+    return cv.encode(cv.compose(Image.fromarray(ink), chosen), fmt), "".join(map(str, y))
 
 
 def percentiles(samples: list[float]) -> str:
@@ -69,7 +74,8 @@ def over_http(data: bytes, runs: int, port: int = 8765) -> tuple[list[float], li
     ``Server-Timing`` header), in seconds."""
     server = subprocess.Popen(
         [sys.executable, "-c", "from app.cli import main; main()", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
         cwd=Path(__file__).resolve().parents[1],
     )
     try:
@@ -109,11 +115,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--http", action="store_true", help="also time whole requests to a real uvicorn")
     p.add_argument("--step", type=int, default=180, help="px between digits (110: touching)")
     p.add_argument("--start", type=int, default=0, help="first of the four sample digits")
+    p.add_argument("--style", default="black-on-transparent", choices=[s.name for s in cv.STYLES])
+    p.add_argument("--format", default="PNG", choices=["PNG", "JPEG", "WEBP"])
     args = p.parse_args(argv)
-    data, number = four_digit_canvas(args.start, args.step)
+    data, number = four_digit_canvas(args.start, args.step, args.style, args.format)
     net = load()
     got = "".join(str(int(d.probabilities.argmax())) for d in read_number(data, net, net.reject_threshold))
-    print(f"canvas: 800x300 transparent PNG, {len(data):,} bytes, digits {number}, read as {got}")
+    print(f"canvas: 800x300 {args.style} {args.format}, {len(data):,} bytes, digits {number}, read as {got}")
     print(f"read_number (server work):   {percentiles(in_process(data, args.runs))}")
     if args.http:
         client, server = over_http(data, args.runs)
