@@ -118,12 +118,32 @@ def better_reading(first: list[DigitReading], second: list[DigitReading]) -> lis
     return second if sure and all(r.is_digit for r in second) else first
 
 
+@dataclass(frozen=True)
+class Parts:
+    """A number split into atoms and the runs of atoms that may be one digit, before any is drawn
+    for the network (:func:`prepare` does that)."""
+
+    ink: np.ndarray  # (H, W) float32: the decoded image's normalized ink
+    pieces: list[Atom]
+    spans: list[tuple[int, int]]  # (i, j): atoms i..j-1
+    factor: int  # ink pixels per analysis cell
+    to_upload: tuple[float, float]  # uploaded pixels per decoded pixel, (x, y)
+    splittable: int  # as in Candidates
+    joined: bool = False
+
+
 def candidates(
     data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, recut: frozenset[int] = frozenset()
 ) -> Candidates:
     """Decode, find the ink, split it into atoms (the strokes numbered in ``recut`` cut finer: see
-    ``segmentation.atoms``) and prepare every candidate digit. Raises :class:`ImageError` subclasses:
-    ``NoDigitError`` for a blank image, ``TooManyPartsError`` past ``MAX_ATOMS`` atoms."""
+    ``segmentation.atoms``) and prepare every candidate digit: :func:`find_parts`, then :func:`prepare`."""
+    return prepare(find_parts(data, max_pixels, recut))
+
+
+def find_parts(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, recut: frozenset[int] = frozenset()) -> Parts:
+    """Decode, find the ink, split it into atoms and list the runs of atoms that may be digits. Raises
+    :class:`ImageError` subclasses: ``NoDigitError`` for a blank image, ``TooManyPartsError`` past
+    ``MAX_ATOMS`` atoms."""
     im = open_image(data, max_pixels)
     ink = normalize_ink(ink_map(im))
     pieces, factor, line = atoms(ink, recut)
@@ -144,8 +164,13 @@ def candidates(
     one_stroke = len({a.stroke for a in pieces}) == 1
     if whole not in spans and (one_stroke or width <= ONE_DIGIT_ASPECT * height):
         spans.append(whole)  # the whole drawing as /predict reads it: one digit, or a stroke to refuse
-    images = np.stack([_digit_image(ink, pieces, i, j, factor) for i, j in spans])
-    return Candidates(pieces, spans, images, factor, _upload_scale(data, im), splittable, joined)
+    return Parts(ink, pieces, spans, factor, _upload_scale(data, im), splittable, joined)
+
+
+def prepare(parts: Parts) -> Candidates:
+    """Each span of ``parts`` through the MNIST recipe, ready for the network (about 0.15 ms a span)."""
+    images = np.stack([_digit_image(parts.ink, parts.pieces, i, j, parts.factor) for i, j in parts.spans])
+    return Candidates(parts.pieces, parts.spans, images, parts.factor, parts.to_upload, parts.splittable, parts.joined)
 
 
 def choose(found: Candidates, scores: np.ndarray, threshold: float | None) -> list[DigitReading]:

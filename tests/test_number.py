@@ -230,6 +230,38 @@ def test_a_large_photo_of_a_number_is_read_in_the_decoder_process(
     assert body["digits"][0]["box"][2] > 300  # boxes in the photo's own pixels
 
 
+def test_a_lone_canvas_is_read_in_the_idle_lane_and_of_two_that_come_together_one_in_the_threads(
+    sample: tuple[np.ndarray, np.ndarray],
+) -> None:
+    import asyncio
+
+    from app.predictor import INLINE_NUMBER_PIXELS, Predictor
+    from app.routes.predict import _read_number
+
+    x, y = sample
+    net = model.load()
+    small, wide = write(list(x[:4])), write(list(x[4:7]), size=(1200, 400))
+    assert 800 * 300 <= INLINE_NUMBER_PIXELS < 1200 * 400
+    predictor = Predictor(net)
+    predictor.start()
+
+    def digits(readings: list[DigitReading]) -> str:
+        return "".join(str(int(r.probabilities.argmax())) for r in readings)
+
+    async def together() -> list[list[DigitReading]]:
+        return list(await asyncio.gather(_read_number(predictor, small), _read_number(predictor, small)))
+
+    try:
+        lone = asyncio.run(_read_number(predictor, small))
+        assert predictor.inline == 1 and digits(lone) == "".join(map(str, y[:4]))
+        assert asyncio.run(_read_number(predictor, wide)) and predictor.inline == 1  # larger: in the threads
+        pair = asyncio.run(together())
+        assert predictor.inline == 2 and [digits(r) for r in pair] == [digits(lone)] * 2  # the first to threads
+    finally:
+        predictor.close()
+    assert [r.box for r in lone] == [r.box for r in read_number(small, net, net.reject_threshold)]
+
+
 def test_a_number_over_the_pixel_limit_is_413_from_its_header(client: TestClient) -> None:
     huge = Image.new("L", (4000, 4000), 255)
     r = client.post("/predict/number", content=encode(huge), headers={"content-type": "image/png"})

@@ -21,10 +21,12 @@ from ..number_reader import (
     better_reading,
     candidates,
     choose,
+    find_parts,
+    prepare,
     to_recut,
 )
 from ..openapi import batch_body, error_responses, single_image_body
-from ..predictor import COSTLY_PIXELS, Outcome, Predictor
+from ..predictor import COSTLY_PIXELS, INLINE_NUMBER_PIXELS, INLINE_SPANS, Outcome, Predictor
 from ..preprocessing import ImageError, decode_cost, read_header, to_png
 from ..schemas import BatchResponse, NumberResponse, Prediction
 from ..uploads import read_batch, read_single
@@ -134,10 +136,18 @@ async def _read_number(
 ) -> list[DigitReading]:
     """The number's digits: its candidate digits found in a worker thread for a canvas-sized image, in
     the predictor's decoder process for a costly one (by its header, checked first: 413 past the pixel
-    limit) in fair turn with every other costly image; then read in the predictor's batches, fairly."""
+    limit) in fair turn with every other costly image; then read in the predictor's batches, fairly.
+    A canvas that comes alone to an idle predictor is read on the event loop (the predictor's idle
+    lane) when it has few enough candidate digits."""
     cost = decode_cost(read_header(image, predictor.max_pixels))
     if cost > COSTLY_PIXELS:
         found = await predictor.run_decoder(candidates, image, predictor.max_pixels, recut)
+    elif cost <= INLINE_NUMBER_PIXELS and await predictor.alone():
+        parts = find_parts(image, predictor.max_pixels, recut)
+        if len(parts.spans) <= INLINE_SPANS:
+            found = prepare(parts)
+            return choose(found, predictor.scores_here(found.images), predictor.reject_threshold)
+        found = await run_in_threadpool(prepare, parts)
     else:
         found = await run_in_threadpool(candidates, image, predictor.max_pixels, recut)
     scores = await predictor.predict_digits(found.images)
