@@ -1,9 +1,11 @@
 """Reading a whole number written left to right on one canvas.
 
 The ink is split into atoms (:mod:`app.segmentation`); every run of up to ``MAX_SPAN`` neighbouring
-atoms that could be one digit goes through the same MNIST recipe as ``/predict`` and the network in one
-batch; dynamic programming then picks the split of the atoms whose digits the network reads best (the
-largest sum of log-probabilities of each part's best digit, a small penalty per part). So two touching
+atoms that could be one digit goes through the same MNIST recipe as ``/predict`` and the network;
+dynamic programming then picks the split of the atoms whose digits the network reads best (the
+largest sum of log-probabilities of each part's best digit, a small penalty per part). The runs that
+cut through no stroke are read first, the slices of strokes only when they could change the answer
+(:func:`reading`). So two touching
 digits are cut where a cut gives two clear digits, and the flag of a 5 stays with its body because
 alone it reads as a dash, not a digit. A number with a part refused beside digits that were read is
 read a second time with that part's strokes cut finer (``segmentation.RECUTS``): a 1 pressed against
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Final
 
@@ -87,18 +90,62 @@ def read_number(
     data: bytes, net: Network, threshold: float | None, max_pixels: int = DEFAULT_MAX_PIXELS
 ) -> list[DigitReading]:
     """Encoded image bytes -> its digits, left to right, in this thread (the service runs the network
-    part in its predictor instead: :func:`candidates`, then the scores, then :func:`choose`, and again
-    for the strokes :func:`to_recut` names)."""
-    found = candidates(data, max_pixels)
-    first = choose(found, net.predict(found.images), threshold)
+    part in its predictor instead: :func:`find_parts`, then :func:`reading`'s rounds, and again for
+    the strokes :func:`to_recut` names)."""
+    first = run_reading(reading(find_parts(data, max_pixels), threshold), net.predict)
     recut = to_recut(first)
     if not recut:
         return first
     try:
-        again = candidates(data, max_pixels, recut)
-        return better_reading(first, choose(again, net.predict(again.images), threshold))
+        again = run_reading(reading(find_parts(data, max_pixels, recut), threshold), net.predict)
+        return better_reading(first, again)
     except TooManyPartsError:
         return first
+
+
+Reading = Generator[np.ndarray, np.ndarray, list[DigitReading]]
+
+
+def reading(parts: Parts, threshold: float | None) -> Reading:
+    """The digits of ``parts``, read in one or two rounds: a generator that yields ``(k, 28, 28)`` uint8
+    candidate digits, is sent the network's ``(k, K)`` scores of them, and returns the digits (drive it
+    with :func:`run_reading`, or step by step with :func:`advance`).
+
+    The first round reads the spans that cut through no stroke (:func:`uncut_spans`: whole strokes,
+    and strokes together). If no split through a cut could beat their best split even were each of
+    its parts read with certainty (:func:`settled`), that split is the answer, the same as from reading
+    every span: slices of strokes are read only for digits that touch or a stroke read unsurely. A
+    spaced 4-digit canvas is then 4 candidates instead of 13."""
+    read = uncut_spans(parts) or list(range(len(parts.spans)))
+    images = span_images(parts, read)
+    scores = yield images
+    known = set(read)
+    rest = [s for s in range(len(parts.spans)) if s not in known]
+    if rest and not settled(parts, read, scores, threshold):
+        more_images = span_images(parts, rest)
+        more = yield more_images
+        order = np.argsort(read + rest, kind="stable")
+        read = sorted(read + rest)
+        images, scores = np.concatenate([images, more_images])[order], np.concatenate([scores, more])[order]
+    return choose(subset(parts, read, images), scores, threshold)
+
+
+def advance(steps: Reading, scores: np.ndarray | None = None) -> np.ndarray | list[DigitReading]:
+    """One step of a :func:`reading`: the next candidate digits to score (an array), or the digits read
+    (a list). ``scores``: the network's for the digits of the last step (None to start)."""
+    try:
+        return next(steps) if scores is None else steps.send(scores)
+    except StopIteration as done:
+        result: list[DigitReading] = done.value
+        return result
+
+
+def run_reading(steps: Reading, predict: Callable[[np.ndarray], np.ndarray]) -> list[DigitReading]:
+    """A :func:`reading` to its end, with ``predict`` (``(k, 28, 28)`` uint8 -> ``(k, K)`` scores)."""
+    step = advance(steps)
+    while isinstance(step, np.ndarray):
+        step = advance(steps, predict(step))
+    return step
 
 
 def to_recut(readings: list[DigitReading]) -> frozenset[int]:
@@ -168,9 +215,50 @@ def find_parts(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, recut: frozens
 
 
 def prepare(parts: Parts) -> Candidates:
-    """Each span of ``parts`` through the MNIST recipe, ready for the network (about 0.15 ms a span)."""
-    images = np.stack([_digit_image(parts.ink, parts.pieces, i, j, parts.factor) for i, j in parts.spans])
-    return Candidates(parts.pieces, parts.spans, images, parts.factor, parts.to_upload, parts.splittable, parts.joined)
+    """Every span of ``parts`` through the MNIST recipe, ready for the network."""
+    every = list(range(len(parts.spans)))
+    return subset(parts, every, span_images(parts, every))
+
+
+def span_images(parts: Parts, spans: list[int]) -> np.ndarray:
+    """The spans of ``parts`` numbered in ``spans`` through the MNIST recipe: ``(len(spans), 28, 28)``
+    uint8 (about 0.15 ms a span)."""
+    return np.stack([_digit_image(parts.ink, parts.pieces, *parts.spans[s], parts.factor) for s in spans])
+
+
+def subset(parts: Parts, spans: list[int], images: np.ndarray) -> Candidates:
+    """The candidates of ``parts`` numbered in ``spans`` (ascending), with their ``images``."""
+    splittable = sum(1 for s in spans if s < parts.splittable)
+    joined = parts.joined and parts.splittable - 1 in spans
+    chosen = [parts.spans[s] for s in spans]
+    return Candidates(parts.pieces, chosen, images, parts.factor, parts.to_upload, splittable, joined)
+
+
+def uncut_spans(parts: Parts) -> list[int]:
+    """The spans of ``parts`` that begin and end between strokes, not at a cut through one."""
+    cut = [*_cuts(parts.pieces), False]
+    return [s for s, (i, j) in enumerate(parts.spans) if not cut[i] and not cut[j]]
+
+
+def settled(parts: Parts, read: list[int], scores: np.ndarray, threshold: float | None) -> bool:
+    """Is the best split of the ``read`` spans (ascending; ``scores`` theirs) the best of all the spans?
+    Yes when it is at least as good as the best split of all of them with every unread span counted as
+    read with certainty (log-probability 0, less its penalties), an upper bound of what it can bring.
+    No when :func:`choose` would set aside a joined whole drawing refused as not a digit (it then splits
+    again without it: read everything)."""
+    n = parts.splittable
+    inner = [k for k, s in enumerate(read) if s < n]
+    spans = [parts.spans[read[k]] for k in inner]
+    gain = _gains(parts.pieces, spans, scores[inner])
+    best, value = _best(parts.pieces, spans, gain)
+    if not best:
+        return False
+    bound = -PART_PENALTY - CUT_PENALTY * np.array([_cuts(parts.pieces)[i] for i, _ in parts.spans[:n]], np.float64)
+    bound[[read[k] for k in inner]] = gain
+    if _best(parts.pieces, parts.spans[:n], bound)[1] > value:
+        return False
+    joined = parts.joined and best == [len(spans) - 1] and read[inner[-1]] == n - 1
+    return not (joined and threshold is not None and scores[inner[-1], 10:].sum() >= threshold)
 
 
 def choose(found: Candidates, scores: np.ndarray, threshold: float | None) -> list[DigitReading]:
@@ -262,21 +350,34 @@ def best_split(pieces: list[Atom], spans: list[tuple[int, int]], scores: np.ndar
     """Indices into ``spans`` covering all the atoms exactly once, left to right, maximising the sum
     over parts of ``log(best digit probability)`` minus ``PART_PENALTY`` per part and ``CUT_PENALTY``
     per part that starts at a cut through a stroke (``scores``: ``(S, K)`` probabilities)."""
-    n = len(pieces)
+    return _best(pieces, spans, _gains(pieces, spans, scores))[0]
+
+
+def _gains(pieces: list[Atom], spans: list[tuple[int, int]], scores: np.ndarray) -> np.ndarray:
+    """``(S,)`` float64: what each span adds to a split's value (see :func:`best_split`)."""
     cut = _cuts(pieces)
-    gain = np.log(np.maximum(scores[:, :10].max(axis=1), 1e-12)) - PART_PENALTY
+    gain: np.ndarray = np.log(np.maximum(scores[:, :10].max(axis=1), 1e-12)) - PART_PENALTY
     gain -= CUT_PENALTY * np.array([cut[i] for i, _ in spans], np.float64)
+    return gain
+
+
+def _best(pieces: list[Atom], spans: list[tuple[int, int]], gain: np.ndarray) -> tuple[list[int], float]:
+    """The split of the atoms into ``spans`` with the largest sum of ``gain`` (dynamic programming over
+    the atoms, left to right), and that sum; ``([], -inf)`` when the spans cannot cover the atoms."""
+    n = len(pieces)
     value = [0.0] + [-math.inf] * n
     choice = [-1] * (n + 1)
     for s in sorted(range(len(spans)), key=lambda s: spans[s][1]):
         i, j = spans[s]
         if value[i] + gain[s] > value[j]:
             value[j], choice[j] = value[i] + gain[s], s
+    if value[n] == -math.inf:
+        return [], -math.inf
     out, j = [], n
     while j > 0:
         out.append(choice[j])
         j = spans[choice[j]][0]
-    return out[::-1]
+    return out[::-1], value[n]
 
 
 def _cuts(pieces: list[Atom]) -> list[bool]:

@@ -25,8 +25,8 @@ hand-offs, about a third of its latency. "Alone": no other request reached :meth
 in the same turn of the event loop. Under load, requests come together or find the thread busy, and
 go to it, where they share network calls (a batch of 16 costs a third less per digit than 16 calls).
 A number on a canvas (``/predict/number``, at most ``INLINE_NUMBER_PIXELS`` and ``INLINE_SPANS``
-candidate digits) takes the idle lane too: about 8 ms of the loop for four digits on 800x300, where
-the worker thread and the predictor's hand-offs added about 0.9 ms to it.
+candidate digits) takes the idle lane too: about 6 ms of the loop for four digits on 800x300, where
+the worker thread and the predictor's hand-offs added about 0.4 ms to it.
 
 Work for a request that is gone is dropped: a cancelled future (the client disconnected, or the
 request passed its deadline; see :mod:`app.limits`) is skipped before its image is decoded. Over

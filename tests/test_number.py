@@ -17,13 +17,19 @@ from app.number_reader import (
     MAX_DIGITS,
     Candidates,
     DigitReading,
+    Parts,
+    advance,
     better_reading,
     candidates,
     choose,
+    find_parts,
     one_digit,
     read_number,
+    reading,
     refuse_cut_strokes,
+    settled,
     to_recut,
+    uncut_spans,
 )
 from app.preprocessing import preprocess
 from app.schemas import NumberResponse
@@ -307,6 +313,52 @@ def test_a_drawing_read_surely_whole_is_one_digit_unless_its_parts_read_more_sur
     assert _whole_or_parts((3, 0.93), (0.997, 0.997), second=(7, 10)) == "whole"  # a 3's loose tail end
     assert _whole_or_parts((3, 0.85), (0.95, 0.9)) == "parts"  # not sure enough as one digit
     assert _whole_or_parts((10, 0.99), (0.95, 0.9)) == "parts"  # refused whole
+
+
+def _rounds(data: bytes, net: model.InferenceNetwork) -> tuple[list[int], list[DigitReading]]:
+    """The candidates each round of ``reading`` scored, and its digits."""
+    steps, sizes = reading(find_parts(data), net.reject_threshold), []
+    step = advance(steps)
+    while isinstance(step, np.ndarray):
+        sizes.append(len(step))
+        step = advance(steps, net.predict(step))
+    return sizes, step
+
+
+@pytest.mark.parametrize(("gap", "rounds"), [(0.3, 1), (-0.3, 2)])
+def test_the_slices_of_strokes_are_read_only_when_they_could_change_the_split(
+    sample: tuple[np.ndarray, np.ndarray], gap: float, rounds: int
+) -> None:
+    x, _ = sample
+    net = model.load()
+    data = write(list(x[:4]), gap=gap)  # spaced: every stroke a sure digit; overlapping: strokes cut
+    found = candidates(data)
+    sizes, digits = _rounds(data, net)
+    assert len(sizes) == rounds and sum(sizes) <= len(found.spans)
+    if rounds == 1:
+        assert sizes[0] < len(found.spans) / 2
+    every = choose(found, net.predict(found.images), net.reject_threshold)  # reading all of them at once
+    assert [(d.box, d.is_digit, int(d.probabilities.argmax())) for d in digits] == [
+        (d.box, d.is_digit, int(d.probabilities.argmax())) for d in every
+    ]
+    np.testing.assert_allclose([d.probabilities for d in digits], [d.probabilities for d in every], atol=1e-4)
+
+
+def test_a_split_through_a_cut_that_could_still_win_is_read() -> None:
+    # One stroke cut in two beside a second stroke: the whole first stroke read at p, the second surely.
+    pieces = [Atom(np.ones((10, 6), bool), 0, 0, 6, 10, 0), Atom(np.ones((10, 6), bool), 6, 0, 12, 10, 0),
+              Atom(np.ones((10, 8), bool), 20, 0, 28, 10, 1)]
+    parts = Parts(np.zeros((10, 28), np.float32), pieces, [(0, 1), (0, 2), (1, 2), (2, 3)], 1, (1.0, 1.0), 4)
+    read = uncut_spans(parts)
+    assert [parts.spans[s] for s in read] == [(0, 2), (2, 3)]
+
+    def scores(p: float) -> np.ndarray:
+        out = np.zeros((2, 11))
+        out[0, 4], out[0, 10], out[1, 7], out[1, 10] = p, 1 - p, 0.999, 0.001
+        return out
+
+    assert settled(parts, read, scores(0.99), 0.9)  # cutting costs PART_PENALTY + CUT_PENALTY = 0.7 > -log 0.99
+    assert not settled(parts, read, scores(0.4), 0.9)  # -log 0.4 = 0.92: two sure halves would win
 
 
 def _reads(parts: list[DigitReading], number: str) -> bool:

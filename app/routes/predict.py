@@ -18,11 +18,13 @@ from ..number_reader import (
     MAX_DIGITS,
     DigitReading,
     TooManyPartsError,
+    advance,
     better_reading,
     candidates,
     choose,
     find_parts,
-    prepare,
+    reading,
+    run_reading,
     to_recut,
 )
 from ..openapi import batch_body, error_responses, single_image_body
@@ -140,18 +142,21 @@ async def _read_number(
     A canvas that comes alone to an idle predictor is read on the event loop (the predictor's idle
     lane) when it has few enough candidate digits."""
     cost = decode_cost(read_header(image, predictor.max_pixels))
+    threshold = predictor.reject_threshold
     if cost > COSTLY_PIXELS:
         found = await predictor.run_decoder(candidates, image, predictor.max_pixels, recut)
-    elif cost <= INLINE_NUMBER_PIXELS and await predictor.alone():
+        return choose(found, await predictor.predict_digits(found.images), threshold)
+    if cost <= INLINE_NUMBER_PIXELS and await predictor.alone():
         parts = find_parts(image, predictor.max_pixels, recut)
         if len(parts.spans) <= INLINE_SPANS:
-            found = prepare(parts)
-            return choose(found, predictor.scores_here(found.images), predictor.reject_threshold)
-        found = await run_in_threadpool(prepare, parts)
+            return run_reading(reading(parts, threshold), predictor.scores_here)
     else:
-        found = await run_in_threadpool(candidates, image, predictor.max_pixels, recut)
-    scores = await predictor.predict_digits(found.images)
-    return choose(found, scores, predictor.reject_threshold)
+        parts = await run_in_threadpool(find_parts, image, predictor.max_pixels, recut)
+    steps = reading(parts, threshold)
+    step = await run_in_threadpool(advance, steps)
+    while isinstance(step, np.ndarray):
+        step = await run_in_threadpool(advance, steps, await predictor.predict_digits(step))
+    return step
 
 
 def _number_digit(reading: DigitReading, debug: bool, metrics: Metrics) -> dict[str, Any]:
