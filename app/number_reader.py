@@ -55,6 +55,7 @@ WHOLE_WIDTH: Final = 2.2  # line heights: a whole drawing this narrow may be one
 SPECK: Final = 0.12  # line heights: a lone piece smaller than this beside a number is noise
 ONE_DIGIT: Final = 0.9  # a whole drawing /predict reads as a digit this surely may be one digit (``one_digit``)
 ONE_DIGIT_ASPECT: Final = 2.5  # widths per height: a drawing this narrow is read whole too, as /predict would
+MAX_ROUNDS: Final = 4  # network calls for one reading: the last reads every span that could still matter
 NESTED: Final = 0.8  # share of the narrower part's columns inside its neighbour's: the two are not side by side
 
 
@@ -112,21 +113,24 @@ def reading(parts: Parts, threshold: float | None) -> Reading:
     with :func:`run_reading`, or step by step with :func:`advance`).
 
     The first round reads the spans that cut through no stroke (:func:`uncut_spans`: whole strokes,
-    and strokes together). If no split through a cut could beat their best split even were each of
-    its parts read with certainty (:func:`settled`), that split is the answer, the same as from reading
-    every span: slices of strokes are read only for digits that touch or a stroke read unsurely. A
-    spaced 4-digit canvas is then 4 candidates instead of 13."""
+    and strokes together); the next ones only others that could still be a part of a better split,
+    even were each of them read with certainty (:func:`unsettled`), up to ``MAX_ROUNDS``. The best
+    split of what was read is then the best of all the spans, the same as from reading every one of
+    them: slices of strokes are read only for digits that touch or a stroke read unsurely. A spaced
+    4-digit canvas is then 4 candidates instead of 13, four digits touching 6."""
     read = uncut_spans(parts) or list(range(len(parts.spans)))
     images = span_images(parts, read)
     scores = yield images
-    known = set(read)
-    rest = [s for s in range(len(parts.spans)) if s not in known]
-    if rest and not settled(parts, read, scores, threshold):
-        more_images = span_images(parts, rest)
-        more = yield more_images
-        order = np.argsort(read + rest, kind="stable")
-        read = sorted(read + rest)
-        images, scores = np.concatenate([images, more_images])[order], np.concatenate([scores, more])[order]
+    for round_ in range(1, MAX_ROUNDS):
+        more = unsettled(parts, read, scores, threshold, everything=round_ == MAX_ROUNDS - 1)
+        if not more:
+            break
+        more_images = span_images(parts, more)
+        more_scores = yield more_images
+        order = np.argsort(read + more, kind="stable")
+        read = sorted(read + more)
+        images = np.concatenate([images, more_images])[order]
+        scores = np.concatenate([scores, more_scores])[order]
     return choose(subset(parts, read, images), scores, threshold)
 
 
@@ -240,25 +244,36 @@ def uncut_spans(parts: Parts) -> list[int]:
     return [s for s, (i, j) in enumerate(parts.spans) if not cut[i] and not cut[j]]
 
 
-def settled(parts: Parts, read: list[int], scores: np.ndarray, threshold: float | None) -> bool:
-    """Is the best split of the ``read`` spans (ascending; ``scores`` theirs) the best of all the spans?
-    Yes when it is at least as good as the best split of all of them with every unread span counted as
-    read with certainty (log-probability 0, less its penalties), an upper bound of what it can bring.
-    No when :func:`choose` would set aside a joined whole drawing refused as not a digit (it then splits
-    again without it: read everything)."""
+def unsettled(
+    parts: Parts, read: list[int], scores: np.ndarray, threshold: float | None, everything: bool = False
+) -> list[int]:
+    """Unread spans of ``parts`` that could still be a part of a better split than the best of the
+    ``read`` ones (ascending; ``scores`` theirs), ascending; none when it is the best of all.
+
+    Each unread span is counted as read with certainty (log-probability 0, less its penalties: an
+    upper bound of what it can bring). The unread spans of the best split so counted, if it beats the
+    best read one; with ``everything``, every unread span through which the best split so counted
+    beats it. Every unread span when the read ones cannot cover the atoms, or when :func:`choose`
+    would set aside a joined whole drawing refused as not a digit (it then splits again without it)."""
     n = parts.splittable
+    known = set(read)
+    unread = [s for s in range(len(parts.spans)) if s not in known]
     inner = [k for k, s in enumerate(read) if s < n]
     spans = [parts.spans[read[k]] for k in inner]
     gain = _gains(parts.pieces, spans, scores[inner])
     best, value = _best(parts.pieces, spans, gain)
-    if not best:
-        return False
-    bound = -PART_PENALTY - CUT_PENALTY * np.array([_cuts(parts.pieces)[i] for i, _ in parts.spans[:n]], np.float64)
+    joined = bool(best) and parts.joined and best == [len(spans) - 1] and read[inner[-1]] == n - 1
+    if not best or (joined and threshold is not None and scores[inner[-1], 10:].sum() >= threshold):
+        return unread
+    cut = _cuts(parts.pieces)
+    bound = -PART_PENALTY - CUT_PENALTY * np.array([cut[i] for i, _ in parts.spans[:n]], np.float64)
     bound[[read[k] for k in inner]] = gain
-    if _best(parts.pieces, parts.spans[:n], bound)[1] > value:
-        return False
-    joined = parts.joined and best == [len(spans) - 1] and read[inner[-1]] == n - 1
-    return not (joined and threshold is not None and scores[inner[-1], 10:].sum() >= threshold)
+    if not everything:
+        path, top = _best(parts.pieces, parts.spans[:n], bound)
+        return sorted(s for s in path if s not in known) if top > value else []
+    before = _prefix_values(len(parts.pieces), parts.spans[:n], bound)
+    after = _suffix_values(len(parts.pieces), parts.spans[:n], bound)
+    return [s for s in unread if s < n and before[parts.spans[s][0]] + bound[s] + after[parts.spans[s][1]] > value]
 
 
 def choose(found: Candidates, scores: np.ndarray, threshold: float | None) -> list[DigitReading]:
@@ -356,7 +371,7 @@ def best_split(pieces: list[Atom], spans: list[tuple[int, int]], scores: np.ndar
 def _gains(pieces: list[Atom], spans: list[tuple[int, int]], scores: np.ndarray) -> np.ndarray:
     """``(S,)`` float64: what each span adds to a split's value (see :func:`best_split`)."""
     cut = _cuts(pieces)
-    gain: np.ndarray = np.log(np.maximum(scores[:, :10].max(axis=1), 1e-12)) - PART_PENALTY
+    gain: np.ndarray = np.log(np.maximum(scores[:, :10].max(axis=1).astype(np.float64), 1e-12)) - PART_PENALTY
     gain -= CUT_PENALTY * np.array([cut[i] for i, _ in spans], np.float64)
     return gain
 
@@ -378,6 +393,24 @@ def _best(pieces: list[Atom], spans: list[tuple[int, int]], gain: np.ndarray) ->
         out.append(choice[j])
         j = spans[choice[j]][0]
     return out[::-1], value[n]
+
+
+def _prefix_values(n: int, spans: list[tuple[int, int]], gain: np.ndarray) -> list[float]:
+    """For each ``i`` of ``0..n``: the largest sum of ``gain`` over splits of atoms ``0..i-1``."""
+    value = [0.0] + [-math.inf] * n
+    for s in sorted(range(len(spans)), key=lambda s: spans[s][1]):
+        i, j = spans[s]
+        value[j] = max(value[j], value[i] + gain[s])
+    return value
+
+
+def _suffix_values(n: int, spans: list[tuple[int, int]], gain: np.ndarray) -> list[float]:
+    """For each ``j`` of ``0..n``: the largest sum of ``gain`` over splits of atoms ``j..n-1``."""
+    value = [-math.inf] * n + [0.0]
+    for s in sorted(range(len(spans)), key=lambda s: -spans[s][0]):
+        i, j = spans[s]
+        value[i] = max(value[i], gain[s] + value[j])
+    return value
 
 
 def _cuts(pieces: list[Atom]) -> list[bool]:
