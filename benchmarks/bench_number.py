@@ -10,7 +10,9 @@ The canvas is a transparent PNG (by default) with four MNIST test digits (from t
 tests/data) traced with a round pen, the way the draw-pad exports strokes. Prints the median and 90th percentile of
 ``read_number`` (the server's work for the request) and, with ``--http``, of whole requests over one
 keep-alive connection and of the server's own time for them (its ``Server-Timing`` header). Pin it
-with ``taskset -c 1`` for steadier numbers on a busy machine.
+for steadier numbers on a busy machine, the client and the server on cores of their own:
+``taskset -c 0 python benchmarks/bench_number.py --http --server-cpu 1`` (the in-process figure then
+comes from core 0).
 """
 
 from __future__ import annotations
@@ -69,11 +71,14 @@ def in_process(data: bytes, runs: int) -> list[float]:
     return times
 
 
-def over_http(data: bytes, runs: int, port: int = 8765) -> tuple[list[float], list[float]]:
+def over_http(
+    data: bytes, runs: int, port: int = 8765, server_cpu: int | None = None
+) -> tuple[list[float], list[float]]:
     """Whole requests over one keep-alive connection: the client's times and the server's own (its
-    ``Server-Timing`` header), in seconds."""
+    ``Server-Timing`` header), in seconds. ``server_cpu``: pin the server to that core (``taskset``)."""
+    pin = ["taskset", "-c", str(server_cpu)] if server_cpu is not None else []
     server = subprocess.Popen(
-        [sys.executable, "-c", "from app.cli import main; main()", "--port", str(port)],
+        [*pin, sys.executable, "-c", "from app.cli import main; main()", "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         cwd=Path(__file__).resolve().parents[1],
@@ -117,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--start", type=int, default=0, help="first of the four sample digits")
     p.add_argument("--style", default="black-on-transparent", choices=[s.name for s in cv.STYLES])
     p.add_argument("--format", default="PNG", choices=["PNG", "JPEG", "WEBP"])
+    p.add_argument("--server-cpu", type=int, help="with --http: pin the server to this core (taskset)")
     args = p.parse_args(argv)
     data, number = four_digit_canvas(args.start, args.step, args.style, args.format)
     net = load()
@@ -124,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"canvas: 800x300 {args.style} {args.format}, {len(data):,} bytes, digits {number}, read as {got}")
     print(f"read_number (server work):   {percentiles(in_process(data, args.runs))}")
     if args.http:
-        client, server = over_http(data, args.runs)
+        client, server = over_http(data, args.runs, server_cpu=args.server_cpu)
         print(f"POST /predict/number (HTTP): {percentiles(client)}")
         print(f"  its Server-Timing:          {percentiles(server)}")
     return 0
