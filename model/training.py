@@ -89,7 +89,7 @@ class Trainer:
                 x = to_network_input(self.augment(to_unit(xb)[:, None], self.aug_rng))
             else:
                 x = to_network_input(xb)
-            labels = yb.astype(np.int64)
+            labels = yb.astype(np.int64) if yb.ndim == 1 else yb  # (N, K) soft targets: distillation
             self.optimizer.lr = self.schedule(self.state.step)
             net.zero_grad()
             logits = net.logits(x)
@@ -101,7 +101,7 @@ class Trainer:
             self.state.step += 1
             n = len(yb)
             total_loss += loss * n
-            correct += int((logits.argmax(axis=1) == labels).sum())
+            correct += int((logits.argmax(axis=1) == (labels if labels.ndim == 1 else labels.argmax(axis=1))).sum())
             seen += n
             if hasattr(bar, "set_postfix") and self.state.step % 20 == 0:
                 rate = seen / (time.perf_counter() - start)

@@ -30,11 +30,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from model import architectures, calibration, data, manual_seed, save  # noqa: E402
+from model import architectures, calibration, data, load, manual_seed, save  # noqa: E402
 from model.allocator import keep_freed_memory  # noqa: E402
 from model.augment import Augment  # noqa: E402
 from model.batching import DataGenerator  # noqa: E402
 from model.calibration import split_refusal  # noqa: E402
+from model.distill import soft_targets, teacher_probabilities  # noqa: E402
 from model.ema import ExponentialMovingAverage  # noqa: E402
 from model.layers.loss import softmax  # noqa: E402
 from model.metrics import accuracy, classification_report, confusion_matrix, format_confusion_matrix  # noqa: E402
@@ -81,6 +82,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--number-parts", type=int, default=20000,
         help="candidate parts of generated numbers, as /predict/number's reader cuts them (training only)",
     )
+    p.add_argument(
+        "--distill", type=Path, nargs="+", default=[],
+        help="teacher weights (.npz): train towards their mean softmax too (knowledge distillation)",
+    )
+    p.add_argument("--distill-weight", type=float, default=0.5, help="the teachers' share of each target")
     p.add_argument("--run-dir", type=Path, default=None, help="default: runs/<arch>")
     p.add_argument("--export", type=Path, default=None, help="also copy the weights here (e.g. weights/default.npz)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint")
@@ -143,6 +149,13 @@ def calibrate(net: Sequential, val: dict[str, tuple[np.ndarray, np.ndarray]]) ->
 REFUSAL_BUDGETS = {"mnist": 0.003, "canvas": 0.005, "pen": 0.01}
 
 
+def _plain(value: object) -> object:
+    """An argument as the weights metadata stores it (paths as strings)."""
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return str(value) if isinstance(value, Path) else value
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     keep_freed_memory()
@@ -167,6 +180,11 @@ def main(argv: list[str] | None = None) -> int:
     val_sets = {"mnist": (x_val, y_val)}
     val_sets.update({k: (val_x[val_kind == k], val_y[val_kind == k]) for k in drawn_sets.KINDS if len(val_x)})
     x_fit, y_fit = np.concatenate([x_tr, drawn_x]), np.concatenate([y_tr, drawn_y])
+    if args.distill:
+        started = time.time()
+        teachers = [load(path) for path in args.distill]
+        y_fit = soft_targets(teacher_probabilities(teachers, x_fit), y_fit, args.distill_weight)
+        print(f"{len(teachers)} teachers read {len(x_fit)} training images in {time.time() - started:.0f}s")
 
     manual_seed(args.seed)
     net = architectures.build(args.arch, num_classes)
@@ -214,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     print(format_confusion_matrix(cm))
     print(f"test accuracy {test_acc:.4%}, {refusing:.4%} counting refusals as wrong "
           f"(best validation epoch {state.best_epoch})")
-    config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    config = {k: _plain(v) for k, v in vars(args).items()}
     out = args.run_dir / f"{args.arch}.npz"
     meta = save(
         net, out,

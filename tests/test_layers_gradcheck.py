@@ -127,6 +127,21 @@ def test_softmax_cross_entropy(smoothing: float) -> None:
     assert relative_error(analytic, numeric) < TOL
 
 
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_softmax_cross_entropy_with_soft_labels(smoothing: float) -> None:
+    loss = SoftmaxWithCrossEntropyLoss(label_smoothing=smoothing)
+    logits = rand(6, 10) * 3
+    soft = np.exp(rand(6, 10))
+    soft /= soft.sum(axis=1, keepdims=True)
+    loss.forward(logits, soft)
+    analytic = loss.backward()
+    numeric = numerical_gradient(lambda: loss.forward(logits, soft), logits)
+    assert relative_error(analytic, numeric) < TOL
+    labels = np.array([0, 3, 9, 3, 5, 1])  # one-hot rows give the integer labels' loss
+    one_hot = np.eye(10)[labels]
+    assert loss.forward(logits, one_hot) == pytest.approx(loss.forward(logits, labels))
+
+
 # The layers checked above, by class name. A new layer file in model/layers/ is registered by itself
 # (model.layers.LAYERS); this test asks for its gradient check here.
 CHECKED = {"Conv2d", "MaxPool2d", "ReLU", "BatchNormalization", "Linear", "Flatten", "Dropout",

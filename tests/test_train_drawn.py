@@ -41,6 +41,28 @@ def test_drawn_training_adds_a_refusal_output_and_calibrates(tmp_path: Path) -> 
         assert (f["kind"] == "number-part").sum() == 8 and len(f["x"]) == len(f["kind"])
 
 
+def test_distillation_trains_towards_the_teachers_and_records_them(tmp_path: Path) -> None:
+    from model.distill import soft_targets, teacher_probabilities
+
+    x, y = sample_digits()
+    teacher = load(ROOT / "weights" / "default.npz")
+    probs = teacher_probabilities([teacher, teacher], x[:50])
+    assert probs.shape == (50, 11) and np.allclose(probs.sum(axis=1), 1, atol=1e-5)
+    assert (probs.argmax(axis=1) == y[:50]).mean() >= 0.95  # the teacher reads its digits
+    target = soft_targets(probs, y[:50], 0.5)
+    assert np.allclose(target.sum(axis=1), 1, atol=1e-5) and (target[np.arange(50), y[:50]] >= 0.5).all()
+    data = tmp_path / "mnist.npz"
+    np.savez(data, x_train=x[:600], y_train=y[:600], x_test=x[600:800], y_test=y[600:800])
+    run = tmp_path / "run"
+    args = ["--arch", "small", "--epochs", "1", "--data", str(data), "--no-verify", "--val-size", "100",
+            "--drawn", "12", "--number-parts", "0", "--run-dir", str(run),
+            "--distill", str(ROOT / "weights" / "default.npz"), "--distill-weight", "0.3"]
+    assert train.main(args) == 0
+    meta = json.loads((run / "small.json").read_text())
+    assert meta["training"]["distill"] == [str(ROOT / "weights" / "default.npz")]
+    assert meta["training"]["distill_weight"] == 0.3
+
+
 def test_the_training_pool_is_the_same_whatever_the_number_of_processes() -> None:
     # The shipped weights are reproduced on any machine: the pool's chunks do not follow the cores.
     x, y = sample_digits()

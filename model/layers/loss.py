@@ -17,20 +17,33 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return z
 
 
+def targets(labels: np.ndarray, k: int, label_smoothing: float = 0.0) -> np.ndarray:
+    """The ``(N, k)`` target distribution: ``(1 - s) * onehot + s / k`` for ``(N,)`` integer labels,
+    ``(1 - s) * labels + s / k`` for ``(N, k)`` soft labels (rows summing to 1, e.g. a teacher's)."""
+    if labels.ndim == 2:
+        return (1.0 - label_smoothing) * labels.astype(np.float64) + label_smoothing / k
+    target = np.full((len(labels), k), label_smoothing / k)
+    target[np.arange(len(labels)), labels] += 1.0 - label_smoothing
+    return target
+
+
 def cross_entropy_forward(
     logits: np.ndarray, labels: np.ndarray, label_smoothing: float = 0.0
 ) -> tuple[float, np.ndarray]:
-    """Mean cross-entropy of ``(N, K)`` logits against ``(N,)`` integer labels.
+    """Mean cross-entropy of ``(N, K)`` logits against ``(N,)`` integer labels or ``(N, K)`` soft labels.
 
     Returns the loss and the ``(N, K)`` probabilities needed by the backward pass. With label smoothing
-    ``s`` the target is ``(1 - s) * onehot + s / K``.
+    ``s`` the target is ``(1 - s) * onehot + s / K`` (``(1 - s) * soft + s / K``).
     """
     n, k = logits.shape
     shifted = logits - logits.max(axis=1, keepdims=True)
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    nll = -log_probs[np.arange(n), labels]
-    if label_smoothing:
-        nll = (1 - label_smoothing) * nll - label_smoothing * log_probs.mean(axis=1)
+    if labels.ndim == 2:
+        nll = -(targets(labels, k, label_smoothing) * log_probs).sum(axis=1)
+    else:
+        nll = -log_probs[np.arange(n), labels]
+        if label_smoothing:
+            nll = (1 - label_smoothing) * nll - label_smoothing * log_probs.mean(axis=1)
     return float(nll.mean()), np.exp(log_probs)
 
 
@@ -39,9 +52,7 @@ def cross_entropy_backward(
 ) -> np.ndarray:
     """``d loss / d logits = (probs - target) / N``, ``(N, K)``."""
     n, k = probs.shape
-    target = np.full_like(probs, label_smoothing / k)
-    target[np.arange(n), labels] += 1.0 - label_smoothing
-    grad: np.ndarray = (probs - target) / n
+    grad: np.ndarray = (probs - targets(labels, k, label_smoothing)) / n
     return grad
 
 
@@ -57,9 +68,10 @@ class SoftmaxWithCrossEntropyLoss(Module):
     def forward(self, logits: np.ndarray, labels: np.ndarray | None = None) -> Any:
         if labels is None:
             return softmax(logits)
-        if logits.ndim != 2 or labels.shape != (logits.shape[0],):
+        if logits.ndim != 2 or labels.shape not in ((logits.shape[0],), logits.shape):
             raise ValueError(
-                f"{self!r} expects logits (N, K) and labels (N,), got {logits.shape} and {labels.shape}"
+                f"{self!r} expects logits (N, K) and labels (N,) or soft labels (N, K), "
+                f"got {logits.shape} and {labels.shape}"
             )
         loss, probs = cross_entropy_forward(logits, labels, self.label_smoothing)
         self.cache = (probs, labels)
