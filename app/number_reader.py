@@ -56,6 +56,7 @@ SPECK: Final = 0.12  # line heights: a lone piece smaller than this beside a num
 ONE_DIGIT: Final = 0.9  # a whole drawing /predict reads as a digit this surely may be one digit (``one_digit``)
 ONE_DIGIT_ASPECT: Final = 2.5  # widths per height: a drawing this narrow is read whole too, as /predict would
 MAX_ROUNDS: Final = 4  # network calls for one reading: the last reads every span that could still matter
+UNSURE_PARTS: Final = 0.9  # parts read less surely than this (geometric mean) do not outvote a whole digit
 NESTED: Final = 0.8  # share of the narrower part's columns inside its neighbour's: the two are not side by side
 
 
@@ -302,23 +303,26 @@ def choose(found: Candidates, scores: np.ndarray, threshold: float | None) -> li
 
 def one_digit(found: Candidates, scores: np.ndarray, best: list[int], threshold: float | None) -> list[int]:
     """The whole drawing as one digit instead of the parts ``best`` when ``/predict`` reads it as a digit
-    at least ``ONE_DIGIT`` surely, and at least as surely as the parts read (their geometric mean) or
-    with a part inside its neighbour's columns. A 5 drawn in four pen strokes is a 5, not "515"; a 3
-    whose tail end came apart is a 3, not "31". The network refuses written numbers as one digit (of
-    2,100 generated numbers, 3 read whole at 0.9 or more), and the parts of a real number read surely
-    side by side: "16" is not read as its 6 at 0.98 when its parts read at 0.997."""
+    and the parts read less than ``UNSURE_PARTS`` surely (their geometric mean), or when it reads it
+    at least ``ONE_DIGIT`` surely, and at least as surely as the parts read or with a part inside its
+    neighbour's columns. A 5 drawn in four pen strokes is a 5, not "515"; a 3 whose tail end came apart
+    is a 3, not "31"; a 2 whose halves read as "63" at 0.87 is the 2 /predict reads at 0.74. The
+    network refuses written numbers as one digit (of 2,100 generated numbers, 3 read whole at 0.9 or
+    more), and the parts of a real number read surely side by side: "16" is not read as its 6 at 0.98
+    when its parts read at 0.997 (none of the 2,100 had parts below ``UNSURE_PARTS`` and a whole read as
+    a digit)."""
     whole = (0, len(found.pieces))
     if len(best) < 2 or whole not in found.spans:
         return best
     w = found.spans.index(whole)
     probs, is_digit = split_refusal(scores[w : w + 1], threshold)
     confidence = float(probs[0].max())
-    if not is_digit[0] or confidence < ONE_DIGIT:
-        return best
     parts = float(np.exp(np.log(np.maximum(scores[best, :10].max(axis=1), 1e-12)).mean()))
+    if not is_digit[0] or (confidence < ONE_DIGIT and parts >= UNSURE_PARTS):
+        return best
     cols = [_columns(found.pieces[slice(*found.spans[s])]) for s in best]
     nested = any(_nested(a, b) for a, b in zip(cols[:-1], cols[1:], strict=True))
-    return [w] if confidence >= parts or nested else best
+    return [w] if parts < UNSURE_PARTS or confidence >= parts or nested else best
 
 
 def _columns(pieces: list[Atom]) -> tuple[int, int]:

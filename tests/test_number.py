@@ -313,6 +313,9 @@ def test_a_drawing_read_surely_whole_is_one_digit_unless_its_parts_read_more_sur
     assert _whole_or_parts((3, 0.93), (0.997, 0.997), second=(7, 10)) == "whole"  # a 3's loose tail end
     assert _whole_or_parts((3, 0.85), (0.95, 0.9)) == "parts"  # not sure enough as one digit
     assert _whole_or_parts((10, 0.99), (0.95, 0.9)) == "parts"  # refused whole
+    assert _whole_or_parts((2, 0.74), (0.9, 0.84)) == "whole"  # halves read unsurely: the digit /predict reads
+    assert _whole_or_parts((2, 0.74), (0.95, 0.9)) == "parts"  # halves read surely enough: a number
+    assert _whole_or_parts((10, 0.9), (0.9, 0.84)) == "parts"  # unsure halves of something refused whole
 
 
 def _rounds(data: bytes, net: model.InferenceNetwork) -> tuple[list[int], list[DigitReading]]:
