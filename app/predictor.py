@@ -254,7 +254,7 @@ class Predictor:
         self.version = version or str(net.metadata.get("name", "model"))
         self.reject_threshold: float | None = net.metadata.get("calibration", {}).get("reject_threshold")
         self.dropped = 0  # jobs skipped because nobody waited for them any more
-        self.inline = 0  # images read in the idle lane
+        self.inline = 0  # network calls in the idle lane: one per /predict image, one per round of a number
         self._busy = False  # the predictor thread is preparing or running a batch
         self._arriving = 0  # requests in their turn of the loop before choosing a lane
         self._queues = _Queues(max_pending)

@@ -138,9 +138,9 @@ async def _read_number(
 ) -> list[DigitReading]:
     """The number's digits: its candidate digits found in a worker thread for a canvas-sized image, in
     the predictor's decoder process for a costly one (by its header, checked first: 413 past the pixel
-    limit) in fair turn with every other costly image; then read in the predictor's batches, fairly.
-    A canvas that comes alone to an idle predictor is read on the event loop (the predictor's idle
-    lane) when it has few enough candidate digits."""
+    limit) in fair turn with every other costly image; then read in the predictor's batches, fairly,
+    in the rounds of :func:`~app.number_reader.reading`. A canvas that comes alone to an idle predictor
+    is read on the event loop (the predictor's idle lane) when it has few enough candidate digits."""
     cost = decode_cost(read_header(image, predictor.max_pixels))
     threshold = predictor.reject_threshold
     if cost > COSTLY_PIXELS:
