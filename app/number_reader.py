@@ -118,7 +118,7 @@ def reading(parts: Parts, threshold: float | None) -> Reading:
     even were each of them read with certainty (:func:`unsettled`), up to ``MAX_ROUNDS``. The best
     split of what was read is then the best of all the spans, the same as from reading every one of
     them: slices of strokes are read only for digits that touch or a stroke read unsurely. A spaced
-    4-digit canvas is then 4 candidates instead of 13, four digits touching 6."""
+    4-digit canvas is then 4 candidates instead of 13, four touching digits (`bench_number --step 110`) 8."""
     read = uncut_spans(parts) or list(range(len(parts.spans)))
     images = span_images(parts, read)
     scores = yield images
