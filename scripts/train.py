@@ -69,6 +69,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--schedule", choices=SCHEDULES, default="cosine")
     p.add_argument("--warmup-epochs", type=float, default=1.0, help="cosine warm-up (at most 1/5 of the run)")
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True)
+    p.add_argument("--binarize", type=float, default=0.0,
+                   help="share of training images given hard edges (thresholded), e.g. 0.15")
     p.add_argument("--ema", type=float, default=0.0,
                    help="ship a moving average of the weights with this decay per step, e.g. 0.9998 (0: off)")
     p.add_argument("--seed", type=int, default=0)
@@ -205,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     trainer = Trainer(
         net, optimizer, schedule, batches,
         (np.concatenate([x_val, val_x]), np.concatenate([y_val, val_y])),
-        augment=Augment() if args.augment else None, seed=args.seed,
+        augment=Augment(binarize_prob=args.binarize) if args.augment else None, seed=args.seed,
         patience=args.patience, checkpoint=checkpoint, progress=progress,
         ema=ExponentialMovingAverage(net, args.ema) if args.ema else None,
     )

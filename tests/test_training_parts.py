@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from model import SGD, Adam, AdamW, Augment, DataGenerator, Parameter, Schedule, one_hot
-from model.augment import morph3x3
+from model.augment import BINARIZE_LEVELS, morph3x3, random_affine, random_binarize, random_stroke
 from model.metrics import accuracy, classification_report, confusion_matrix, precision_recall_f1
 
 from .helpers import sample_digits
@@ -154,6 +154,31 @@ def test_augment_changes_digits_but_keeps_them_digits() -> None:
     assert np.mean(corr > mirrored) > 0.8
     assert corr.sum() > 1.2 * mirrored.sum()  # 2-pixel shifts blur overlap; a flip would give ~1
     np.testing.assert_array_equal(out, Augment()(imgs, np.random.default_rng(0)))  # seeded
+
+
+def test_binarize_gives_hard_edges_to_the_asked_share_and_keeps_the_digit() -> None:
+    x, _ = sample_digits()
+    imgs = (x[:400] / 255).astype(np.float32)
+    out = random_binarize(imgs, np.random.default_rng(0), 0.25)
+    changed = np.any(out != imgs, axis=(1, 2))
+    assert 0.18 < changed.mean() < 0.32
+    assert set(np.unique(out[changed])) == {0.0, 1.0}  # 1-bit ink
+    np.testing.assert_array_equal(out[~changed], imgs[~changed])
+    # Each is thresholded between the levels: full ink stays ink, faint edges go.
+    lo, hi = BINARIZE_LEVELS
+    assert np.all(out[changed][imgs[changed] >= hi] == 1) and np.all(out[changed][imgs[changed] < lo] == 0)
+
+
+def test_augment_without_binarizing_replays_the_random_stream_of_runs_before_it() -> None:
+    """``binarize_prob=0`` (the default) draws nothing, so older recipes give the same weights."""
+    x, _ = sample_digits()
+    imgs = (x[:16, None] / 255).astype(np.float32)
+    a, b = np.random.default_rng(3), np.random.default_rng(3)
+    cfg = Augment()
+    out = cfg(imgs, a)
+    before = random_stroke(random_affine(imgs[:, 0], b, cfg), b, cfg.stroke_prob)  # the pipeline before
+    np.testing.assert_array_equal(out[:, 0], before)
+    assert a.random() == b.random()
 
 
 def test_stroke_dilation_thickens() -> None:
