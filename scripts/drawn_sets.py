@@ -16,6 +16,7 @@ own preprocessing (``app.preprocessing.preprocess``), so the network trains on w
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -273,6 +274,21 @@ def _number_part_chunk(x: np.ndarray, y: np.ndarray, n: int, seed: int) -> tuple
 # Each kind of the training pool is made in this many seeded chunks, whatever the number of cores, so
 # that the pool (and the weights trained on it) is the same on every machine.
 POOL_CHUNKS = 2
+# The code a pool depends on: a cached pool is reused only while these files are unchanged.
+POOL_SOURCES = tuple(
+    Path(__file__).resolve().parents[1] / f
+    for f in ("app/preprocessing.py", "app/number_reader.py", "app/segmentation.py", "model/canvas.py",
+              "model/negatives.py", "model/pen.py", "scripts/drawn_sets.py")
+)
+
+
+def pool_version(sources: tuple[Path, ...] = POOL_SOURCES) -> str:
+    """10 hex digits of the SHA-256 of the code that makes the pool, for its cache's name: a change to
+    the preprocessing (or to how samples are drawn) makes a new pool instead of reusing a stale one."""
+    digest = hashlib.sha256()
+    for path in sources:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:10]
 
 
 def training_pool(

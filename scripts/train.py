@@ -5,8 +5,8 @@
     python scripts/train.py --arch small --epochs 1           # a quick run, in runs/small/
 
 Everything a run writes goes to its run folder (``--run-dir``, default ``runs/<arch>``): the
-checkpoint, the drawn training pool (cached, reused by later runs with the same settings) and the
-weights. Only ``--export PATH`` copies the weights elsewhere; nothing overwrites the shipped
+checkpoint, the drawn training pool (cached, reused by later runs with the same settings and the same
+code making it) and the weights. Only ``--export PATH`` copies the weights elsewhere; nothing overwrites the shipped
 ``weights/default.npz`` unless asked to.
 
 The training set is MNIST's training split plus drawn digits and non-digits generated from it
@@ -115,7 +115,8 @@ def drawn_data(
     if count <= 0:
         return np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.int64), np.zeros(0, str)
     parts = args.number_parts if name == "pool" else 0
-    cache = args.run_dir / f"{name}-{count}{f'-parts{parts}' if parts else ''}-seed{seed}-n{len(x)}.npz"
+    version = drawn_sets.pool_version()  # the code that made it: a stale pool is not reused
+    cache = args.run_dir / f"{name}-{count}{f'-parts{parts}' if parts else ''}-seed{seed}-n{len(x)}-{version}.npz"
     if cache.exists():
         with np.load(cache) as f:
             return f["x"], f["y"], f["kind"]

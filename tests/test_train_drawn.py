@@ -22,8 +22,9 @@ def test_drawn_training_adds_a_refusal_output_and_calibrates(tmp_path: Path) -> 
             "--drawn", "12", "--number-parts", "0", "--run-dir", str(run)]
     assert train.main(args) == 0
     assert (ROOT / "weights" / "default.npz").read_bytes() == shipped  # nothing exported unless asked
+    version = drawn_sets.pool_version()
     assert sorted(p.name for p in run.iterdir() if p.suffix == ".npz") == [
-        "checkpoint.npz", "pool-12-seed0-n500.npz", "small.npz", "val-12-seed7-n100.npz"]
+        "checkpoint.npz", f"pool-12-seed0-n500-{version}.npz", "small.npz", f"val-12-seed7-n100-{version}.npz"]
     meta = json.loads((run / "small.json").read_text())
     assert meta["labels"][-1] == "not a digit" and len(meta["labels"]) == 11
     assert set(meta["calibration"]) >= {"temperature", "reject_threshold"}
@@ -32,12 +33,12 @@ def test_drawn_training_adds_a_refusal_output_and_calibrates(tmp_path: Path) -> 
     assert net.reject_threshold == meta["calibration"]["reject_threshold"]
     assert net.predict(x[:3]).shape == (3, 11) and net.classify(x[:3])[0].shape == (3, 10)
     # the pool is cached: a second run reuses it (same files, no regeneration)
-    before = (run / "pool-12-seed0-n500.npz").stat().st_mtime_ns
+    before = (run / f"pool-12-seed0-n500-{version}.npz").stat().st_mtime_ns
     assert train.main(args) == 0
-    assert (run / "pool-12-seed0-n500.npz").stat().st_mtime_ns == before
+    assert (run / f"pool-12-seed0-n500-{version}.npz").stat().st_mtime_ns == before
     # candidate parts of generated numbers join the pool, cached under their own name
     assert train.main([*args, "--number-parts", "8"]) == 0
-    with np.load(run / "pool-12-parts8-seed0-n500.npz") as f:
+    with np.load(run / f"pool-12-parts8-seed0-n500-{version}.npz") as f:
         assert (f["kind"] == "number-part").sum() == 8 and len(f["x"]) == len(f["kind"])
 
 
@@ -61,6 +62,17 @@ def test_distillation_trains_towards_the_teachers_and_records_them(tmp_path: Pat
     meta = json.loads((run / "small.json").read_text())
     assert meta["training"]["distill"] == [str(ROOT / "weights" / "default.npz")]
     assert meta["training"]["distill_weight"] == 0.3
+
+
+def test_the_pool_version_follows_the_code_that_makes_the_pool(tmp_path: Path) -> None:
+    assert ROOT / "app" / "preprocessing.py" in drawn_sets.POOL_SOURCES
+    assert all(p.exists() for p in drawn_sets.POOL_SOURCES)
+    code = tmp_path / "preprocessing.py"
+    code.write_text("SCALE = 1\n")
+    before = drawn_sets.pool_version((code,))
+    assert drawn_sets.pool_version((code,)) == before and len(before) == 10
+    code.write_text("SCALE = 2\n")  # an edit to the preprocessing: a cached pool is not reused
+    assert drawn_sets.pool_version((code,)) != before
 
 
 def test_the_training_pool_is_the_same_whatever_the_number_of_processes() -> None:
