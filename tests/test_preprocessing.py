@@ -75,6 +75,65 @@ def test_no_binarisation_grey_levels_survive(seven_ink: np.ndarray) -> None:
     assert len(np.unique(out)) > 50
 
 
+def one_bit_png(digit: np.ndarray, side: int = 28) -> bytes:
+    """(28, 28) uint8 white-on-black digit -> a ``side`` x ``side`` 1-bit black-on-white PNG: resized
+    (bicubic), then thresholded at 128, as a paint program's pencil draws."""
+    grey = np.asarray(Image.fromarray(digit).resize((side, side), Image.Resampling.BICUBIC))
+    buf = io.BytesIO()
+    Image.fromarray(np.where(grey >= 128, 0, 255).astype(np.uint8)).convert("1").save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("side", [20, 28, 36])  # enlarged, placed as it is, reduced less than 2x
+def test_a_one_bit_digit_gets_soft_edges(seven_ink: np.ndarray, side: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = pp.preprocess(one_bit_png(seven_ink, side))
+    greys = np.count_nonzero((out > 25) & (out < 230))
+    monkeypatch.setattr(pp, "_soften", lambda field: field)
+    hard = pp.preprocess(one_bit_png(seven_ink, side))
+    assert greys > 2 * np.count_nonzero((hard > 25) & (hard < 230))  # soft edges, where there were few
+    assert abs(int(out.sum(dtype=np.int64)) - int(hard.sum(dtype=np.int64))) < 0.02 * hard.sum()  # no ink added
+    cy, cx = centre_of_mass(out)
+    assert abs(cy - pp.CENTRE) < 0.5 and abs(cx - pp.CENTRE) < 0.5
+
+
+def test_only_one_bit_digits_not_reduced_2x_are_softened(
+    sample: tuple[np.ndarray, np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(field: np.ndarray) -> np.ndarray:
+        raise AssertionError("softened")
+
+    monkeypatch.setattr(pp, "_soften", refuse)
+    x, _ = sample
+    for d in x[:20]:
+        pp.preprocess(encode(Image.fromarray(d)))  # grey MNIST digits, placed as they are
+        pp.preprocess(encode(Image.fromarray(255 - upscale(d, 10))))  # grey canvases
+        pp.preprocess(one_bit_png(d, 84))  # 1-bit, reduced about 3x: the resize anti-aliases it
+
+
+@pytest.mark.parametrize(("height", "softened"), [(39, True), (40, False)])
+def test_softening_stops_where_the_resize_averages_2x2_pixels(
+    height: int, softened: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+    monkeypatch.setattr(pp, "_soften", lambda field: calls.append(1) or field)
+    bar = np.zeros((height + 20, 40), bool)
+    bar[10 : 10 + height, 15:25] = True  # 1-bit, a box ``height`` px tall: scale 20 / height
+    pp.fit_digit(bar.astype(np.float32))
+    assert bool(calls) is softened
+
+
+@pytest.mark.parametrize(("side", "floor"), [(20, 0.975), (28, 0.985)])  # hard edges: 95 %, 96 %
+def test_the_shipped_network_reads_one_bit_digits(
+    sample: tuple[np.ndarray, np.ndarray], side: int, floor: float
+) -> None:
+    from model import load
+
+    x, y = sample
+    digits, is_digit = load().classify(np.stack([pp.preprocess(one_bit_png(d, side)) for d in x]))
+    acc = float(np.mean(is_digit & (digits.argmax(axis=1) == y)))
+    assert acc >= floor, f"{side} px 1-bit PNGs of the sample read at {acc:.2%}"
+
+
 def test_thick_marker_strokes_are_thinned_towards_mnist_width(seven_ink: np.ndarray) -> None:
     thick = np.asarray(Image.fromarray(upscale(seven_ink, 10)).filter(ImageFilter.MaxFilter(15)))
     plain = pp.preprocess(encode(Image.fromarray(upscale(seven_ink, 10))))
