@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from model import load
 from scripts import drawn_sets, train
@@ -19,12 +20,13 @@ def test_drawn_training_adds_a_refusal_output_and_calibrates(tmp_path: Path) -> 
     shipped = (ROOT / "weights" / "default.npz").read_bytes()
     run = tmp_path / "run"
     args = ["--arch", "small", "--epochs", "1", "--data", str(data), "--no-verify", "--val-size", "100",
-            "--drawn", "12", "--number-parts", "0", "--run-dir", str(run)]
+            "--drawn", "12", "--number-parts", "0", "--finish-epochs", "1", "--run-dir", str(run)]
     assert train.main(args) == 0
     assert (ROOT / "weights" / "default.npz").read_bytes() == shipped  # nothing exported unless asked
     version = drawn_sets.pool_version()
     assert sorted(p.name for p in run.iterdir() if p.suffix == ".npz") == [
-        "checkpoint.npz", f"pool-12-seed0-n500-{version}.npz", "small.npz", f"val-12-seed7-n100-{version}.npz"]
+        "checkpoint.npz", "finish-checkpoint.npz", f"pool-12-seed0-n500-{version}.npz", "small.npz",
+        f"val-12-seed7-n100-{version}.npz"]
     meta = json.loads((run / "small.json").read_text())
     assert meta["labels"][-1] == "not a digit" and len(meta["labels"]) == 11
     assert set(meta["calibration"]) >= {"temperature", "reject_threshold"}
@@ -42,6 +44,45 @@ def test_drawn_training_adds_a_refusal_output_and_calibrates(tmp_path: Path) -> 
         assert (f["kind"] == "number-part").sum() == 8 and len(f["x"]) == len(f["kind"])
 
 
+def test_the_finish_trains_under_light_augmentation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from model.augment import LIGHT, Augment
+
+    calls: list[tuple[float, int]] = []  # (rotation range, images) of each augmented batch
+    real = Augment.__call__
+
+    def counting(self: Augment, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        calls.append((self.max_rotation_deg, len(x)))
+        return real(self, x, rng)
+
+    monkeypatch.setattr(Augment, "__call__", counting)
+    x, y = sample_digits()
+    data = tmp_path / "mnist.npz"
+    np.savez(data, x_train=x[:600], y_train=y[:600], x_test=x[600:800], y_test=y[600:800])
+    run = tmp_path / "run"
+    args = ["--arch", "small", "--epochs", "1", "--data", str(data), "--no-verify", "--val-size", "100",
+            "--drawn", "12", "--number-parts", "0", "--finish-epochs", "2", "--run-dir", str(run)]
+    assert train.main(args) == 0
+    seen = 500 + 3 * 12  # training digits and the drawn pool: one epoch's images
+    by_range = {r: sum(n for rr, n in calls if rr == r) for r, _ in calls}
+    assert by_range == {Augment().max_rotation_deg: seen, LIGHT.max_rotation_deg: 2 * seen}
+    assert LIGHT.max_rotation_deg < Augment().max_rotation_deg and LIGHT.max_shift_px < Augment().max_shift_px
+    meta = json.loads((run / "small.json").read_text())
+    assert [h["epoch"] for h in meta["history"]] == [1, 1, 2]  # the main run's epoch, then the finish's
+    assert 0 <= meta["history"][2]["lr"] < meta["history"][1]["lr"] <= 3e-4  # from --finish-lr, decaying
+    assert meta["training"]["finish_best_epoch"] in (1, 2)
+    finish_best = meta["history"][meta["training"]["finish_best_epoch"]]
+    assert meta["val_accuracy"] == finish_best["val_accuracy"]  # of the weights kept: the finish's best
+    weights = (run / "small.npz").read_bytes()
+    calls.clear()
+    assert train.main([*args, "--resume"]) == 0  # both phases done: nothing more is trained
+    assert not calls and (run / "small.npz").read_bytes() == weights
+
+    assert train.main([*args, "--finish-epochs", "0", "--run-dir", str(tmp_path / "plain")]) == 0
+    meta = json.loads((tmp_path / "plain" / "small.json").read_text())
+    assert len(meta["history"]) == 1 and meta["training"]["finish_best_epoch"] is None
+    assert not (tmp_path / "plain" / "finish-checkpoint.npz").exists()
+
+
 def test_distillation_trains_towards_the_teachers_and_records_them(tmp_path: Path) -> None:
     from model.distill import soft_targets, teacher_probabilities
 
@@ -56,7 +97,7 @@ def test_distillation_trains_towards_the_teachers_and_records_them(tmp_path: Pat
     np.savez(data, x_train=x[:600], y_train=y[:600], x_test=x[600:800], y_test=y[600:800])
     run = tmp_path / "run"
     args = ["--arch", "small", "--epochs", "1", "--data", str(data), "--no-verify", "--val-size", "100",
-            "--drawn", "12", "--number-parts", "0", "--run-dir", str(run),
+            "--drawn", "12", "--number-parts", "0", "--finish-epochs", "1", "--run-dir", str(run),
             "--distill", str(ROOT / "weights" / "default.npz"), "--distill-weight", "0.3"]
     assert train.main(args) == 0
     meta = json.loads((run / "small.json").read_text())
