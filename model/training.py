@@ -76,6 +76,7 @@ class Trainer:
         self.progress = progress or (lambda it, **_: it)
         self.state = TrainState()
         self.best_weights: dict[str, np.ndarray] = {k: v.copy() for k, v in net.state_dict().items()}
+        self.interrupted = False  # the last fit() was stopped by Ctrl-C
 
     # -- one epoch ------------------------------------------------------------------------------------
     def train_epoch(self) -> tuple[float, float, float]:
@@ -111,6 +112,7 @@ class Trainer:
     # -- the loop -------------------------------------------------------------------------------------
     def fit(self, epochs: int, log: Callable[[str], None] = print) -> TrainState:
         """Train until ``epochs`` or early stop; on Ctrl-C, checkpoint and return what was reached."""
+        self.interrupted = False
         try:
             while self.state.epoch < epochs:
                 train_loss, train_acc, seconds = self.train_epoch()
@@ -132,6 +134,7 @@ class Trainer:
                     break
         except KeyboardInterrupt:
             log(f"interrupted during epoch {self.state.epoch + 1}; keeping the best weights so far")
+            self.interrupted = True
             self.save_checkpoint()
         self.net.load_state_dict(self.best_weights)
         return self.state

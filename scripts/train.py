@@ -254,8 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     started = time.time()
     state = trainer.fit(args.epochs)
-    # without augmentation there is nothing to finish
-    finished = finish(args, net, x_fit, y_fit, trainer.val_data, progress) if args.augment else None
+    # without augmentation there is nothing to finish; after Ctrl-C, the best weights so far are the result
+    finishing = args.augment and not trainer.interrupted
+    finished = finish(args, net, x_fit, y_fit, trainer.val_data, progress) if finishing else None
     wall = round(time.time() - started, 1)
 
     calib = calibrate(net, val_sets) if num_classes == 11 else {"temperature": 1.0}

@@ -46,6 +46,7 @@ def test_drawn_training_adds_a_refusal_output_and_calibrates(tmp_path: Path) -> 
 
 def test_the_finish_trains_under_light_augmentation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from model.augment import LIGHT, Augment
+    from model.training import Trainer
 
     calls: list[tuple[float, int]] = []  # (rotation range, images) of each augmented batch
     real = Augment.__call__
@@ -76,6 +77,15 @@ def test_the_finish_trains_under_light_augmentation(tmp_path: Path, monkeypatch:
     calls.clear()
     assert train.main([*args, "--resume"]) == 0  # both phases done: nothing more is trained
     assert not calls and (run / "small.npz").read_bytes() == weights
+
+    def stopped(self: Trainer) -> tuple[float, float, float]:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Trainer, "train_epoch", stopped)  # Ctrl-C in the first epoch: no finish after it
+    assert train.main([*args, "--run-dir", str(tmp_path / "stopped")]) == 0
+    assert (tmp_path / "stopped" / "small.npz").exists()  # the best weights so far are written...
+    assert not (tmp_path / "stopped" / "finish-checkpoint.npz").exists()  # ...and not finished
+    monkeypatch.undo()
 
     assert train.main([*args, "--finish-epochs", "0", "--run-dir", str(tmp_path / "plain")]) == 0
     meta = json.loads((tmp_path / "plain" / "small.json").read_text())
