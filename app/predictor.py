@@ -50,6 +50,7 @@ from PIL import Image
 
 from model.calibration import split_refusal
 from model.normalize import INPUT_SIZE
+from model.second_look import look_again
 
 from .decoder_process import DecoderProcess
 from .errors import ServiceBusyError
@@ -365,7 +366,7 @@ class Predictor:
             digit = preprocess_image(load_pixels(image))
         except ImageError as exc:
             return Outcome(error=exc)
-        scores = self.net.predict(digit[None])
+        scores = look_again(self.net.predict, digit[None], self.net.predict(digit[None]))
         probabilities, is_digit = split_refusal(scores, self.reject_threshold)
         if self.on_batch is not None:
             self.on_batch(1)
@@ -458,8 +459,9 @@ class Predictor:
         if not jobs:
             return
         try:
-            digits = [job.digits for job in jobs]
-            scores = self.net.predict(np.concatenate(digits) if len(digits) > 1 else digits[0])  # type: ignore[arg-type]
+            digits = [job.digits for job in jobs if job.digits is not None]
+            batch = np.concatenate(digits) if len(digits) > 1 else digits[0]
+            scores = self._second_look(jobs, batch, self.net.predict(batch))
             probabilities, is_digit = split_refusal(scores, self.reject_threshold)
             start = 0
             for job in jobs:
@@ -476,6 +478,18 @@ class Predictor:
         except Exception as exc:  # a bug: these requests get a 500, the thread lives on
             for job in jobs:
                 job.outcome = exc
+
+    def _second_look(self, jobs: list[_Job], batch: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """``scores`` with the unsure images' rows looked at again (:func:`model.second_look.look_again`);
+        the parts of numbers (raw jobs) are left as read: the number reader weighs its own doubts."""
+        sizes = [0 if job.digits is None else len(job.digits) for job in jobs]
+        starts = np.cumsum([0, *sizes[:-1]])
+        whole = np.array([start for start, job in zip(starts, jobs, strict=True) if not job.raw], np.intp)
+        if len(whole) == 0:
+            return scores
+        scores = np.array(scores, copy=True)
+        scores[whole] = look_again(self.net.predict, batch[whole], scores[whole])
+        return scores
 
     # ---- the costly thread ---------------------------------------------------------------------------
 

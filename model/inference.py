@@ -25,6 +25,7 @@ from .layers.loss import softmax
 from .layers.pooling import MaxPoolOp
 from .module import Op
 from .normalize import INPUT_SIZE, MNIST_MEAN, MNIST_STD, to_network_input
+from .second_look import look_again
 from .sequential import Sequential
 
 
@@ -150,8 +151,10 @@ class InferenceNetwork:
 
     def classify(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Images as for :meth:`predict` -> ``(N, 10)`` digit probabilities (the closest guess) and
-        ``(N,)`` bool: whether each image is a digit at all."""
-        return split_refusal(self.predict(images), self.reject_threshold)
+        ``(N,)`` bool: whether each image is a digit at all. Unsure digits get a second look
+        (:func:`model.second_look.look_again`), as the service gives them."""
+        probs = look_again(self.predict, images, self.predict(images))
+        return split_refusal(probs, self.reject_threshold)
 
     def __repr__(self) -> str:
         names = ", ".join(type(op).__name__ for op in self.ops)

@@ -25,6 +25,7 @@ from app.preprocessing import ImageError, preprocess
 from model.calibration import expected_calibration_error, split_refusal
 from model.inference import InferenceNetwork
 from model.layers.loss import softmax
+from model.second_look import look_again
 from scripts.components_splitter import read_by_components
 from scripts.drawn_sets import NOT_DIGIT, Sample
 
@@ -53,8 +54,10 @@ def local_reader(net: InferenceNetwork) -> Reader:
                 ok.append(True)
             except ImageError:
                 ok.append(False)
-        logits = net.logits(_network_input(net, np.stack(digits))) if digits else np.zeros((0, 10))
-        probs, is_digit = split_refusal(softmax(logits / net.temperature), net.reject_threshold)
+        x = np.stack(digits) if digits else np.zeros((0, 28, 28), np.uint8)
+        logits = net.logits(_network_input(net, x)) if digits else np.zeros((0, 10))
+        scores = look_again(net.predict, x, softmax(logits / net.temperature))  # as /predict reads them
+        probs, is_digit = split_refusal(scores, net.reject_threshold)
         it = iter(range(len(digits)))
         out = []
         for good in ok:

@@ -37,6 +37,7 @@ from model.metrics import (  # noqa: E402
     confusion_matrix,
     format_confusion_matrix,
 )
+from model.second_look import look_again  # noqa: E402
 from scripts import drawn_report, drawn_sets  # noqa: E402
 
 
@@ -125,7 +126,8 @@ def via_preprocessing(net: Any, x: np.ndarray) -> np.ndarray:
         buf = io.BytesIO()
         Image.fromarray(255 - img).save(buf, format="PNG")
         batch.append(preprocess(buf.getvalue()))
-    return net.predict(np.stack(batch)).argmax(axis=1)
+    digits = np.stack(batch)
+    return look_again(net.predict, digits, net.predict(digits)).argmax(axis=1)  # as /predict reads them
 
 
 def drawn_section(net: Any, x_test: np.ndarray, y_test: np.ndarray, args: argparse.Namespace) -> list[str]:
