@@ -23,6 +23,7 @@ from typing import Final
 import numpy as np
 from PIL import Image
 
+from model import second_look
 from model.calibration import split_refusal
 
 from .predictor import Network
@@ -132,7 +133,22 @@ def reading(parts: Parts, threshold: float | None) -> Reading:
         read = sorted(read + more)
         images = np.concatenate([images, more_images])[order]
         scores = np.concatenate([scores, more_scores])[order]
-    return choose(subset(parts, read, images), scores, threshold)
+    return (yield from choosing(subset(parts, read, images), threshold, scores))
+
+
+def choosing(found: Candidates, threshold: float | None, scores: np.ndarray | None = None) -> Reading:
+    """The digits of the best split of ``found`` (:func:`best_spans`), as a :func:`reading`: it yields
+    ``found.images`` unless their ``scores`` are given, then the chosen digits read unsurely, shifted
+    a pixel each way (the second look ``/predict`` gives them: ``model.second_look``), if any."""
+    if scores is None:
+        scores = yield found.images
+    best = best_spans(found, scores, threshold)
+    unsure = [best[k] for k in second_look.unsure_rows(scores[best])]
+    if unsure:
+        scores = np.array(scores, copy=True)
+        view_scores = yield second_look.views(found.images[unsure])
+        scores[unsure] = second_look.average(scores[unsure], view_scores)
+    return digit_readings(found, scores, best, threshold)
 
 
 def advance(steps: Reading, scores: np.ndarray | None = None) -> np.ndarray | list[DigitReading]:
@@ -278,7 +294,14 @@ def unsettled(
 
 
 def choose(found: Candidates, scores: np.ndarray, threshold: float | None) -> list[DigitReading]:
-    """The digits of the best split, given the network's ``(S, K)`` scores of ``found.images``."""
+    """The digits of the best split, given the network's ``(S, K)`` scores of ``found.images`` (read
+    once: :func:`choosing` gives the unsure ones a second look)."""
+    return digit_readings(found, scores, best_spans(found, scores, threshold), threshold)
+
+
+def best_spans(found: Candidates, scores: np.ndarray, threshold: float | None) -> list[int]:
+    """The indices of ``found.spans`` making the best split, given the ``(S, K)`` scores of
+    ``found.images``; :class:`TooManyPartsError` past ``MAX_DIGITS``."""
     n = found.splittable
     best = best_split(found.pieces, found.spans[:n], scores[:n])
     if found.joined and best == [n - 1] and threshold is not None and scores[n - 1, 10:].sum() >= threshold:
@@ -288,6 +311,13 @@ def choose(found: Candidates, scores: np.ndarray, threshold: float | None) -> li
     best = one_digit(found, scores, best, threshold)
     if len(best) > MAX_DIGITS:
         raise TooManyPartsError(_too_many(len(best)))
+    return best
+
+
+def digit_readings(
+    found: Candidates, scores: np.ndarray, best: list[int], threshold: float | None
+) -> list[DigitReading]:
+    """The :class:`DigitReading` of each span index in ``best``, from the ``(S, K)`` scores."""
     probs, is_digit = split_refusal(scores[best], threshold)
     return [
         DigitReading(

@@ -481,7 +481,8 @@ class Predictor:
 
     def _second_look(self, jobs: list[_Job], batch: np.ndarray, scores: np.ndarray) -> np.ndarray:
         """``scores`` with the unsure images' rows looked at again (:func:`model.second_look.look_again`);
-        the parts of numbers (raw jobs) are left as read: the number reader weighs its own doubts."""
+        the candidate digits of numbers (raw jobs) are left as read: the number reader looks again only at
+        the digits it chooses (``number_reader.choosing``)."""
         sizes = [0 if job.digits is None else len(job.digits) for job in jobs]
         starts = np.cumsum([0, *sizes[:-1]])
         whole = np.array([start for start, job in zip(starts, jobs, strict=True) if not job.raw], np.intp)

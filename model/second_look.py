@@ -36,6 +36,25 @@ def shift(images: np.ndarray, dy: int, dx: int) -> np.ndarray:
     return out
 
 
+def unsure_rows(probs: np.ndarray, below: float = SECOND_LOOK_BELOW) -> np.ndarray:
+    """Indices of the ``(N, K)`` rows whose largest probability is under ``below``: ``(M,)`` intp."""
+    return np.flatnonzero(probs.max(axis=1) < below) if len(probs) else np.zeros(0, np.intp)
+
+
+def views(images: np.ndarray) -> np.ndarray:
+    """The ``(M, ...)`` images shifted by each of :data:`SHIFTS`: ``(len(SHIFTS) * M, ...)``, grouped by
+    shift (all images moved the first way, then the second...)."""
+    return np.concatenate([shift(images, dy, dx) for dy, dx in SHIFTS])
+
+
+def average(probs: np.ndarray, view_probs: np.ndarray) -> np.ndarray:
+    """``(M, K)`` readings averaged with ``(len(SHIFTS) * M, K)`` readings of their :func:`views`:
+    ``(M, K)`` float32, rows still summing to 1."""
+    stacked = np.asarray(view_probs, np.float32).reshape(len(SHIFTS), len(probs), -1)
+    out: np.ndarray = ((probs + stacked.sum(axis=0)) / np.float32(1 + len(SHIFTS))).astype(np.float32)
+    return out
+
+
 def look_again(
     predict: Callable[[np.ndarray], np.ndarray],
     images: np.ndarray,
@@ -50,11 +69,7 @@ def look_again(
     Returns a new ``(N, K)`` float32 array (rows still sum to 1).
     """
     out = np.array(probs, dtype=np.float32, copy=True)
-    unsure = np.flatnonzero(out.max(axis=1) < below) if len(out) else np.zeros(0, np.intp)
-    if len(unsure) == 0:
-        return out
-    digits = images[unsure]
-    views = predict(np.concatenate([shift(digits, dy, dx) for dy, dx in SHIFTS]))
-    views = views.reshape(len(SHIFTS), len(unsure), -1)
-    out[unsure] = (out[unsure] + views.sum(axis=0)) / np.float32(1 + len(SHIFTS))
+    unsure = unsure_rows(out, below)
+    if len(unsure):
+        out[unsure] = average(out[unsure], predict(views(images[unsure])))
     return out

@@ -114,3 +114,25 @@ def test_predict_looks_again_and_number_parts_are_left_as_read() -> None:
         assert net.batches == [3] and parts.shape == (3, 10)
     finally:
         predictor.close()
+
+
+def test_the_number_reader_looks_again_at_the_digits_it_chose_unsurely() -> None:
+    from app.number_reader import read_number
+
+    x, _ = sample_digits()
+    ink = np.zeros((60, 200), np.uint8)
+    ink[16:44, 20:48], ink[16:44, 120:148] = x[0], x[1]  # two digits far apart: one round, two digits
+    net = Unsure()
+    digits = read_number(png(255 - ink), net, None)
+    assert len(digits) == 2 and all(int(d.probabilities.argmax()) == 3 for d in digits)
+    assert net.batches[-1] == 2 * len(SHIFTS)  # both read at 0.6: one more call, four views of each
+    net.batches.clear()
+
+    class Sure(Unsure):
+        def predict(self, images: np.ndarray) -> np.ndarray:
+            p = super().predict(images)
+            p[:, 3], p[:, 5] = 0.9, 0.1
+            return p
+
+    sure = Sure()
+    assert len(read_number(png(255 - ink), sure, None)) == 2 and sure.batches == [2]  # no second look

@@ -21,7 +21,7 @@ from ..number_reader import (
     advance,
     better_reading,
     candidates,
-    choose,
+    choosing,
     find_parts,
     reading,
     run_reading,
@@ -145,14 +145,15 @@ async def _read_number(
     threshold = predictor.reject_threshold
     if cost > COSTLY_PIXELS:
         found = await predictor.run_decoder(candidates, image, predictor.max_pixels, recut)
-        return choose(found, await predictor.predict_digits(found.images), threshold)
-    if cost <= INLINE_NUMBER_PIXELS and await predictor.alone():
+        steps = choosing(found, threshold)
+    elif cost <= INLINE_NUMBER_PIXELS and await predictor.alone():
         parts = find_parts(image, predictor.max_pixels, recut)
         if len(parts.spans) <= INLINE_SPANS:
             return run_reading(reading(parts, threshold), predictor.scores_here)
+        steps = reading(parts, threshold)
     else:
         parts = await run_in_threadpool(find_parts, image, predictor.max_pixels, recut)
-    steps = reading(parts, threshold)
+        steps = reading(parts, threshold)
     step = await run_in_threadpool(advance, steps)
     while isinstance(step, np.ndarray):
         step = await run_in_threadpool(advance, steps, await predictor.predict_digits(step))
