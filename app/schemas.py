@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from model.second_look import SECOND_LOOK_BELOW, SHIFTS
+
 IMAGE_STRING = (
     "The image as plain base64, or as a data URL such as canvas.toDataURL() produces "
     "(data:image/png;base64,...). PNG, JPEG, WebP, GIF, BMP or TIFF."
@@ -118,6 +120,11 @@ class ModelInfo(BaseModel):
         default_factory=dict,
         description="temperature (divides the logits) and reject_threshold (the 'not a digit' probability from "
         "which an image is refused), fitted on held-out data.",
+    )
+    second_look: dict[str, Any] = Field(
+        default_factory=lambda: {"below": SECOND_LOOK_BELOW, "shifts": [list(s) for s in SHIFTS]},
+        description="A digit whose top probability is under 'below' is read again shifted by each of "
+        "'shifts' ([down, right] pixels) and the readings averaged (model/second_look.py).",
     )
     created: str | None = None
 

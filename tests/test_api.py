@@ -326,6 +326,7 @@ def test_model_describes_the_shipped_weights(client: TestClient) -> None:
     assert info.input["shape"] == [28, 28] and info.labels == [*(str(d) for d in range(10)), "not a digit"]
     assert info.sha256 == meta["sha256"] and info.test_accuracy == meta["test_accuracy"]
     assert info.calibration == meta["calibration"] and 0 < info.calibration["reject_threshold"] < 1
+    assert info.second_look == {"below": 0.8, "shifts": [[-1, 0], [1, 0], [0, -1], [0, 1]]}
 
 
 def test_every_answer_says_its_server_time(client: TestClient, seven: bytes) -> None:
