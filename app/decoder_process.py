@@ -6,7 +6,7 @@ requests by hundreds of times their own latency (``benchmarks/bench_hostile.py``
 request beside such loads, ``--rev`` before and after a change). A separate process has its own
 interpreter; the server's threads only wait for its answer.
 
-The child imports only :mod:`app.preprocessing` (numpy and Pillow), hands back the ``(28, 28)`` uint8
+The child imports only :mod:`model.recipe` (numpy and Pillow), hands back the ``(28, 28)`` uint8
 digit (and its PNG when asked), trims its heap after each image (bench_hostile.py prints the peak of each)
 and, if a decoder crashes it, is replaced (the image is a 422: :class:`DecoderCrashedError`).
 """
@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from .preprocessing import CorruptImageError, preprocess, to_png
+from model.recipe import CorruptImageError, preprocess, to_png
 
 T = TypeVar("T")
 PR_SET_PDEATHSIG = 1  # prctl option: the signal a process gets when its parent dies
@@ -95,7 +95,7 @@ class DecoderProcess:
 
     def run(self, data: bytes, max_pixels: int, debug: bool) -> tuple[np.ndarray, bytes | None]:
         """Decode in the child (blocking this thread, not the GIL); image errors are raised as in
-        :func:`~app.preprocessing.preprocess`."""
+        :func:`~model.recipe.preprocess`."""
         return self.call(decode, data, max_pixels, debug)
 
     def call(self, fn: Callable[..., T], *args: Any) -> T:

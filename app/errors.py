@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from .preprocessing import ImageError, ImageTooLargeError
+from model.recipe import ImageError, ImageTooLargeError
 
 logger = logging.getLogger("app")
 

@@ -14,12 +14,13 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from model.recipe import FORMAT_NAMES
+
 from .errors import install_error_handlers
 from .headers import SecurityHeadersMiddleware
 from .lifespan import CleanStartupMiddleware, Loader, load_network, make_lifespan
 from .limits import ByteBudget, LimitsMiddleware
 from .metrics import Metrics, MetricsMiddleware
-from .preprocessing import FORMAT_NAMES
 from .routes import page_router, predict_router, status_router
 from .routes.page import STATIC_DIR, SWAGGER_DIR, SWAGGER_URL
 from .settings import Settings, SettingsError

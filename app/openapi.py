@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .preprocessing import IMAGE_FORMATS
+from model.recipe import IMAGE_FORMATS
+
 from .schemas import BatchRequest, ErrorResponse, PredictRequest
 from .settings import Settings
 

@@ -6,7 +6,7 @@ Two threads per worker process:
   a time, and runs the network once on every digit ready, for up to ``max_batch`` images or
   ``BATCH_WINDOW`` seconds of collecting, whichever comes first. Batches grow with the load by
   themselves: no timer, no added latency for a lone request;
-- the **costly** thread hands the images whose cost (:func:`~app.preprocessing.decode_cost`, read
+- the **costly** thread hands the images whose cost (:func:`~model.recipe.decode_cost`, read
   from the header before any pixel is decoded) is over ``COSTLY_PIXELS`` to a decoder process
   (:mod:`app.decoder_process`), one at a time, and their digits to the predictor thread for its next
   batch. A 4 MP image then uses the second core without holding this process's GIL, so everybody's
@@ -50,11 +50,7 @@ from PIL import Image
 
 from model.calibration import split_refusal
 from model.normalize import INPUT_SIZE
-from model.second_look import look_again
-
-from .decoder_process import DecoderProcess
-from .errors import ServiceBusyError
-from .preprocessing import (
+from model.recipe import (
     DEFAULT_MAX_PIXELS,
     ImageError,
     check_size,
@@ -65,6 +61,10 @@ from .preprocessing import (
     to_png,
     webp_size,
 )
+from model.second_look import look_again
+
+from .decoder_process import DecoderProcess
+from .errors import ServiceBusyError
 from .settings import Settings
 
 COSTLY_PIXELS: Final = 512 * 1024  # decode cost over this goes to the decoder process
@@ -244,7 +244,7 @@ class Predictor:
         version: str = "",
         max_pending: int = MAX_PENDING,
     ) -> None:
-        """``max_pixels``: the full-decode pixel limit (see :func:`~app.preprocessing.read_header`);
+        """``max_pixels``: the full-decode pixel limit (see :func:`~model.recipe.read_header`);
         ``max_batch``: most images per network call; ``on_batch(n)`` is told each call's size (from the
         predictor thread); ``version`` names the model in answers; ``max_pending``: images that may
         wait before new requests get a 503."""

@@ -11,9 +11,10 @@ from typing import TypeVar
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
+from model.recipe import FORMAT_NAMES, MEDIA_TYPES
+
 from .errors import BadRequestError, PayloadTooLargeError, UnprocessableError, UnsupportedMediaTypeError
 from .multipart import MultipartError, TooManyFilesError, read_parts
-from .preprocessing import FORMAT_NAMES, MEDIA_TYPES
 from .schemas import BatchRequest, PredictRequest
 
 IMAGE_TYPES = (*MEDIA_TYPES, "application/octet-stream")

@@ -78,7 +78,7 @@ def _shipped_metadata(path: Any) -> dict[str, Any]:
 
 
 def _make_preprocess_only_app() -> FastAPI:
-    from app.preprocessing import preprocess
+    from model.recipe import preprocess
 
     app = FastAPI()
 
@@ -105,7 +105,7 @@ def _make_free_network_app() -> FastAPI:
 def _make_inline_free_network_app() -> FastAPI:
     from app.dependencies import get_predictor
     from app.predictor import Outcome, Predictor
-    from app.preprocessing import ImageError, preprocess
+    from model.recipe import ImageError, preprocess
 
     class InlinePredictor(Predictor):
         """The loaded predictor's network and limits, run on the event loop (its thread never starts)."""

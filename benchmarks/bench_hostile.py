@@ -104,7 +104,7 @@ def multipart(images: list[bytes]) -> tuple[bytes, str]:
 DECODE_SCRIPT = """
 import sys, time
 sys.path.insert(0, sys.argv[1])
-from app.preprocessing import ImageError, preprocess
+from model.recipe import ImageError, preprocess
 from PIL import Image
 import io
 data = open(sys.argv[2], "rb").read()

@@ -30,10 +30,10 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.number_reader import read_number  # noqa: E402
-from model import canvas as cv  # noqa: E402
 from model import load  # noqa: E402
-from model.pen import pen_redraw  # noqa: E402
+from model.generators import canvas as cv  # noqa: E402
+from model.generators.pen import pen_redraw  # noqa: E402
+from model.recipe.number_reader import read_number  # noqa: E402
 
 SAMPLE = Path(__file__).resolve().parents[1] / "tests" / "data" / "mnist_test_sample.npz"
 
@@ -41,7 +41,7 @@ SAMPLE = Path(__file__).resolve().parents[1] / "tests" / "data" / "mnist_test_sa
 def four_digit_canvas(
     start: int = 0, step: int = 180, style: str = "black-on-transparent", fmt: str = "PNG"
 ) -> tuple[bytes, str]:
-    """An 800x300 canvas (``style``: one of ``model.canvas.STYLES``, in ``fmt``) with four sample
+    """An 800x300 canvas (``style``: one of ``model.generators.canvas.STYLES``, in ``fmt``) with four sample
     digits traced by a 14 px round pen, their 240 px fields ``step`` px apart (180: spaced; 110:
     touching, cut into slices), and their labels."""
     with np.load(SAMPLE) as f:

@@ -29,7 +29,7 @@ float32 rounding: when the engine is within max(5e-7, twice NumPy's own error) o
 the same ops evaluated in float64. Any other difference, or any closest digit or ``is_digit`` that
 differs, stops the script. (Every float32 engine, NumPy's included, is some 4-7e-7 from the exact
 result on a few undecided digits, so two of them can differ by ~1e-6 there.) The same
-preprocessing everywhere: ``app.preprocessing.preprocess``, imported from this repository. Before
+preprocessing everywhere: ``model.recipe.preprocess``, imported from this repository. Before
 measuring, every peer's answer to both payloads is compared with ours.
 
 The same request everywhere: ``POST /predict``, multipart/form-data, one field ``file``
@@ -330,9 +330,9 @@ def dump_network(directory: Path) -> dict[str, Any]:
 def reference_canvases(digits: np.ndarray, n: int, seed: int = 12) -> list[bytes]:
     """``n`` canvases of the sample digits as people send them: pen strokes or enlarged pixels, on a
     transparent or white canvas of 128-512 px, off-centre; PNG bytes."""
-    from model import canvas as cv
+    from model.generators import canvas as cv
+    from model.generators.pen import pen_redraw
     from model.normalize import DIGIT_BOX, INPUT_SIZE
-    from model.pen import pen_redraw
 
     rng = np.random.default_rng(seed)
     out = []
@@ -368,7 +368,7 @@ def export_and_check(cache: Path, venvs: dict[str, Path], ort: bool, strict: boo
     """Export the network from our weights, check PyTorch (in every torch environment) and onnxruntime
     against ``model.load().predict``; stop unless every engine passes (see EXPORT_RULE)."""
     import model
-    from app.preprocessing import preprocess
+    from model.recipe import preprocess
 
     directory = cache / "export"
     spec = dump_network(directory)
@@ -458,8 +458,8 @@ def make_payloads(directory: Path) -> dict[str, Path]:
     height wide, anti-aliased (drawn 4x larger, then area-averaged), on a transparent canvas whose empty
     pixels are (0, 0, 0, 0) as a browser's ``canvas.toDataURL('image/png')`` leaves them.
     """
-    from model import canvas as cv
-    from model.pen import pen_redraw
+    from model.generators import canvas as cv
+    from model.generators.pen import pen_redraw
 
     directory.mkdir(parents=True, exist_ok=True)
     with np.load(SAMPLE) as f:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.preprocessing import ImageError, fit_digit, ink_map, load_pixels, normalize_ink, open_image, to_uint8
-from app.segmentation import INK_LEVEL, label_components
 from model.inference import InferenceNetwork
+from model.recipe import ImageError, fit_digit, ink_map, load_pixels, normalize_ink, open_image, to_uint8
+from model.recipe.segmentation import INK_LEVEL, label_components
 
 MIN_SHARE = 0.02  # a blob with less of the ink than this is noise, not a digit
 

@@ -20,11 +20,11 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from app.number_reader import read_number
-from app.preprocessing import ImageError, preprocess
 from model.calibration import expected_calibration_error, split_refusal
 from model.inference import InferenceNetwork
 from model.layers.loss import softmax
+from model.recipe import ImageError, preprocess
+from model.recipe.number_reader import read_number
 from model.second_look import look_again
 from scripts.components_splitter import read_by_components
 from scripts.drawn_sets import NOT_DIGIT, Sample
@@ -44,7 +44,7 @@ Reader = Callable[[list[Sample]], list[Reading]]
 
 
 def local_reader(net: InferenceNetwork) -> Reader:
-    """Read samples in this process: ``app.preprocessing.preprocess`` then the network, in batches."""
+    """Read samples in this process: ``model.recipe.preprocess`` then the network, in batches."""
 
     def read(samples: list[Sample]) -> list[Reading]:
         digits, ok = [], []

@@ -1,17 +1,17 @@
 """Drawn digits and non-digits, reproducibly generated: evaluation sets and the training pool.
 
-Every sample is a canvas as a draw-pad, a paint program or a phone sends it (:mod:`model.canvas`),
-made from an MNIST digit or a non-digit shape (:mod:`model.negatives`):
+Every sample is a canvas as a draw-pad, a paint program or a phone sends it (:mod:`model.generators.canvas`),
+made from an MNIST digit or a non-digit shape (:mod:`model.generators.negatives`):
 
 - ``canvas``: the digit's own pixels re-rendered on a 128-512 px canvas at 35-85 % of its height,
-  off-centre, in every style and format of :mod:`model.canvas`;
+  off-centre, in every style and format of :mod:`model.generators.canvas`;
 - ``pen``: the digit's skeleton traced with a round pen of uniform width, as a mouse or finger draws;
 - ``not-digit``: letters (filled glyphs or pen-traced), shapes, arrows, scribbles, dots, dashes and
   two digits written over each other.
 
 Evaluation sets come from the MNIST *test* digits; the training pool from the training split only, and
 its letters from other fonts than the evaluation's. Samples become 28x28 digits through the service's
-own preprocessing (``app.preprocessing.preprocess``), so the network trains on what it will be served.
+own preprocessing (``model.recipe.preprocess``), so the network trains on what it will be served.
 """
 
 from __future__ import annotations
@@ -26,13 +26,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter
 
-from app.number_reader import candidates
-from app.preprocessing import ImageError, preprocess
-from app.segmentation import INK_LEVEL, max_pool
-from model import canvas as cv
-from model import negatives as neg
+from model.generators import canvas as cv
+from model.generators import negatives as neg
+from model.generators.pen import pen_redraw
 from model.normalize import DIGIT_BOX, INPUT_SIZE
-from model.pen import pen_redraw
+from model.recipe import ImageError, preprocess
+from model.recipe.number_reader import candidates
+from model.recipe.segmentation import INK_LEVEL, max_pool
 
 NOT_DIGIT = 10  # the label of the 11th class
 MARGIN = (INPUT_SIZE - DIGIT_BOX) // 2  # pixels between MNIST's digit box and the edge of its field
@@ -198,7 +198,7 @@ PART_COVER, PART_PURE, PART_JOIN = 0.85, 0.85, 0.5
 
 def number_parts(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """What the number reader shows the network for one generated number (:func:`number_ink`): its
-    candidate parts as ``(M, 28, 28)`` uint8 images (``app.number_reader.candidates``), labelled by
+    candidate parts as ``(M, 28, 28)`` uint8 images (``model.recipe.number_reader.candidates``), labelled by
     the ink they hold (``PART_COVER``, ``PART_PURE``, ``PART_JOIN``): the digit of a slice that is
     mostly one digit with a sliver of its neighbour, "not a digit" for two digits read as one.
     Fragments of a digit are left out; at most as many joins as digits are kept. ``(M,)`` labels."""
@@ -275,10 +275,11 @@ def _number_part_chunk(x: np.ndarray, y: np.ndarray, n: int, seed: int) -> tuple
 # that the pool (and the weights trained on it) is the same on every machine.
 POOL_CHUNKS = 2
 # The code a pool depends on: a cached pool is reused only while these files are unchanged.
-POOL_SOURCES = tuple(
-    Path(__file__).resolve().parents[1] / f
-    for f in ("app/preprocessing.py", "app/number_reader.py", "app/segmentation.py", "model/canvas.py",
-              "model/negatives.py", "model/pen.py", "scripts/drawn_sets.py")
+_ROOT = Path(__file__).resolve().parents[1]
+POOL_SOURCES = (
+    *sorted((_ROOT / "model" / "recipe").glob("*.py")),
+    *sorted((_ROOT / "model" / "generators").glob("*.py")),
+    _ROOT / "scripts" / "drawn_sets.py",
 )
 
 

@@ -119,7 +119,7 @@ def training_curves(history: list[dict[str, Any]], path: Path) -> bool:
 def via_preprocessing(net: Any, x: np.ndarray) -> np.ndarray:
     """Predictions after encoding each digit as a PNG (dark ink on white, as a canvas would send it)
     and running it through the service's preprocessing module."""
-    from app.preprocessing import preprocess
+    from model.recipe import preprocess
 
     batch = []
     for img in x:
@@ -134,7 +134,7 @@ def drawn_section(net: Any, x_test: np.ndarray, y_test: np.ndarray, args: argpar
     """Markdown lines for the drawn evaluation sets, other writers and numbers (see the module doc)."""
     sets = drawn_sets.evaluation_sets(x_test, y_test, args.drawn, args.drawn_seed)
     reader = drawn_report.http_reader(args.url) if args.url else drawn_report.local_reader(net)
-    lines: list[str] = [f"Read {'through ' + args.url if args.url else 'through app.preprocessing, in process'}."]
+    lines: list[str] = [f"Read {'through ' + args.url if args.url else 'through model.recipe, in process'}."]
     read = {name: reader(samples) for name, samples in sets.items()}
     for name in ("canvas", "pen"):
         lines += drawn_report.digit_set_lines(name, sets[name], read[name])[0]

@@ -17,9 +17,9 @@ from PIL import Image
 
 from app.errors import StartupError
 from app.main import create_app
-from app.preprocessing import preprocess
 from app.schemas import BatchResponse, ModelInfo, Prediction
 from app.settings import Settings
+from model.recipe import preprocess
 from tests.helpers import ROOT, encode, png
 
 LIMIT = 64 * 1024  # body cap of the small-limits app

@@ -14,8 +14,8 @@ from PIL import Image
 
 from app.main import create_app
 from app.predictor import Predictor
-from app.preprocessing import NoDigitError, UnsupportedImageError
 from app.settings import Settings
+from model.recipe import NoDigitError, UnsupportedImageError
 from tests.helpers import png, sample_digits
 
 
@@ -137,7 +137,7 @@ def test_a_bug_on_one_batch_image_fails_only_that_image(
 
 
 def test_run_decoder_runs_a_function_of_the_image_in_the_decoder_process(images: list[bytes]) -> None:
-    from app.preprocessing import preprocess
+    from model.recipe import preprocess
 
     predictor = Predictor(FakeNetwork())
     predictor.start()
@@ -162,7 +162,7 @@ def test_a_decoder_crash_is_that_image_s_error_and_the_next_image_is_decoded(ima
     import ctypes
 
     from app.decoder_process import DecoderCrashedError
-    from app.preprocessing import preprocess
+    from model.recipe import preprocess
 
     predictor = Predictor(FakeNetwork())
     predictor.start()

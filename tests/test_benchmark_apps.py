@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import UnidentifiedImageError
 
-from app.preprocessing import UnsupportedImageError
 from benchmarks import baseline_apps
+from model.recipe import UnsupportedImageError
 
 PNG = {"content-type": "image/png"}
 

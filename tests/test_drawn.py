@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.preprocessing import ink_map, preprocess
-from model import canvas as cv
 from model import load
-from model import negatives as neg
-from model.pen import draw_segments, pen_redraw, skeleton_segments, skeletonize
+from model.generators import canvas as cv
+from model.generators import negatives as neg
+from model.generators.pen import draw_segments, pen_redraw, skeleton_segments, skeletonize
+from model.recipe import ink_map, preprocess
 from scripts import drawn_sets as ds
 from tests.helpers import sample_digits
 
@@ -20,7 +20,7 @@ from tests.helpers import sample_digits
 def _holes(mask: np.ndarray) -> int:
     """Background regions enclosed by a one-pixel line: the line is thickened by a 3x3 dilation first,
     so that the background (labelled 8-connected) cannot slip through its diagonal steps."""
-    from app.segmentation import label_components
+    from model.recipe.segmentation import label_components
 
     thick = np.pad(mask, 2)
     thick = thick | np.roll(thick, 1, 0) | np.roll(thick, -1, 0)

@@ -13,7 +13,14 @@ from PIL import Image, ImageDraw
 
 import model
 from app.main import create_app
-from app.number_reader import (
+from app.schemas import NumberResponse
+from app.settings import Settings
+from model.calibration import split_refusal
+from model.generators import canvas as cv
+from model.generators import negatives as neg
+from model.generators import pen
+from model.recipe import preprocess
+from model.recipe.number_reader import (
     MAX_DIGITS,
     Candidates,
     DigitReading,
@@ -33,14 +40,7 @@ from app.number_reader import (
     uncut_spans,
     unsettled,
 )
-from app.preprocessing import preprocess
-from app.schemas import NumberResponse
-from app.segmentation import Atom
-from app.settings import Settings
-from model import canvas as cv
-from model import negatives as neg
-from model import pen
-from model.calibration import split_refusal
+from model.recipe.segmentation import Atom
 from model.second_look import SECOND_LOOK_BELOW, SHIFTS
 from scripts import drawn_sets
 from tests.helpers import encode

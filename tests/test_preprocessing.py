@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from app import preprocessing as pp
+from model import recipe
+from model.recipe import fit as pp
 from tests.helpers import encode
 
 
@@ -186,13 +187,13 @@ def test_opaque_rgba_screenshot_reads_colours_not_alpha(seven_ink: np.ndarray) -
 def test_rgba_with_an_opaque_border_is_read_as_flattened_over_white(seven_ink: np.ndarray) -> None:
     rgb = blend(upscale(seven_ink, 3), (20, 40, 160), (250, 245, 225))
     opaque = rgb.convert("RGBA")
-    np.testing.assert_array_equal(pp.ink_map(opaque), pp.ink_map(rgb))
+    np.testing.assert_array_equal(recipe.ink_map(opaque), recipe.ink_map(rgb))
     alpha = np.full(opaque.size[::-1], 255, np.uint8)
     alpha[20:40, 10:50] = 90  # a see-through patch inside: flattened over white, not ignored
     patched = Image.fromarray(np.dstack([np.asarray(rgb), alpha]))
     flat = Image.alpha_composite(Image.new("RGBA", patched.size, (255, 255, 255, 255)), patched).convert("RGB")
-    np.testing.assert_allclose(pp.ink_map(patched), pp.ink_map(flat), atol=1e-6)
-    assert not np.allclose(pp.ink_map(patched), pp.ink_map(rgb))
+    np.testing.assert_allclose(recipe.ink_map(patched), recipe.ink_map(flat), atol=1e-6)
+    assert not np.allclose(recipe.ink_map(patched), recipe.ink_map(rgb))
 
 
 # --- formats and modes --------------------------------------------------------------------------
@@ -288,7 +289,7 @@ def test_float_images_with_nan_or_infinite_pixels_are_corrupt(seven_ink: np.ndar
     for pixels in (np.full((30, 30), bad, np.float32), upscale(seven_ink, 4).astype(np.float32)):
         pixels[5, 5] = bad
         data = encode(Image.fromarray(pixels), "TIFF")
-        with pytest.raises(pp.CorruptImageError, match="NaN or infinite"):
+        with pytest.raises(recipe.CorruptImageError, match="NaN or infinite"):
             pp.preprocess(data)
 
 
@@ -307,7 +308,7 @@ def test_tiny_images_work(seven_ink: np.ndarray) -> None:
     ids=["text", "zeros", "pdf", "json"],
 )
 def test_bytes_that_are_not_an_image_are_unsupported(data: bytes) -> None:
-    with pytest.raises(pp.UnsupportedImageError, match="not a PNG, JPEG, WebP, GIF, BMP or TIFF image"):
+    with pytest.raises(recipe.UnsupportedImageError, match="not a PNG, JPEG, WebP, GIF, BMP or TIFF image"):
         pp.preprocess(data)
 
 
@@ -315,14 +316,14 @@ def test_bytes_that_are_not_an_image_are_unsupported(data: bytes) -> None:
 def test_formats_outside_the_list_are_refused(seven_ink: np.ndarray, fmt: str) -> None:
     data = encode(Image.fromarray(seven_ink).convert("RGB"), fmt)
     assert Image.open(io.BytesIO(data)).format == fmt  # Pillow could read it; we must not
-    with pytest.raises(pp.UnsupportedImageError):
+    with pytest.raises(recipe.UnsupportedImageError):
         pp.preprocess(data)
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF"])
 def test_truncated_files_are_corrupt(seven_ink: np.ndarray, fmt: str) -> None:
     data = encode(Image.fromarray(255 - upscale(seven_ink, 4)).convert("RGB"), fmt)
-    with pytest.raises((pp.CorruptImageError, pp.UnsupportedImageError)):
+    with pytest.raises((recipe.CorruptImageError, recipe.UnsupportedImageError)):
         pp.preprocess(data[: len(data) // 2])
 
 
@@ -330,7 +331,7 @@ def test_corrupt_png_data_is_corrupt(seven_ink: np.ndarray) -> None:
     data = bytearray(encode(Image.fromarray(upscale(seven_ink, 4))))
     idat = data.index(b"IDAT")
     data[idat + 10 : idat + 40] = b"\xff" * 30
-    with pytest.raises(pp.CorruptImageError):
+    with pytest.raises(recipe.CorruptImageError):
         pp.preprocess(bytes(data))
 
 
@@ -347,7 +348,7 @@ def png_header_only(width: int, height: int) -> bytes:
 
 @pytest.mark.parametrize("side", [5000, 30000, 100_000])  # over our limit; the last two over Pillow's guard
 def test_images_over_the_pixel_limit_are_refused_from_the_header(side: int) -> None:
-    with pytest.raises(pp.ImageTooLargeError) as caught:
+    with pytest.raises(recipe.ImageTooLargeError) as caught:
         pp.preprocess(png_header_only(side, side), max_pixels=4096 * 4096)
     message = str(caught.value)
     assert f"{side * side} pixels" in message and "the limit is 16777216 pixels" in message
@@ -357,14 +358,14 @@ def test_images_over_the_pixel_limit_are_refused_from_the_header(side: int) -> N
 def test_the_pixel_limit_is_configurable(seven_ink: np.ndarray) -> None:
     data = encode(Image.fromarray(upscale(seven_ink, 4)))  # 112 x 112
     assert pp.preprocess(data, max_pixels=112 * 112).shape == (28, 28)
-    with pytest.raises(pp.ImageTooLargeError, match="112x112 = 12544 pixels; the limit is 12543"):
+    with pytest.raises(recipe.ImageTooLargeError, match="112x112 = 12544 pixels; the limit is 12543"):
         pp.preprocess(data, max_pixels=112 * 112 - 1)
 
 
 def test_a_real_compressed_bomb_is_refused_before_decoding() -> None:
     data = encode(Image.new("L", (6000, 6000)))  # 36 Mpixel of zeros in a few tens of KB
     assert len(data) < 200_000
-    with pytest.raises(pp.ImageTooLargeError):
+    with pytest.raises(recipe.ImageTooLargeError):
         pp.preprocess(data)
 
 
@@ -383,13 +384,13 @@ def test_a_real_compressed_bomb_is_refused_before_decoding() -> None:
     ],
 )
 def test_no_ink_is_no_digit_never_a_guess(im: Image.Image) -> None:
-    with pytest.raises(pp.NoDigitError, match="no digit found"):
+    with pytest.raises(recipe.NoDigitError, match="no digit found"):
         pp.preprocess(encode(im))
 
 
 def test_errors_are_value_errors_with_a_message() -> None:
-    for cls in (pp.UnsupportedImageError, pp.CorruptImageError, pp.ImageTooLargeError, pp.NoDigitError):
-        assert issubclass(cls, pp.ImageError) and issubclass(cls, ValueError)
+    for cls in (recipe.UnsupportedImageError, recipe.CorruptImageError, recipe.ImageTooLargeError, recipe.NoDigitError):
+        assert issubclass(cls, recipe.ImageError) and issubclass(cls, ValueError)
 
 
 def test_to_png_round_trips(seven_ink: np.ndarray) -> None:

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from app.preprocessing import preprocess
 from model import InferenceNetwork, load
+from model.recipe import preprocess
 from tests.helpers import encode, png
 
 Variant = Callable[[np.ndarray, np.random.Generator], bytes]

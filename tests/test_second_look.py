@@ -117,7 +117,7 @@ def test_predict_looks_again_and_number_parts_are_left_as_read() -> None:
 
 
 def test_the_number_reader_looks_again_at_the_digits_it_chose_unsurely() -> None:
-    from app.number_reader import read_number
+    from model.recipe.number_reader import read_number
 
     x, _ = sample_digits()
     ink = np.zeros((60, 200), np.uint8)

@@ -7,9 +7,9 @@ from collections import deque
 import numpy as np
 import pytest
 
-import app.segmentation as segmentation
-from app.segmentation import INK_LEVEL, atoms, cut_columns, label_components, max_pool, split_at_necks
-from model import canvas as cv
+from model.generators import canvas as cv
+from model.recipe import segmentation
+from model.recipe.segmentation import INK_LEVEL, atoms, cut_columns, label_components, max_pool, split_at_necks
 
 
 def _flood_fill_count(mask: np.ndarray) -> tuple[int, np.ndarray]:

@@ -116,7 +116,7 @@ def test_distillation_trains_towards_the_teachers_and_records_them(tmp_path: Pat
 
 
 def test_the_pool_version_follows_the_code_that_makes_the_pool(tmp_path: Path) -> None:
-    assert ROOT / "app" / "preprocessing.py" in drawn_sets.POOL_SOURCES
+    assert ROOT / "model" / "recipe" / "fit.py" in drawn_sets.POOL_SOURCES
     assert all(p.exists() for p in drawn_sets.POOL_SOURCES)
     code = tmp_path / "preprocessing.py"
     code.write_text("SCALE = 1\n")

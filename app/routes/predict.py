@@ -11,13 +11,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from ..dependencies import MetricsDep, PredictorDep, SettingsDep
-from ..errors import INTERNAL_ERROR, image_error_status, logger
-from ..metrics import Metrics
-from ..number_reader import (
+from model.recipe import ImageError, decode_cost, read_header, to_png
+from model.recipe.errors import TooManyPartsError
+from model.recipe.number_reader import (
     MAX_DIGITS,
     DigitReading,
-    TooManyPartsError,
     advance,
     better_reading,
     candidates,
@@ -27,9 +25,12 @@ from ..number_reader import (
     run_reading,
     to_recut,
 )
+
+from ..dependencies import MetricsDep, PredictorDep, SettingsDep
+from ..errors import INTERNAL_ERROR, image_error_status, logger
+from ..metrics import Metrics
 from ..openapi import batch_body, error_responses, single_image_body
 from ..predictor import COSTLY_PIXELS, INLINE_NUMBER_PIXELS, INLINE_SPANS, Outcome, Predictor
-from ..preprocessing import ImageError, decode_cost, read_header, to_png
 from ..schemas import BatchResponse, NumberResponse, Prediction
 from ..uploads import read_batch, read_single
 
@@ -139,7 +140,7 @@ async def _read_number(
     """The number's digits: its candidate digits found in a worker thread for a canvas-sized image, in
     the predictor's decoder process for a costly one (by its header, checked first: 413 past the pixel
     limit) in fair turn with every other costly image; then read in the predictor's batches, fairly,
-    in the rounds of :func:`~app.number_reader.reading`. A canvas that comes alone to an idle predictor
+    in the rounds of :func:`~model.recipe.number_reader.reading`. A canvas that comes alone to an idle predictor
     is read on the event loop (the predictor's idle lane) when it has few enough candidate digits."""
     cost = decode_cost(read_header(image, predictor.max_pixels))
     threshold = predictor.reject_threshold

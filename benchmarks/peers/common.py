@@ -3,7 +3,7 @@
 Imported from the repository under test (``bench_peers.py`` puts it on ``PYTHONPATH``); needs only
 NumPy and Pillow, so it runs in every peer's virtual environment:
 
-- ``preprocess(bytes) -> (28, 28) uint8``: ``app.preprocessing.preprocess``, the service's own;
+- ``preprocess(bytes) -> (28, 28) uint8``: ``model.recipe.preprocess``, the service's own;
 - :func:`network_input`: ``model.normalize.to_network_input`` with the shipped mean and std;
 - :func:`readings`: the network's ``(N, 11)`` probabilities -> the service's JSON answers, the "not a
   digit" output split off by ``model.calibration.split_refusal`` exactly as the service does.
@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from app.preprocessing import ImageError, preprocess
 from model.calibration import split_refusal
 from model.normalize import to_network_input
+from model.recipe import ImageError, preprocess
 
 __all__ = ["ImageError", "Shipped", "export_dir", "network_input", "preprocess", "readings", "shipped"]
 

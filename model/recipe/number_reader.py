@@ -1,6 +1,6 @@
 """Reading a whole number written left to right on one canvas.
 
-The ink is split into atoms (:mod:`app.segmentation`); every run of up to ``MAX_SPAN`` neighbouring
+The ink is split into atoms (:mod:`model.recipe.segmentation`); every run of up to ``MAX_SPAN`` neighbouring
 atoms that could be one digit goes through the same MNIST recipe as ``/predict`` and the network;
 dynamic programming then picks the split of the atoms whose digits the network reads best (the
 largest sum of log-probabilities of each part's best digit, a small penalty per part). The runs that
@@ -23,20 +23,13 @@ from typing import Final
 import numpy as np
 from PIL import Image
 
-from model import second_look
-from model.calibration import split_refusal
-
-from .predictor import Network
-from .preprocessing import (
-    DEFAULT_MAX_PIXELS,
-    ImageError,
-    NoDigitError,
-    fit_digit,
-    ink_map,
-    normalize_ink,
-    open_image,
-    to_uint8,
-)
+from .. import second_look
+from ..calibration import split_refusal
+from .decode import DEFAULT_MAX_PIXELS, open_image
+from .errors import NoDigitError, TooManyPartsError
+from .fit import fit_digit, to_uint8
+from .ink import ink_map, normalize_ink
+from .network import Network
 from .segmentation import Atom, atoms
 
 MAX_DIGITS: Final = 24  # more parts than this in one image is a 422
@@ -59,10 +52,6 @@ ONE_DIGIT_ASPECT: Final = 2.5  # widths per height: a drawing this narrow is rea
 MAX_ROUNDS: Final = 4  # network calls for one reading: the last reads every span that could still matter
 UNSURE_PARTS: Final = 0.9  # parts read less surely than this (geometric mean) do not outvote a whole digit
 NESTED: Final = 0.8  # share of the narrower part's columns inside its neighbour's: the two are not side by side
-
-
-class TooManyPartsError(ImageError):
-    """More separate marks than a number of ``MAX_DIGITS`` digits can have."""
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 A mouse or a finger on a draw-pad leaves strokes of one width whatever the writer did; MNIST digits
 were written with real pens and scanned. Tracing an MNIST digit's skeleton with a round pen turns it
 into what a draw-pad sends. Used to build pen-stroke training digits and evaluation sets, and to draw
-the non-digit shapes of :mod:`model.negatives`.
+the non-digit shapes of :mod:`model.generators.negatives`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .normalize import INPUT_SIZE
+from ..normalize import INPUT_SIZE
 
 Point = tuple[float, float]
 

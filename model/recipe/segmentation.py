@@ -1,13 +1,13 @@
 """Splitting a written number into the pieces that may be digits.
 
-An ink map (``app.preprocessing.ink_map``) is reduced to an analysis grid and its strokes labelled as
+An ink map (``model.recipe.ink.ink_map``) is reduced to an analysis grid and its strokes labelled as
 8-connected components (run-length union-find). Small pieces join the nearest stroke (the dot-like
 gaps of pen strokes); a stroke much wider than the line is tall may be digits that touch, and is cut
 into slices at the thinnest columns of its ink.
 
 The result is a left-to-right list of *atoms*. Which neighbouring atoms make one digit (the two
 strokes of a 4, the flag of a 5, a 7's crossbar, the slices of touching digits) is decided by the
-network (:mod:`app.number_reader`), not here.
+network (:mod:`model.recipe.number_reader`), not here.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .preprocessing import BOX_LEVEL, pad_zeros
+from .fit import BOX_LEVEL, pad_zeros
 
 ANALYSIS_SIDE = 256  # the ink is max-pooled so its longer side is at most this many cells
 INK_LEVEL = BOX_LEVEL  # a cell holds ink when its strongest pixel reaches this (0..1)
@@ -32,7 +32,7 @@ FLAT = 0.5  # a stroke less tall than this many line heights (a 5's flag, a 7's 
 # that each slice stays within one digit even where touching digits overlap.
 Cuts = tuple[tuple[float, int, float], ...]
 CUTS: Cuts = ((FINE_WIDE, 6, 1 / 8), (0.8, 4, 1 / 8), (WIDE, 3, 1 / 8))
-# The second reading of a number with a part refused beside read digits (``app.number_reader``): the
+# The second reading of a number with a part refused beside read digits (``model.recipe.number_reader``): the
 # strokes of that part cut finely from 0.3 line heights wide, so that a 1 pressed against its neighbour
 # comes apart.
 RECUTS: Cuts = ((0.3, 8, 1 / 10),)

@@ -3,7 +3,7 @@
 The network learns to refuse from these (an 11th class, "not a digit"). Shapes that *are* digits in
 someone's hand are left out on purpose: circles and ellipses (0), near-vertical lines (1), and letters
 that read as digits (O o D Q I l i j J Z z S s B G b g q T t). Every shape is a list of pen strokes in
-unit coordinates (x right, y down, inside ``[0, 1]``), drawn with :func:`model.pen.draw_polyline`;
+unit coordinates (x right, y down, inside ``[0, 1]``), drawn with :func:`model.generators.pen.draw_polyline`;
 letters are font glyphs, filled or traced with a pen.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from .normalize import DIGIT_BOX, INPUT_SIZE
+from ..normalize import DIGIT_BOX, INPUT_SIZE
 from .pen import draw_polyline, draw_segments, skeleton_segments, skeletonize
 
 Stroke = list[tuple[float, float]]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from .normalize import DIGIT_BOX, INPUT_SIZE
+from ..normalize import DIGIT_BOX, INPUT_SIZE
 
 
 @dataclass(frozen=True)
