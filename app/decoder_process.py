@@ -1,14 +1,15 @@
-"""Decoding costly images in a child process, so that their CPU time never holds the server's GIL.
+"""Costly uploads decoded in a child process, so that their CPU time never holds the server's GIL, and
+a job that outlives its request is stopped with the child.
 
-Pillow releases the GIL inside most decoders, but not everywhere (lossless WebP), and the numpy work on a
-megapixel image takes it back between operations: a thread decoding 2048x2048 images held up normal
-requests by hundreds of times their own latency (``benchmarks/bench_hostile.py`` measures a normal
-request beside such loads, ``--rev`` before and after a change). A separate process has its own
-interpreter; the server's threads only wait for its answer.
+Pillow releases the GIL inside most decoders, but not everywhere, and the NumPy work on a megapixel
+image takes it back between operations: a thread decoding large images would hold up everybody's
+small ones. A child process has its own interpreter; the server's thread only waits for its answer.
 
-The child imports only :mod:`model.recipe` (numpy and Pillow), hands back the ``(28, 28)`` uint8
-digit (and its PNG when asked), trims its heap after each image (bench_hostile.py prints the peak of each)
-and, if a decoder crashes it, is replaced (the image is a 422: :class:`DecoderCrashedError`).
+The child runs one job at a time (:class:`~model.steps.Decode` steps: module-level functions of the
+recipe, pickled by name), trims its heap after each, and dies with the server. A job whose request is
+gone (cancelled by its deadline or its client) or that runs past its budget is not waited for: the
+child is killed and the next job starts a fresh one. A child that dies during a job blames that job's
+upload (:class:`DecoderCrashedError`); the next upload always gets a live child.
 """
 
 from __future__ import annotations
@@ -20,98 +21,128 @@ import multiprocessing
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from typing import Any, TypeVar
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import Any, Final, TypeVar
 
-import numpy as np
+from model.recipe import CorruptImageError
 
-from model.recipe import CorruptImageError, preprocess, to_png
+from .memory import release_free_memory
 
 T = TypeVar("T")
-PR_SET_PDEATHSIG = 1  # prctl option: the signal a process gets when its parent dies
+PR_SET_PDEATHSIG: Final = 1  # prctl option: the signal a process gets when its parent dies
+POLL: Final = 0.05  # seconds between checks that the job's request still waits
 
 
-def release_free_memory() -> bool:
-    """Hand the heap's free pages back to the system (glibc ``malloc_trim``); False where unavailable.
-
-    The service keeps freed memory for reuse (:func:`model.allocator.keep_freed_memory`), which is
-    right for the network's activations but kept a burst of 8 MB bodies resident for good.
-    """
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return bool(libc.malloc_trim(0))
-    except (OSError, AttributeError):
-        return False
+class DecoderCrashedError(CorruptImageError):
+    """The decoder process died on this upload."""
 
 
-def _init_child(server: int) -> None:
-    """In the child: die with the server (Linux ``PR_SET_PDEATHSIG``), even if it is killed, so no
-    orphan keeps its port's or its pipes' descriptors; leave Ctrl+C to the server. If the server (pid
-    ``server``) died while this process was starting, before the signal was asked for, exit now."""
+class AbandonedError(Exception):
+    """The job's request is gone: the child was stopped."""
+
+
+class DecodeTimeoutError(CorruptImageError):
+    """The upload took longer than the decoding budget: the child was stopped."""
+
+
+def _child_main(conn: Connection, server: int) -> None:
+    """In the child: die with the server, leave Ctrl+C to it, then run jobs until the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != server:
+    if os.getppid() != server:  # the server died before the signal was asked for
         os._exit(0)
-
-
-class DecoderCrashedError(CorruptImageError):
-    """The decoder process died on this image."""
-
-
-def decode(data: bytes, max_pixels: int, debug: bool) -> tuple[np.ndarray, bytes | None]:
-    """In the child: ``data`` -> the ``(28, 28)`` uint8 digit, and its PNG when ``debug``."""
-    digit = preprocess(data, max_pixels)
-    return digit, to_png(digit) if debug else None
-
-
-def _trimmed(fn: Callable[..., T], *args: Any) -> T:
-    """In the child: ``fn(*args)``, then the heap's free pages back to the system."""
-    try:
-        return fn(*args)
-    finally:
-        release_free_memory()
+    while True:
+        try:
+            fn, args = conn.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            answer: tuple[bool, Any] = (True, fn(*args))
+        except Exception as exc:
+            answer = (False, exc)
+        finally:
+            release_free_memory()
+        try:
+            conn.send(answer)
+        except Exception as exc:  # an unpicklable result or exception: say so instead
+            conn.send((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
 
 
 class DecoderProcess:
-    """One child process, started on first use, replaced if it dies. Its process is tied to the thread
-    that starts it (``PR_SET_PDEATHSIG``): start it from a thread that lives as long as the decoder."""
+    """One child process, started on first use and whenever the last one died or was stopped. Its
+    process is tied to the thread that starts it (``PR_SET_PDEATHSIG``): call it from one thread that
+    lives as long as the decoder."""
 
     def __init__(self) -> None:
-        self._pool: ProcessPoolExecutor | None = None
+        self._process: BaseProcess | None = None
+        self._conn: Connection | None = None
+        self.restarts = 0  # children stopped or found dead
 
-    def start(self) -> None:
-        """Start the child if it is not running (importing numpy and Pillow costs CPU time: it is started
-        by the first costly image, so a server that never gets one never pays for it)."""
-        if self._pool is None:
-            context = multiprocessing.get_context("spawn")  # a fresh interpreter: no fork of a threaded server
-            self._pool = ProcessPoolExecutor(1, mp_context=context, initializer=_init_child, initargs=(os.getpid(),))
-            self._pool.submit(release_free_memory)
-
-    def run(self, data: bytes, max_pixels: int, debug: bool) -> tuple[np.ndarray, bytes | None]:
-        """Decode in the child (blocking this thread, not the GIL); image errors are raised as in
-        :func:`~model.recipe.preprocess`."""
-        return self.call(decode, data, max_pixels, debug)
-
-    def call(self, fn: Callable[..., T], *args: Any) -> T:
-        """``fn(*args)`` in the child (``fn`` is pickled by name: a module-level function), which then
-        trims its heap; its exceptions are raised here."""
-        self.start()
-        assert self._pool is not None
+    def call(self, fn: Callable[..., T], *args: Any, gone: Callable[[], bool] = lambda: False,
+             budget: float = float("inf")) -> T:
+        """``fn(*args)`` in the child; its exceptions are raised here. The child is stopped, raising
+        :class:`AbandonedError`, when ``gone()`` turns true first, or :class:`DecodeTimeoutError` when
+        ``budget`` seconds pass first; :class:`DecoderCrashedError` when the child dies on it."""
+        conn = self._connection()
+        conn.send((fn, args))
+        deadline = time.monotonic() + budget
+        while not conn.poll(POLL):
+            if gone():
+                self.stop()
+                raise AbandonedError("the decoder was stopped: nobody waits for this job any more")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise DecodeTimeoutError(f"the image took over {budget:g} s to decode: send a smaller or simpler image")
+            if self._process is None or not self._process.is_alive():
+                self.stop()
+                raise DecoderCrashedError("the image crashed the decoder: it is corrupt or built to attack decoders")
         try:
-            return self._pool.submit(_trimmed, fn, *args).result()
-        except BrokenProcessPool:
-            self.close()
+            ok, value = conn.recv()
+        except (EOFError, OSError):
+            self.stop()
             raise DecoderCrashedError(
                 "the image crashed the decoder: it is corrupt or built to attack decoders"
             ) from None
+        if ok:
+            result: T = value
+            return result
+        raise value
 
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+    def _connection(self) -> Connection:
+        """The live child's pipe, starting a child if there is none (importing NumPy and Pillow costs
+        CPU time: a server that never gets a costly upload never pays for it)."""
+        if self._process is not None and not self._process.is_alive():
+            self.stop()
+        if self._process is None or self._conn is None:
+            context = multiprocessing.get_context("spawn")  # a fresh interpreter: no fork of a threaded server
+            ours, theirs = context.Pipe()
+            self._process = context.Process(target=_child_main, args=(theirs, os.getpid()), daemon=True,
+                                             name="digits-decoder")
+            self._process.start()
+            theirs.close()
+            self._conn = ours
+        return self._conn
+
+    @property
+    def pid(self) -> int | None:
+        """The running child's process id (None before the first job and after a stop)."""
+        return self._process.pid if self._process is not None else None
+
+    def stop(self) -> None:
+        """Kill the child (if any) and forget it; the next job starts a fresh one."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+        if self._process is not None:
+            if self._process.is_alive():
+                self._process.kill()
+            self._process.join(1.0)
+            self._process = None
+            self.restarts += 1
+
+    close = stop

@@ -118,13 +118,7 @@ def make_lifespan(loader: Loader) -> Callable[[FastAPI], AbstractAsyncContextMan
             stop_supervisor()
             raise
         version = model_version(net.metadata)
-        predictor = Predictor(
-            net,
-            max_pixels=settings.max_image_pixels,
-            max_batch=settings.max_batch,
-            on_batch=metrics.batch_size.observe,
-            version=version,
-        )
+        predictor = Predictor(net, settings, on_batch=metrics.batch_size.observe, version=version)
         predictor.start()
         metrics.registry.register(ServingCollector(predictor, budget_of(app)))
         metrics.set_model(

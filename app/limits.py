@@ -15,8 +15,8 @@ For every HTTP request, :class:`LimitsMiddleware`:
 
 Errors of the body phase are raised inside the app's ``receive()`` as :class:`~app.errors.ApiError` and
 answered by the app's handlers, with ``Connection: close`` (the rest of the body is never read). After a
-burst of large bodies, freed heap memory goes back to the system
-(:func:`~app.decoder_process.release_free_memory`, a second after the last large body is let go).
+large body, freed heap memory goes back to the system
+(:func:`~app.memory.release_free_memory`, a second after the last large body is let go).
 """
 
 from __future__ import annotations
@@ -31,13 +31,11 @@ from typing import Final
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import nodelay
-from .decoder_process import release_free_memory
 from .errors import BodyTimeoutError, PayloadTooLargeError, ServiceBusyError
+from .memory import HEAVY_BYTES, TRIM_DELAY, release_free_memory
 
 SMALL_BODY: Final = 64 * 1024  # bytes: bodies this small never queue behind large ones
 ADMISSION_WAIT: Final = 2.0  # seconds a body may wait for room in the byte budget before a 503
-TRIM_AFTER: Final = 16 * 1024 * 1024  # bytes: a burst that held this much is followed by a heap trim
-TRIM_DELAY: Final = 1.0  # seconds of no buffered body before the trim
 CLOSE: Final = {"Connection": "close"}  # on errors raised before the whole body was read
 logger = logging.getLogger("app")
 
@@ -105,7 +103,7 @@ class ByteBudget:
         """Give back bytes that :meth:`acquire` reserved."""
         self.held -= size
         self._wake()
-        if self.held == 0 and self.peak >= TRIM_AFTER:
+        if self.held == 0 and self.peak >= HEAVY_BYTES:
             loop = asyncio.get_running_loop()
             if self._trim is not None:
                 self._trim.cancel()

@@ -104,18 +104,15 @@ def _make_free_network_app() -> FastAPI:
 
 def _make_inline_free_network_app() -> FastAPI:
     from app.dependencies import get_predictor
-    from app.predictor import Outcome, Predictor
-    from model.recipe import ImageError, preprocess
+    from app.predictor import Predictor
+    from model.recipe.digit_reader import Reading, read_digit
+    from model.steps import run
 
     class InlinePredictor(Predictor):
         """The loaded predictor's network and limits, run on the event loop (its thread never starts)."""
 
-        async def predict(self, data: bytes, debug: bool = False) -> Outcome:
-            try:
-                digit = preprocess(data, self.max_pixels)
-            except ImageError as exc:
-                return Outcome(error=exc)
-            return Outcome(probabilities=self.net.predict(digit[None])[0])
+        async def predict(self, data: bytes) -> Reading:
+            return run(read_digit(data, self.reject_threshold, self.max_pixels), self.net.predict)
 
     inline: dict[int, InlinePredictor] = {}
 
@@ -123,9 +120,7 @@ def _make_inline_free_network_app() -> FastAPI:
         loaded = await get_predictor(request)  # 503 until the lifespan has loaded the weights
         if id(loaded) not in inline:
             inline.clear()
-            inline[id(loaded)] = InlinePredictor(
-                loaded.net, max_pixels=loaded.max_pixels, max_batch=loaded.max_batch, version=loaded.version
-            )
+            inline[id(loaded)] = InlinePredictor(loaded.net, loaded.settings, version=loaded.version)
         return inline[id(loaded)]
 
     app = _make_free_network_app()

@@ -33,7 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from model import load  # noqa: E402
 from model.generators import canvas as cv  # noqa: E402
 from model.generators.pen import pen_redraw  # noqa: E402
-from model.recipe.number_reader import read_number  # noqa: E402
+from model.recipe.number_reader import read_number
+from model.steps import run  # noqa: E402
 
 SAMPLE = Path(__file__).resolve().parents[1] / "tests" / "data" / "mnist_test_sample.npz"
 
@@ -62,11 +63,11 @@ def percentiles(samples: list[float]) -> str:
 def in_process(data: bytes, runs: int) -> list[float]:
     net = load()
     for _ in range(5):
-        read_number(data, net, net.reject_threshold)
+        run(read_number(data, net.reject_threshold), net.predict)
     times = []
     for _ in range(runs):
         t = time.perf_counter()
-        read_number(data, net, net.reject_threshold)
+        run(read_number(data, net.reject_threshold), net.predict)
         times.append(time.perf_counter() - t)
     return times
 
@@ -126,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     data, number = four_digit_canvas(args.start, args.step, args.style, args.format)
     net = load()
-    got = "".join(str(int(d.probabilities.argmax())) for d in read_number(data, net, net.reject_threshold))
+    got = run(read_number(data, net.reject_threshold), net.predict).number
     print(f"canvas: 800x300 {args.style} {args.format}, {len(data):,} bytes, digits {number}, read as {got}")
     print(f"read_number (server work):   {percentiles(in_process(data, args.runs))}")
     if args.http:

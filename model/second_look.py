@@ -4,15 +4,13 @@ A drawn digit comes to the network through a crop, a resize and a centring of it
 leave it a fraction of a pixel away from where MNIST's recipe puts its scans. Where the network's top
 probability is under :data:`SECOND_LOOK_BELOW`, its reading is averaged with four more: the digit
 moved one pixel up, down, left and right (shift-averaging, the cheapest kind of test-time
-augmentation). Sure readings are kept as they are, so the cost is four more passes for about 1 % of
-the digits: canvases 0.8 %, pen strokes 1.5 %, MNIST test digits 0.7 % (the shipped network).
+augmentation). Sure readings are kept as they are, so the cost is four more passes for the few unsure
+digits. The threshold was chosen on the training run's held-out digits (benchmarks/README.md has the
+figures).
 
-The threshold was chosen on the training run's held-out digits (5,000 MNIST digits and 1,000 each of
-canvases, pen strokes and non-digits): MNIST 99.38 -> 99.50 % at 0.7 and 0.8 (99.48 % from 0.9 up),
-the drawn sets unchanged. On every test digit with the shipped network, refusals counted wrong:
-canvases 99.58 / 99.52 / 99.53 -> 99.63 / 99.60 / 99.61 % over three renderings, pen strokes
-98.70 -> 98.72 %, other writers 97.94 -> 98.05 %, MNIST 99.59 % either way, non-digits refused
-97.86 -> 97.87 %.
+This is the one place the second look is applied: :func:`look` reads digits with it, and
+:func:`refine` gives it to digits already read; both are programs (:mod:`model.steps`), run by the
+service's scheduler, by :func:`model.steps.run`, or by :func:`look_again`.
 """
 
 from __future__ import annotations
@@ -20,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+
+from .steps import Classify, Program, run
 
 SECOND_LOOK_BELOW = 0.8  # a top probability (calibrated) under this gets the second look
 SHIFTS: tuple[tuple[int, int], ...] = ((-1, 0), (1, 0), (0, -1), (0, 1))  # (down, right) in pixels
@@ -55,21 +55,30 @@ def average(probs: np.ndarray, view_probs: np.ndarray) -> np.ndarray:
     return out
 
 
+def look(digits: np.ndarray) -> Program[np.ndarray]:
+    """Read ``(N, 28, 28)`` uint8 digits with the second look: ``(N, K)`` float32 probabilities."""
+    probs = yield Classify(digits)
+    return (yield from refine(digits, probs))
+
+
+def refine(digits: np.ndarray, probs: np.ndarray, below: float = SECOND_LOOK_BELOW) -> Program[np.ndarray]:
+    """``probs`` (``(N, K)``, the network's reading of ``digits``) with each row whose largest value is
+    under ``below`` replaced by the mean of it and the readings of its digit shifted by each of
+    :data:`SHIFTS`, in one :class:`~model.steps.Classify` step for all the unsure rows (none when every
+    row is sure). ``digits``: ``(N, 28, 28)`` (or ``(N, 1, 28, 28)``), background 0. Returns a new
+    ``(N, K)`` float32 array (rows still sum to 1)."""
+    out = np.array(probs, dtype=np.float32, copy=True)
+    unsure = unsure_rows(out, below)
+    if len(unsure):
+        out[unsure] = average(out[unsure], (yield Classify(views(digits[unsure]))))
+    return out
+
+
 def look_again(
     predict: Callable[[np.ndarray], np.ndarray],
     images: np.ndarray,
     probs: np.ndarray,
     below: float = SECOND_LOOK_BELOW,
 ) -> np.ndarray:
-    """``probs`` (``(N, K)``, ``predict(images)``) with each row whose largest value is under ``below``
-    replaced by the mean of it and ``predict`` of its image shifted by each of :data:`SHIFTS`.
-
-    ``images``: ``(N, 28, 28)`` (or ``(N, 1, 28, 28)``) digits as ``predict`` takes them, background 0.
-    One call of ``predict`` for all the unsure rows' shifted copies, none when every row is sure.
-    Returns a new ``(N, K)`` float32 array (rows still sum to 1).
-    """
-    out = np.array(probs, dtype=np.float32, copy=True)
-    unsure = unsure_rows(out, below)
-    if len(unsure):
-        out[unsure] = average(out[unsure], predict(views(images[unsure])))
-    return out
+    """:func:`refine` run with ``predict`` in this thread."""
+    return run(refine(images, probs, below), predict)

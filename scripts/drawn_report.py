@@ -26,6 +26,7 @@ from model.layers.loss import softmax
 from model.recipe import ImageError, preprocess
 from model.recipe.number_reader import read_number
 from model.second_look import look_again
+from model.steps import run
 from scripts.components_splitter import read_by_components
 from scripts.drawn_sets import NOT_DIGIT, Sample
 
@@ -177,7 +178,7 @@ def read_as_number(data: bytes, net: InferenceNetwork | None, url: str | None) -
         return str(body.get("number")) if status == 200 else None
     assert net is not None
     try:
-        parts = read_number(data, net, net.reject_threshold)
+        parts = run(read_number(data, net.reject_threshold), net.predict).digits
     except ImageError:
         return None
     return "".join(str(int(p.probabilities.argmax())) for p in parts) if all(p.is_digit for p in parts) else None

@@ -31,7 +31,7 @@ from model.generators import negatives as neg
 from model.generators.pen import pen_redraw
 from model.normalize import DIGIT_BOX, INPUT_SIZE
 from model.recipe import ImageError, preprocess
-from model.recipe.number_reader import candidates
+from model.recipe.number_parts import find_parts, prepare
 from model.recipe.segmentation import INK_LEVEL, max_pool
 
 NOT_DIGIT = 10  # the label of the 11th class
@@ -198,14 +198,14 @@ PART_COVER, PART_PURE, PART_JOIN = 0.85, 0.85, 0.5
 
 def number_parts(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """What the number reader shows the network for one generated number (:func:`number_ink`): its
-    candidate parts as ``(M, 28, 28)`` uint8 images (``model.recipe.number_reader.candidates``), labelled by
+    candidate parts as ``(M, 28, 28)`` uint8 images (``model.recipe.number_parts.prepare``), labelled by
     the ink they hold (``PART_COVER``, ``PART_PURE``, ``PART_JOIN``): the digit of a slice that is
     mostly one digit with a sliver of its neighbour, "not a digit" for two digits read as one.
     Fragments of a digit are left out; at most as many joins as digits are kept. ``(M,)`` labels."""
     ink, parts, _, number = number_ink(x, y, rng)
     sample = _finish(Image.fromarray(ink), rng, -1, "number", "")
     try:
-        found = candidates(sample.data)
+        found = prepare(find_parts(sample.data))
     except ImageError:
         return np.zeros((0, INPUT_SIZE, INPUT_SIZE), np.uint8), np.zeros(0, np.int64)
     f = found.factor
@@ -227,7 +227,7 @@ def number_parts(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> tupl
     if len(joins) > len(digits):
         joins = [joins[k] for k in rng.choice(len(joins), len(digits), replace=False)]
     chosen = digits + joins
-    return found.images[[s for s, _ in chosen]].reshape(-1, INPUT_SIZE, INPUT_SIZE), np.array(
+    return found.digits[[s for s, _ in chosen]].reshape(-1, INPUT_SIZE, INPUT_SIZE), np.array(
         [label for _, label in chosen], np.int64
     )
 

@@ -15,7 +15,7 @@ configure_blas_threads()  # before NumPy is imported, as the service does: one B
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from tests.helpers import png, sample_digits  # noqa: E402
+from tests.helpers import FakeNetwork, png, sample_digits  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -36,3 +36,9 @@ def seven(digits: tuple[list[bytes], np.ndarray]) -> bytes:
     """The first sample digit, a 7, as a 28x28 PNG."""
     assert digits[1][0] == 7
     return digits[0][0]
+
+
+@pytest.fixture
+def fake_net() -> FakeNetwork:
+    """A fresh :class:`~tests.helpers.FakeNetwork`: every image reads as a sure 3."""
+    return FakeNetwork()

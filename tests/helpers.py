@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -111,3 +112,55 @@ def _answers(url: str) -> bool:
             return bool(r.status == 200)
     except (OSError, urllib.error.URLError):
         return False
+
+
+class FakeNetwork:
+    """A network answering ``digit`` (at ``confidence``, the rest on the next digit) for every image,
+    recording its batch sizes. ``gate`` holds its calls until set; ``entered`` is set while a call waits
+    at the gate, so a test knows a batch is in the network before it queues more work."""
+
+    def __init__(self, digit: int = 3, confidence: float = 1.0) -> None:
+        self.metadata: dict[str, Any] = {"name": "fake", "sha256": "0" * 64}
+        self.digit, self.confidence = digit, confidence
+        self.batches: list[int] = []
+        self.gate = threading.Event()
+        self.gate.set()
+        self.entered = threading.Event()
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        assert images.dtype == np.uint8 and images.shape[1:] == (28, 28)
+        self.entered.set()
+        self.gate.wait(10)
+        self.batches.append(len(images))
+        p = np.zeros((len(images), 10), np.float32)
+        p[:, self.digit] = self.confidence
+        p[:, (self.digit + 2) % 10] += 1 - self.confidence
+        return p
+
+
+def crash_the_process(data: bytes) -> None:
+    """A decoder bug on a hostile file: a segmentation fault (reads address 0). For the decoder process."""
+    import ctypes
+
+    ctypes.string_at(0)
+
+
+def sleep_then_len(data: bytes, seconds: float) -> int:
+    """A decoder job that takes ``seconds``; for the decoder process."""
+    time.sleep(seconds)
+    return len(data)
+
+
+def write_number(
+    digits: list[np.ndarray], gap: float = 0.3, size: tuple[int, int] = (800, 300), style: int = 0
+) -> bytes:
+    """``digits`` (28x28 uint8) written left to right at 180 px a digit field, ``gap`` fields apart,
+    on a canvas of ``size`` in ``model.generators.canvas.STYLES[style]``, as PNG."""
+    from model.generators import canvas as cv
+
+    ink = Image.new("L", size)
+    field = 180
+    for i, d in enumerate(digits):
+        ink.paste(Image.fromarray(d).resize((field, field), Image.Resampling.BICUBIC),
+                  (20 + int(i * field * (1 + gap) * 0.75), 60))
+    return cv.encode(cv.compose(ink, cv.STYLES[style]), "PNG")

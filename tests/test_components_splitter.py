@@ -10,7 +10,7 @@ from model.inference import InferenceNetwork
 from scripts import drawn_sets
 from scripts.components_splitter import read_by_components, split_components
 from scripts.number_sets import tight_share, weighted
-from tests.test_number import write
+from tests.helpers import write_number as write
 
 
 @pytest.fixture(scope="module")

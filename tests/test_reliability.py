@@ -9,7 +9,6 @@ figures live in ``benchmarks/bench_hostile.py``.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import io
 import json
@@ -30,12 +29,9 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from app.errors import ServiceBusyError
 from app.main import create_app
-from app.predictor import Predictor
 from app.settings import Settings
 from tests.helpers import free_port, sample_digits, stop
-from tests.test_api_predictor import FakeNetwork
 
 ROOT = Path(__file__).resolve().parents[1]
 PROTOCOL = "app.nodelay:GuardedProtocol"
@@ -113,36 +109,6 @@ def test_a_12_megapixel_phone_photo_is_still_read(client: TestClient) -> None:
     r = client.post("/predict", content=phone_photo(), headers={"content-type": "image/jpeg"})
     assert r.status_code == 200, r.text
     assert r.json()["digit"] == 1
-
-
-def test_a_full_queue_refuses_new_requests_with_503() -> None:
-    net = FakeNetwork()
-    predictor = Predictor(net, max_pending=3)
-    predictor.start()
-    net.gate.clear()  # the first batch holds the predictor thread; the rest wait
-    image = digit_png()
-
-    async def main() -> BaseException | None:
-        first = asyncio.ensure_future(predictor.predict(image))
-        await asyncio.sleep(0.3)  # the predictor thread has taken it and waits on the gate
-        waiting = [asyncio.ensure_future(predictor.predict(image)) for _ in range(3)]
-        await asyncio.sleep(0)
-        try:
-            await predictor.predict(image)
-        except ServiceBusyError as exc:
-            refused: BaseException | None = exc
-        else:
-            refused = None
-        net.gate.set()
-        await asyncio.gather(first, *waiting)
-        return refused
-
-    try:
-        refused = asyncio.run(main())
-    finally:
-        net.gate.set()
-        predictor.close()
-    assert isinstance(refused, ServiceBusyError) and refused.headers == {"Retry-After": "1"}
 
 
 # ---- HTTP hygiene (in process) -------------------------------------------------------------------------

@@ -26,7 +26,7 @@ async def ready(predictor: PredictorDep) -> Ready:
 @router.get("/model", response_model=ModelInfo, responses=error_responses(503), summary="The loaded model")
 async def model_info(predictor: PredictorDep) -> ModelInfo:
     """Name, version, architecture, parameter count, test accuracy, weights SHA-256, expected input."""
-    return ModelInfo.from_metadata(predictor.net.metadata)
+    return ModelInfo.from_metadata(predictor.metadata)
 
 
 @router.get(

@@ -18,6 +18,7 @@ from .decode import (
     load_pixels,
     open_image,
     read_header,
+    upload_cost,
     webp_size,
 )
 from .errors import (
@@ -55,5 +56,6 @@ __all__ = [
     "read_header",
     "to_png",
     "to_uint8",
+    "upload_cost",
     "webp_size",
 ]

@@ -124,6 +124,17 @@ def decode_cost(im: Image.Image) -> int:
     return -(-width // scale) * -(-height // scale) + coefficients
 
 
+def upload_cost(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> int:
+    """The work of decoding ``data``, in pixels (:func:`decode_cost`), from its header alone and checked
+    against the limit. A WebP's size is read from its first chunk: Pillow's WebP opener would allocate
+    the whole canvas. Raises the :func:`read_header` errors."""
+    webp = webp_size(data)
+    if webp is not None:
+        check_size("WEBP", webp, max_pixels)
+        return webp[0] * webp[1]
+    return decode_cost(read_header(data, max_pixels))
+
+
 def open_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
     """Decode ``data`` into a loaded Pillow image of at most about ``WORKING_SIDE`` pixels a side.
 

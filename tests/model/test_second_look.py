@@ -12,7 +12,9 @@ import pytest
 from app.predictor import Predictor
 from model import load
 from model.calibration import split_refusal
+from model.recipe.number_reader import read_number
 from model.second_look import SECOND_LOOK_BELOW, SHIFTS, look_again, shift
+from model.steps import run
 from tests.helpers import ROOT, png, sample_digits
 
 
@@ -95,35 +97,35 @@ class Unsure:
 
 def test_predict_looks_again_and_number_parts_are_left_as_read() -> None:
     x, _ = sample_digits()
+    ink = np.zeros((60, 200), np.uint8)
+    ink[16:44, 20:48], ink[16:44, 120:148] = x[0], x[1]  # two digits far apart: one round, two digits
     net = Unsure()
     predictor = Predictor(net)
     predictor.start()  # one warm-up call
     try:
         net.batches.clear()
-        lone = asyncio.run(predictor.predict(png(x[0])))  # the idle lane
-        assert net.batches == [1, len(SHIFTS)] and lone.probabilities is not None
+        lone = asyncio.run(predictor.predict(png(x[0])))
+        assert net.batches == [1, len(SHIFTS)] and lone.digit == 3
 
         async def two() -> list[Any]:
             return list(await asyncio.gather(predictor.predict(png(x[1])), predictor.predict(png(x[2]))))
 
         net.batches.clear()
-        answers = asyncio.run(two())  # through the predictor thread, one or two batches
-        assert sum(net.batches) == 2 + 2 * len(SHIFTS) and all(a.error is None for a in answers)
+        answers = asyncio.run(two())  # one or two batches
+        assert sum(net.batches) == 2 + 2 * len(SHIFTS) and all(a.digit == 3 for a in answers)
         net.batches.clear()
-        parts = asyncio.run(predictor.predict_digits(x[:3]))  # /predict/number's candidate digits
-        assert net.batches == [3] and parts.shape == (3, 10)
+        number = asyncio.run(predictor.read_number(png(255 - ink)))
+        assert len(number.digits) == 2 and net.batches == [2, 2 * len(SHIFTS)]  # the parts, then the chosen
     finally:
         predictor.close()
 
 
 def test_the_number_reader_looks_again_at_the_digits_it_chose_unsurely() -> None:
-    from model.recipe.number_reader import read_number
-
     x, _ = sample_digits()
     ink = np.zeros((60, 200), np.uint8)
     ink[16:44, 20:48], ink[16:44, 120:148] = x[0], x[1]  # two digits far apart: one round, two digits
     net = Unsure()
-    digits = read_number(png(255 - ink), net, None)
+    digits = run(read_number(png(255 - ink), None), net.predict).digits
     assert len(digits) == 2 and all(int(d.probabilities.argmax()) == 3 for d in digits)
     assert net.batches[-1] == 2 * len(SHIFTS)  # both read at 0.6: one more call, four views of each
     net.batches.clear()
@@ -135,4 +137,4 @@ def test_the_number_reader_looks_again_at_the_digits_it_chose_unsurely() -> None
             return p
 
     sure = Sure()
-    assert len(read_number(png(255 - ink), sure, None)) == 2 and sure.batches == [2]  # no second look
+    assert len(run(read_number(png(255 - ink), None), sure.predict).digits) == 2 and sure.batches == [2]
