@@ -25,11 +25,11 @@ STARTUP_FAILURE = 3  # uvicorn's exit status for a failed start-up
 def preflight() -> str | None:
     """Why the service cannot start (settings, weights), as one line; None if it can."""
     from .errors import StartupError
-    from .lifespan import load_network
-    from .settings import Settings, SettingsError
+    from .settings import SettingsError, environment_settings
+    from .startup import load_network
 
     try:
-        settings = Settings.from_env()
+        settings = environment_settings()
         load_network(settings.weights)
     except SettingsError as exc:
         return f"invalid configuration: {exc}"
@@ -41,7 +41,7 @@ def preflight() -> str | None:
 def _worker_failed(signum: int, frame: object) -> None:
     """A worker could not start: stop the others (uvicorn's supervisor loop is left by the exception,
     and the interpreter's exit waits for them), then exit with uvicorn's start-up failure status."""
-    from .lifespan import child_pids
+    from .supervisor import child_pids
 
     for pid in child_pids(os.getpid()):
         with contextlib.suppress(OSError):
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> None:
     if problem is not None:
         print(problem, file=sys.stderr)
         raise SystemExit(STARTUP_FAILURE)
-    # A worker that fails to start anyway stops the supervisor with SIGALRM (app.lifespan.stop_supervisor);
+    # A worker that fails to start anyway stops the supervisor with SIGALRM (app.supervisor.stop_supervisor);
     # handled here, so it also works as a container's PID 1 (which ignores signals it has no handler for).
     previous = signal.signal(signal.SIGALRM, _worker_failed)
     try:

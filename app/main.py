@@ -18,12 +18,13 @@ from model.recipe import FORMAT_NAMES
 
 from .errors import install_error_handlers
 from .headers import SecurityHeadersMiddleware
-from .lifespan import CleanStartupMiddleware, Loader, load_network, make_lifespan
+from .lifespan import Loader, make_lifespan
 from .limits import ByteBudget, LimitsMiddleware
 from .metrics import Metrics, MetricsMiddleware
 from .routes import page_router, predict_router, status_router
 from .routes.page import STATIC_DIR, SWAGGER_DIR, SWAGGER_URL
-from .settings import Settings, SettingsError
+from .settings import Settings, SettingsError, environment_settings
+from .startup import CleanStartupMiddleware, load_network
 
 DESCRIPTION = f"""Reads handwritten digits with a convolutional network written from scratch in NumPy.
 
@@ -59,18 +60,20 @@ class Labelled:
 def create_app(settings: Settings | None = None, loader: Loader = load_network) -> FastAPI:
     """The service. ``settings`` default to the environment; ``loader`` turns the weights path into a
     network (tests and benchmarks may pass another)."""
-    settings = settings or Settings.from_env()
+    settings = settings or environment_settings()
     configure_logging(settings.log_level)
+    metrics = Metrics()
+    budget = ByteBudget(settings.max_buffered_bytes)
     app = FastAPI(
         title="Handwritten digit recognition",
         version="1.0.0",
         description=DESCRIPTION,
-        lifespan=make_lifespan(loader),
+        lifespan=make_lifespan(loader, settings, metrics, budget),
         docs_url=None,  # served by routes.page from the package's own Swagger UI files
         redoc_url=None,  # ReDoc would load from a CDN
     )
     app.state.settings = settings
-    app.state.metrics = Metrics()
+    app.state.metrics = metrics
     app.state.predictor = None
     install_error_handlers(app)
     app.include_router(predict_router)
@@ -89,12 +92,12 @@ def create_app(settings: Settings | None = None, loader: Loader = load_network) 
     app.add_middleware(
         LimitsMiddleware,
         max_bytes=settings.max_upload_bytes,
-        budget=ByteBudget(settings.max_buffered_bytes),
+        budget=budget,
         body_timeout=settings.body_timeout,
         request_timeout=settings.request_timeout,
     )
     app.add_middleware(SecurityHeadersMiddleware)
-    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
 
 

@@ -10,7 +10,8 @@ their network panel), from the request's arrival to its answer's start.
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -23,7 +24,13 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from .limits import ByteBudget
+    from .predictor import Predictor
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 UNMATCHED = "unmatched"  # the route label of requests no route matched (404s), to bound cardinality
@@ -130,3 +137,22 @@ class MetricsMiddleware:
             route = getattr(scope.get("route"), "path", None) or UNMATCHED
             method = scope["method"] if scope["method"] in METHODS else "other"
             self.metrics.observe_request(method, route, status, time.perf_counter() - start)
+
+
+class ServingCollector(Collector):
+    """Prometheus metrics of the serving core, read when scraped: images dropped because their client
+    had gone, images waiting, request body bytes held."""
+
+    def __init__(self, predictor: Predictor, budget: ByteBudget) -> None:
+        self.predictor = predictor
+        self.budget = budget
+
+    def collect(self) -> Iterator[Metric]:
+        yield CounterMetricFamily(
+            "digits_dropped_images", "Images not decoded because their request was cancelled (client gone, "
+            "deadline).", value=self.predictor.dropped
+        )
+        yield GaugeMetricFamily("digits_pending_images", "Images waiting to be decoded.", value=self.predictor.pending)
+        yield GaugeMetricFamily(
+            "digits_buffered_body_bytes", "Request body bytes reserved by requests in flight.", value=self.budget.held
+        )

@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from .settings import Settings
+from .settings import environment_settings
 
 SPEC = "app.nodelay:GuardedProtocol"  # the value of uvicorn's --http option
 in_use = False  # set by the first connection this protocol serves in this process
@@ -74,7 +74,7 @@ def set_nodelay(transport: asyncio.BaseTransport) -> bool:
 def connection_limits() -> tuple[float, int]:
     """``(header timeout in seconds, most open connections)`` for this process, from the settings and
     the soft file-descriptor limit."""
-    settings = Settings.from_env()
+    settings = environment_settings()
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     cap = settings.max_connections
     if soft != resource.RLIM_INFINITY:

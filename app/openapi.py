@@ -10,7 +10,7 @@ from model.recipe import IMAGE_FORMATS
 from .schemas import BatchRequest, ErrorResponse, PredictRequest
 from .settings import Settings
 
-DEFAULT_MAX_BATCH = Settings().max_batch
+DEFAULT_MAX_BATCH = Settings.max_batch  # the declared default, for the docs
 RAW_IMAGE_TYPES = tuple(kinds[0] for _, kinds in IMAGE_FORMATS.values())  # each format's usual media type
 _BINARY = {"type": "string", "format": "binary"}
 

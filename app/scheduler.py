@@ -124,16 +124,19 @@ class Scheduler:
         max_pending: int = MAX_PENDING,
         decode_budget: float = float("inf"),
         on_batch: Callable[[int], None] | None = None,
+        batch_window: float = BATCH_WINDOW,
     ) -> None:
         """``max_batch``: most digits per network call (a program asking for more gets them in one);
         ``max_pixels``: the pixel limit headers are read against; ``decode_budget``: seconds a costly
-        job may take before its child is stopped; ``on_batch(n)`` is told each network call's size."""
+        job may take before its child is stopped; ``on_batch(n)`` is told each network call's size;
+        ``batch_window``: seconds a batch collects digits at most."""
         self.net = net
         self.max_batch = max_batch
         self.max_pixels = max_pixels
         self.max_pending = max_pending
         self.decode_budget = decode_budget
         self.on_batch = on_batch
+        self.batch_window = batch_window
         self.dropped = 0  # programs stopped because nobody waited for them any more
         self.pending = 0  # programs in flight
         self.decoder = DecoderProcess()
@@ -226,7 +229,7 @@ class Scheduler:
         batch: list[tuple[Task, np.ndarray]] = []
         finished: list[Task] = []
         count, started = 0, time.perf_counter()
-        while count < self.max_batch and time.perf_counter() - started < BATCH_WINDOW:
+        while count < self.max_batch and time.perf_counter() - started < self.batch_window:
             with self._lock:
                 task = self._runnable.pop()
             if task is None:

@@ -72,7 +72,7 @@ class FreeNetwork:
 
 
 def _shipped_metadata(path: Any) -> dict[str, Any]:
-    from app.lifespan import load_network
+    from app.startup import load_network
 
     return dict(load_network(path).metadata)
 

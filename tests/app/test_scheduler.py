@@ -21,7 +21,7 @@ from tests.helpers import FakeNetwork, crash_the_process, png, sleep_then_len
 
 @pytest.fixture
 def scheduler(fake_net: FakeNetwork) -> Iterator[Scheduler]:
-    s = Scheduler(fake_net, max_batch=16, max_pending=64)
+    s = Scheduler(fake_net, max_batch=16, max_pending=64, batch_window=60)  # batches end by size, not time
     s.start()  # one warm-up call
     fake_net.batches.clear()
     yield s

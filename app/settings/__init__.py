@@ -1,8 +1,10 @@
 """Every environment variable the service reads, declared once here: ``DIGITS_<FIELD NAME>``.
 
 Each setting is one field of :class:`Settings`, with its default, its unit and meaning in the field's
-``help``; :meth:`Settings.from_env` reads them all and :func:`table` prints the list (``python -m
-app.settings``), so the table in the README and ``--help`` never drifts from the code.
+``help``. The service reads the environment once, through :func:`environment_settings`, and passes the
+result down (``create_app``, the HTTP protocol's guards, ``digits-serve``'s checks); nothing else reads a
+``DIGITS_*`` variable. ``python -m app.settings`` prints the list (as text, a Markdown table for the
+README, or a Kubernetes ``env`` list), and a test checks the README and the deployment files against it.
 
 ``DIGITS_THREADS`` becomes ``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS`` and ``MKL_NUM_THREADS`` (unless
 those are set) when the ``app`` package is imported, before NumPy is: several uvicorn workers then
@@ -14,6 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -101,13 +104,37 @@ class Settings:
         return cls(**values)
 
 
+@cache
+def environment_settings() -> Settings:
+    """The settings of this process's environment, read once (the one door to ``DIGITS_*``)."""
+    return Settings.from_env()
+
+
+def variables() -> list[tuple[str, str, str]]:
+    """``(variable, default, meaning)`` of every setting, in declaration order ("" for no default)."""
+    return [
+        (PREFIX + f.name.upper(), "" if f.default in (None, ()) else str(f.default), f.metadata["help"])
+        for f in fields(Settings)
+    ]
+
+
 def table() -> str:
     """Every variable with its default and meaning, one per line."""
-    rows = []
-    for f in fields(Settings):
-        default = f.default if f.default not in (None, ()) else "-"
-        rows.append(f"{PREFIX + f.name.upper():26} {default!s:>10}  {f.metadata['help']}")
-    return "\n".join(rows)
+    return "\n".join(f"{name:26} {default or '-':>10}  {meaning}" for name, default, meaning in variables())
+
+
+def markdown_table() -> str:
+    """Every variable as a Markdown table (the README's)."""
+    rows = [f"| `{name}` | {f'`{value}`' if value else '-'} | {meaning} |" for name, value, meaning in variables()]
+    return "\n".join(["| variable | default | meaning |", "|---|---|---|", *rows])
+
+
+def kubernetes_env(indent: int = 12) -> str:
+    """Every variable at its default as a Kubernetes container ``env`` list (the deployment's)."""
+    pad = " " * indent
+    return "\n".join(
+        f'{pad}- name: {name}\n{pad}  value: "{default}"  # {meaning}' for name, default, meaning in variables()
+    )
 
 
 def configure_blas_threads(environ: Mapping[str, str] | None = None) -> None:
@@ -126,5 +153,3 @@ def configure_blas_threads(environ: Mapping[str, str] | None = None) -> None:
         os.environ.setdefault(variable, str(threads))
 
 
-if __name__ == "__main__":
-    print(table())
