@@ -12,10 +12,9 @@ scheduler runs every program of the worker on one thread, the **predictor** thre
   ``BATCH_WINDOW`` seconds of collecting, whichever comes first: batches grow with the load by
   themselves, with no timer and no added latency for a lone request.
 
-**Fair.** Each request (one ``/predict``, a whole ``/predict/batch``, one number) has an
-:class:`Account` of the seconds of work done for it; the next step is always the least-served
-request's (the oldest on ties). A new request starts at zero, so it goes before the rest of a large
-batch that came earlier, and a number's candidate digits take their turn like any other digits.
+**Fair.** Each request (one ``/predict``, a whole ``/predict/batch``, one number) has an account of
+the seconds of work done for it (:mod:`app.fairness`); the next step is always the least-served
+request's, so a number's candidate digits take their turn like any other digits.
 
 **Bounded.** Every step is bounded by its input (the recipe caps pixels, atoms and candidates), and
 work for a request that is gone is dropped before its next step: its future was cancelled by the
@@ -28,12 +27,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import heapq
 import itertools
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
 import numpy as np
@@ -43,6 +41,7 @@ from model.steps import Classify, Decode, Done, Program, Step, advance
 
 from .decoder_process import DecoderProcess
 from .errors import ServiceBusyError
+from .fairness import Account, FairQueue
 from .memory import HEAVY_SECONDS, release_free_memory
 
 COSTLY_PIXELS: Final = 512 * 1024  # decode cost over this goes to the decoder process
@@ -65,14 +64,6 @@ class Network(Protocol):
 
 
 @dataclass(eq=False)
-class Account:
-    """One request's share of the worker: the seconds of work done for it so far."""
-
-    seq: int
-    served: float = 0.0
-
-
-@dataclass(eq=False)
 class Task:
     """One program in flight, and what to send it next (a step's result, or its exception)."""
 
@@ -88,29 +79,6 @@ class Task:
     def gone(self) -> bool:
         """Nobody waits for this task's answer any more."""
         return self.future.done()
-
-
-@dataclass
-class _FairQueue:
-    """Items in the order of their account's service (least first), then of arrival. Lazy: an item
-    whose account was served since it was queued is put back with its new key when it comes up."""
-
-    heap: list[tuple[float, int, int, Any]] = field(default_factory=list)
-    order: itertools.count[int] = field(default_factory=itertools.count)
-
-    def push(self, account: Account, item: Any) -> None:
-        heapq.heappush(self.heap, (account.served, account.seq, next(self.order), (account, item)))
-
-    def pop(self) -> Any | None:
-        while self.heap:
-            served, seq, n, (account, item) = heapq.heappop(self.heap)
-            if served == account.served:
-                return item
-            heapq.heappush(self.heap, (account.served, seq, n, (account, item)))
-        return None
-
-    def __len__(self) -> int:
-        return len(self.heap)
 
 
 class Scheduler:
@@ -141,8 +109,8 @@ class Scheduler:
         self.pending = 0  # programs in flight
         self.decoder = DecoderProcess()
         self._lock = threading.Condition()
-        self._runnable = _FairQueue()
-        self._costly = _FairQueue()
+        self._runnable = FairQueue()
+        self._costly = FairQueue()
         self._closed = False
         self._heavy = False
         self._seq = itertools.count()

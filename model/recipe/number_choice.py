@@ -106,15 +106,21 @@ def refuse_cut_strokes(parts: Parts, scores: np.ndarray, best: list[int], thresh
         return best
     out = list(best)
     for stroke in {parts.pieces[i].stroke for s in best for i in range(*parts.spans[s])}:
-        atoms = [i for i, a in enumerate(parts.pieces) if a.stroke == stroke]
-        whole = (atoms[0], atoms[-1] + 1)
-        inside = [s for s in out if parts.spans[s][0] >= whole[0] and parts.spans[s][1] <= whole[1]]
-        if len(inside) < 2 or whole not in parts.spans or atoms != list(range(*whole)):
-            continue
-        w = parts.spans.index(whole)
-        if _refused_whole(scores, inside, w, threshold):
-            out = sorted([s for s in out if s not in inside] + [w], key=lambda s: parts.spans[s][0])
+        found = _cut_stroke(parts, out, stroke)
+        if found is not None and _refused_whole(scores, found[1], found[0], threshold):
+            out = sorted([s for s in out if s not in found[1]] + [found[0]], key=lambda s: parts.spans[s][0])
     return out
+
+
+def _cut_stroke(parts: Parts, chosen: list[int], stroke: int) -> tuple[int, list[int]] | None:
+    """The span of the whole ``stroke`` and the ``chosen`` spans that cut it, when it is cut in two or
+    more and its atoms are contiguous; None otherwise."""
+    atoms = [i for i, a in enumerate(parts.pieces) if a.stroke == stroke]
+    whole = (atoms[0], atoms[-1] + 1)
+    inside = [s for s in chosen if parts.spans[s][0] >= whole[0] and parts.spans[s][1] <= whole[1]]
+    if len(inside) < 2 or whole not in parts.spans or atoms != list(range(*whole)):
+        return None
+    return parts.spans.index(whole), inside
 
 
 def _refused_whole(scores: np.ndarray, inside: list[int], w: int, threshold: float) -> bool:
@@ -137,7 +143,7 @@ def to_recut(readings: list[DigitReading]) -> frozenset[int]:
 def better_reading(first: list[DigitReading], second: list[DigitReading]) -> list[DigitReading]:
     """The second reading when all its parts are digits read with ``TUNING.sure`` confidence (geometric mean),
     else the first. Only numbers with a part refused beside digits get a second reading: a lone letter
-    cut finely reads as a sure "17" too, so the first reading must already have parts digits."""
+    cut finely reads as a sure "17" too, so the first reading must already have found digits."""
     confidence = np.array([r.probabilities.max() for r in second], np.float64)
     sure = float(np.log(np.maximum(confidence, 1e-12)).mean()) >= math.log(TUNING.sure)
     return second if sure and all(r.is_digit for r in second) else first

@@ -45,30 +45,34 @@ class Parts:
 
 
 def find_parts(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, recut: frozenset[int] = frozenset()) -> Parts:
-    """Decode, find the ink, split it into atoms and list the runs of atoms that may be digits. Raises
-    :class:`ImageError` subclasses: ``NoDigitError`` for a blank image, ``TooManyPartsError`` past
-    ``TUNING.max_atoms`` atoms."""
+    """Decode, find the ink, split it into atoms (the strokes numbered in ``recut`` cut finer) and list
+    the runs of atoms that may be digits. Raises :class:`ImageError` subclasses: ``NoDigitError`` for a
+    blank image, ``TooManyPartsError`` past ``TUNING.max_atoms`` atoms."""
     im = open_image(data, max_pixels)
     ink = normalize_ink(ink_map(im))
     pieces, factor, line = atoms(ink, recut)
     if len(pieces) > 1:
         pieces = [a for a in pieces if max(a.x1 - a.x0, a.y1 - a.y0) >= TUNING.noise * line] or pieces
     if not pieces:
-        raise NoDigitError("no digit parts: the image has no stroke thick enough to read")
+        raise NoDigitError("no digit found: the image has no stroke thick enough to read")
     if len(pieces) > TUNING.max_atoms:
         raise too_many(len(pieces))
     spans = candidate_spans(pieces, line)
     whole = (0, len(pieces))
-    joined = whole not in spans and max(a.x1 for a in pieces) - min(a.x0 for a in pieces) <= TUNING.whole_width * line
+    x0, y0, x1, y1 = _bounds(pieces)
+    joined = whole not in spans and x1 - x0 <= TUNING.whole_width * line
     if joined:
         spans.append(whole)  # a drawing no wider than a digit may be one, however many strokes it has
     splittable = len(spans)
-    width = max(a.x1 for a in pieces) - min(a.x0 for a in pieces)
-    height = max(a.y1 for a in pieces) - min(a.y0 for a in pieces)
     one_stroke = len({a.stroke for a in pieces}) == 1
-    if whole not in spans and (one_stroke or width <= TUNING.one_digit_aspect * height):
+    if whole not in spans and (one_stroke or x1 - x0 <= TUNING.one_digit_aspect * (y1 - y0)):
         spans.append(whole)  # the whole drawing as /predict reads it: one digit, or a stroke to refuse
     return Parts(ink, pieces, spans, factor, _upload_scale(data, im), splittable, joined)
+
+
+def _bounds(pieces: list[Atom]) -> tuple[int, int, int, int]:
+    """``(x0, y0, x1, y1)``: the analysis cells the atoms cover, end-exclusive."""
+    return min(a.x0 for a in pieces), min(a.y0 for a in pieces), max(a.x1 for a in pieces), max(a.y1 for a in pieces)
 
 
 def candidate_spans(pieces: list[Atom], line: float) -> list[tuple[int, int]]:
@@ -157,8 +161,8 @@ def _upload_scale(data: bytes, im: Image.Image) -> tuple[float, float]:
 
 
 def box(pieces: list[Atom], i: int, j: int, factor: int, scale: tuple[float, float]) -> tuple[int, int, int, int]:
-    x0, y0 = min(a.x0 for a in pieces[i:j]), min(a.y0 for a in pieces[i:j])
-    x1, y1 = max(a.x1 for a in pieces[i:j]), max(a.y1 for a in pieces[i:j])
+    """The box of atoms ``i..j-1`` in the uploaded image's pixels, ``(x0, y0, x1, y1)`` end-exclusive."""
+    x0, y0, x1, y1 = _bounds(pieces[i:j])
     sx, sy = factor * scale[0], factor * scale[1]
     return int(x0 * sx), int(y0 * sy), int(math.ceil(x1 * sx)), int(math.ceil(y1 * sy))
 

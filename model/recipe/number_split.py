@@ -89,24 +89,47 @@ def unsettled(
     Each unread span is counted as read with certainty (log-probability 0, less its penalties: an
     upper bound of what it can bring). The unread spans of the best split so counted, if it beats the
     best read one; with ``everything``, every unread span through which the best split so counted
-    beats it. Every unread span when the read ones cannot cover the atoms, or when :func:`choose`
-    would set aside a joined whole drawing refused as not a digit (it then splits again without it)."""
+    beats it. Every unread span when the read ones cannot cover the atoms, or when the choice would
+    set aside a joined whole drawing refused as not a digit (it then splits again without it)."""
     n = parts.splittable
     known = set(read)
     unread = [s for s in range(len(parts.spans)) if s not in known]
     inner = [k for k, s in enumerate(read) if s < n]
-    spans = [parts.spans[read[k]] for k in inner]
-    gain = _gains(parts.pieces, spans, scores[inner])
-    best, value = _best(parts.pieces, spans, gain)
-    joined = bool(best) and parts.joined and best == [len(spans) - 1] and read[inner[-1]] == n - 1
-    if not best or (joined and threshold is not None and scores[inner[-1], 10:].sum() >= threshold):
+    gain = _gains(parts.pieces, [parts.spans[read[k]] for k in inner], scores[inner])
+    best, value = _best(parts.pieces, [parts.spans[read[k]] for k in inner], gain)
+    if not best or _joined_refused(parts, read, inner, best, scores, threshold):
         return unread
-    cut = cuts(parts.pieces)
-    bound = -TUNING.part_penalty - TUNING.cut_penalty * np.array([cut[i] for i, _ in parts.spans[:n]], np.float64)
+    bound = _upper_bounds(parts)
     bound[[read[k] for k in inner]] = gain
-    if not everything:
-        path, top = _best(parts.pieces, parts.spans[:n], bound)
-        return sorted(s for s in path if s not in known) if top > value else []
-    before = _prefix_values(len(parts.pieces), parts.spans[:n], bound)
-    after = _suffix_values(len(parts.pieces), parts.spans[:n], bound)
-    return [s for s in unread if s < n and before[parts.spans[s][0]] + bound[s] + after[parts.spans[s][1]] > value]
+    return _through_better(parts, unread, bound, value) if everything else _on_better(parts, known, bound, value)
+
+
+def _on_better(parts: Parts, known: set[int], bound: np.ndarray, value: float) -> list[int]:
+    """The unread spans of the best split counted with ``bound``, if it beats ``value``."""
+    path, top = _best(parts.pieces, parts.spans[: parts.splittable], bound)
+    return sorted(s for s in path if s not in known) if top > value else []
+
+
+def _through_better(parts: Parts, unread: list[int], bound: np.ndarray, value: float) -> list[int]:
+    """Every unread span through which a split counted with ``bound`` beats ``value``."""
+    spans = parts.spans[: parts.splittable]
+    before = _prefix_values(len(parts.pieces), spans, bound)
+    after = _suffix_values(len(parts.pieces), spans, bound)
+    return [s for s in unread if s < len(spans) and before[spans[s][0]] + bound[s] + after[spans[s][1]] > value]
+
+
+def _joined_refused(
+    parts: Parts, read: list[int], inner: list[int], best: list[int], scores: np.ndarray, threshold: float | None
+) -> bool:
+    """Is the best split of the read spans the joined whole drawing, refused as not a digit?"""
+    n = parts.splittable
+    joined = parts.joined and best == [len(inner) - 1] and read[inner[-1]] == n - 1
+    return joined and threshold is not None and bool(scores[inner[-1], 10:].sum() >= threshold)
+
+
+def _upper_bounds(parts: Parts) -> np.ndarray:
+    """``(splittable,)`` float64: the most each span could add to a split, were it read with certainty."""
+    cut = cuts(parts.pieces)
+    starts_at_cut = np.array([cut[i] for i, _ in parts.spans[: parts.splittable]], np.float64)
+    bound: np.ndarray = -TUNING.part_penalty - TUNING.cut_penalty * starts_at_cut
+    return bound

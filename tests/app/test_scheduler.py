@@ -209,3 +209,16 @@ def test_a_program_asking_for_more_than_max_batch_digits_gets_them_in_one_call(
         return await future
 
     assert asyncio.run(main()).shape == (40, 10) and fake_net.batches == [40]
+
+
+def test_the_fair_queue_serves_the_least_served_account_first_then_the_oldest() -> None:
+    from app.fairness import Account, FairQueue
+
+    queue, old, new = FairQueue(), Account(0), Account(1)
+    for item in ("old-1", "old-2"):
+        queue.push(old, item)
+    queue.push(new, "new-1")
+    assert queue.pop() == "old-1"  # both at zero: the older request
+    old.served += 0.01  # its first item's work
+    assert queue.pop() == "new-1"  # now the new request has been served least
+    assert queue.pop() == "old-2" and queue.pop() is None and len(queue) == 0
