@@ -42,3 +42,10 @@ def seven(digits: tuple[list[bytes], np.ndarray]) -> bytes:
 def fake_net() -> FakeNetwork:
     """A fresh :class:`~tests.helpers.FakeNetwork`: every image reads as a sure 3."""
     return FakeNetwork()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests under tests/integration (real servers, real sockets, Chromium) are marked ``integration``."""
+    for item in items:
+        if "integration" in item.path.parts:
+            item.add_marker(pytest.mark.integration)

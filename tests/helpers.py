@@ -24,7 +24,20 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data"
 SAMPLE = DATA / "mnist_test_sample.npz"
-FULL_MNIST = Path(os.environ.get("MNIST_PATH", ROOT.parent / "shared" / "data" / "mnist.npz"))
+
+
+def _full_mnist() -> Path:
+    """Where the README tells users to put full MNIST (``model.data.resolve_path``: ``$MNIST_PATH``,
+    ``../shared/data/mnist.npz``, or where ``--download`` puts it); a path that does not exist if none."""
+    from model.data import DatasetError, resolve_path
+
+    try:
+        return resolve_path()
+    except DatasetError:
+        return Path(os.environ.get("MNIST_PATH") or ROOT.parent / "shared" / "data" / "mnist.npz")
+
+
+FULL_MNIST = _full_mnist()
 
 
 def sample_digits() -> tuple[np.ndarray, np.ndarray]:

@@ -8,8 +8,7 @@ import pytest
 from model import SGD, Adam, AdamW, Augment, DataGenerator, Parameter, Schedule, one_hot
 from model.augment import BINARIZE_LEVELS, morph3x3, random_affine, random_binarize, random_stroke
 from model.metrics import accuracy, classification_report, confusion_matrix, precision_recall_f1
-
-from .helpers import sample_digits
+from tests.helpers import sample_digits
 
 
 # -- optimizers ---------------------------------------------------------------------------------------

@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.helpers import uvicorn_server
+
 from .browser_drawing import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -30,7 +32,6 @@ from .browser_drawing import (
     draw_with_touch,
     tap_with_touch,
 )
-from .helpers import uvicorn_server
 
 try:
     from playwright.sync_api import expect, sync_playwright

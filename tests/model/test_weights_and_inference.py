@@ -26,8 +26,7 @@ from model import (
 )
 from model.ema import ExponentialMovingAverage
 from model.training import Trainer, evaluate
-
-from .helpers import FULL_MNIST, sample_digits
+from tests.helpers import FULL_MNIST, sample_digits
 
 
 def trained_like(arch: str, seed: int = 0):

@@ -11,8 +11,7 @@ import pytest
 
 from model import data
 from model.checksums import sha256_bytes
-
-from .helpers import FULL_MNIST, sample_digits
+from tests.helpers import FULL_MNIST, sample_digits
 
 
 def write_idx(path: Path, array: np.ndarray, compress: bool = False) -> bytes:

@@ -33,7 +33,7 @@ from app.main import create_app
 from app.settings import Settings
 from tests.helpers import free_port, sample_digits, stop
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PROTOCOL = "app.nodelay:GuardedProtocol"
 SERVER_ENV = {
     "DIGITS_HEADER_TIMEOUT": "1",

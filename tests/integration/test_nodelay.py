@@ -23,7 +23,7 @@ from uvicorn.importer import import_from_string
 from app import cli
 from app.nodelay import MAX_HEADER_BYTES, SPEC, GuardedProtocol, NoDelayH11Protocol, NoDelayHttpToolsProtocol
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def hello(scope: dict[str, Any], receive: Any, send: Any) -> None:
