@@ -142,7 +142,8 @@ class FakeNetwork:
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         assert images.dtype == np.uint8 and images.shape[1:] == (28, 28)
-        self.entered.set()
+        if not self.gate.is_set():
+            self.entered.set()
         self.gate.wait(10)
         self.batches.append(len(images))
         p = np.zeros((len(images), 10), np.float32)
