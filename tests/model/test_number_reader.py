@@ -31,6 +31,7 @@ from tests.helpers import write_number as write
 NO_INK = np.zeros((1, 1), np.float32)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["canvas", "pen"])
 def test_drawn_digits_read_alone_as_through_predict(sample: tuple[np.ndarray, np.ndarray], kind: str) -> None:
     """300 drawn digits (the evaluation sets' canvases or pen redraws of sample digits): the number
@@ -149,6 +150,7 @@ def _reads(parts: list[DigitReading], number: str) -> bool:
     return all(p.is_digit for p in parts) and "".join(str(int(p.probabilities.argmax())) for p in parts) == number
 
 
+@pytest.mark.slow
 def test_generated_numbers_are_read_exactly(sample: tuple[np.ndarray, np.ndarray]) -> None:
     # 300 numbers of 2-5 digits of the test sample, the evaluation generator's mix (pixels or pen,
     # spaced or tight): 280 read exactly with the shipped network, 277 by the first reading alone

@@ -45,6 +45,7 @@ def test_each_blob_is_a_digit_and_specks_are_dropped() -> None:
     assert blobs[1][:, 60:66].any() and blobs[1][5, 95] == 0
 
 
+@pytest.mark.slow
 def test_it_reads_fewer_generated_numbers_than_the_reader(
     net: InferenceNetwork, sample: tuple[np.ndarray, np.ndarray]
 ) -> None:
