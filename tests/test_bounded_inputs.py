@@ -1,0 +1,80 @@
+"""Small inputs that used to cost seconds (issue 31), sent to a real server (``--http
+app.nodelay:GuardedProtocol``, as ``digits-serve`` runs it): each gets its clear answer, small, and the
+work it causes is bounded (see the unit tests beside each fix for the counts)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import httpx2 as httpx
+import pytest
+
+from app.json_body import MAX_KEYS, MAX_PROBLEMS
+from app.nodelay import SPEC
+from benchmarks.hostile_inputs import many_keys_json
+from tests.helpers import uvicorn_server
+
+SMALL_ANSWER = 64 * 1024  # bytes: the most any error answer may be
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    with uvicorn_server(args=("--http", SPEC)) as url:
+        yield url
+
+
+def post(server: str, path: str, body: bytes, kind: str) -> httpx.Response:
+    return httpx.post(server + path, content=body, headers={"content-type": kind}, timeout=30)
+
+
+def assert_small_error(r: httpx.Response, status: int, *words: str) -> str:
+    assert r.status_code == status, r.text[:500]
+    assert len(r.content) < SMALL_ANSWER
+    detail = str(r.json()["detail"])
+    for word in words:
+        assert word.lower() in detail.lower(), detail
+    return detail
+
+
+# ---- JSON bodies ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/predict", "/predict/batch"])
+def test_half_a_million_keys_are_refused_before_parsing(server: str, path: str) -> None:
+    body = many_keys_json(500_000)  # 6.9 MB
+    status = 413 if path == "/predict/batch" else 422
+    detail = assert_small_error(post(server, path, body, "application/json"), status, "commas, colons and brackets")
+    assert "k49" not in detail and len(detail) < 1000  # no key is quoted back
+
+
+def test_a_few_dozen_keys_are_refused_by_count(server: str) -> None:
+    body = json.dumps({f"key{i}": 0 for i in range(MAX_KEYS + 12)}).encode()
+    detail = assert_small_error(post(server, "/predict", body, "application/json"), 422, "20 keys", "image", "debug")
+    assert "key1" not in detail
+
+
+@pytest.mark.parametrize("body", [b"7", b'"abc"', b"null", b"true", b"[1, 2]"])
+def test_bodies_that_are_not_objects_are_422(server: str, body: bytes) -> None:
+    assert_small_error(post(server, "/predict", body, "application/json"), 422, "must be an object")
+
+
+def test_nesting_deeper_than_any_body_of_ours_is_refused(server: str) -> None:
+    assert_small_error(post(server, "/predict", b"[" * 500_000 + b"]" * 500_000, "application/json"), 422, "brackets")
+
+
+def test_a_huge_key_is_not_echoed(server: str) -> None:
+    body = json.dumps({"image": "iVBORw0KGgo=", "k" * 1_000_000: 1}).encode()
+    detail = assert_small_error(post(server, "/predict", body, "application/json"), 422, "extra inputs")
+    assert "k" * 100 not in detail and len(detail) < 1000
+
+
+def test_many_bad_items_are_summarised(server: str) -> None:
+    body = json.dumps({"images": list(range(60)), "debug": 3}).encode()  # 61 problems, within the mark budget
+    detail = assert_small_error(post(server, "/predict/batch", body, "application/json"), 422, "and 58 more")
+    assert detail.count("Input should be") == MAX_PROBLEMS
+
+
+def test_too_many_images_in_json_are_413(server: str) -> None:
+    body = json.dumps({"images": ["iVBORw0KGgo="] * 10_000}).encode()
+    assert_small_error(post(server, "/predict/batch", body, "application/json"), 413, "DIGITS_MAX_BATCH")
