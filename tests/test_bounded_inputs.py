@@ -11,8 +11,9 @@ import httpx2 as httpx
 import pytest
 
 from app.json_body import MAX_KEYS, MAX_PROBLEMS
+from app.multipart import MAX_BOUNDARY
 from app.nodelay import SPEC
-from benchmarks.hostile_inputs import many_keys_json
+from benchmarks.hostile_inputs import many_keys_json, multipart_body
 from tests.helpers import uvicorn_server
 
 SMALL_ANSWER = 64 * 1024  # bytes: the most any error answer may be
@@ -78,3 +79,23 @@ def test_many_bad_items_are_summarised(server: str) -> None:
 def test_too_many_images_in_json_are_413(server: str) -> None:
     body = json.dumps({"images": ["iVBORw0KGgo="] * 10_000}).encode()
     assert_small_error(post(server, "/predict/batch", body, "application/json"), 413, "DIGITS_MAX_BATCH")
+
+
+# ---- multipart boundaries ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/predict", "/predict/batch", "/predict/number"])
+@pytest.mark.parametrize("length", [MAX_BOUNDARY + 1, 300, 5000])
+def test_a_boundary_too_long_is_400(server: str, seven: bytes, path: str, length: int) -> None:
+    body, kind = multipart_body("b" * length, seven)
+    field = "files" if path == "/predict/batch" else "file"
+    body = body.replace(b'name="files"', f'name="{field}"'.encode())
+    assert_small_error(post(server, path, body, kind), 400, f"boundary is {length} characters", "RFC 2046")
+
+
+@pytest.mark.parametrize("length", [1, 70, MAX_BOUNDARY])
+def test_boundaries_up_to_the_limit_are_read(server: str, seven: bytes, length: int) -> None:
+    body, kind = multipart_body("b" * length, seven)
+    r = post(server, "/predict/batch", body, kind)
+    assert r.status_code == 200, r.text
+    assert r.json()["predictions"][0]["digit"] == 7
