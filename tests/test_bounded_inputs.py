@@ -4,16 +4,19 @@ work it causes is bounded (see the unit tests beside each fix for the counts).""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
 from collections.abc import Iterator
+from urllib.parse import urlsplit
 
 import httpx2 as httpx
 import pytest
 
 from app.json_body import MAX_KEYS, MAX_PROBLEMS
 from app.multipart import MAX_BOUNDARY
-from app.nodelay import SPEC
-from benchmarks.hostile_inputs import many_keys_json, multipart_body
+from app.nodelay import MAX_HEADER_BYTES, SPEC
+from benchmarks.hostile_inputs import big_headers_request, many_keys_json, multipart_body
 from tests.helpers import uvicorn_server
 
 SMALL_ANSWER = 64 * 1024  # bytes: the most any error answer may be
@@ -99,3 +102,32 @@ def test_boundaries_up_to_the_limit_are_read(server: str, seven: bytes, length: 
     r = post(server, "/predict/batch", body, kind)
     assert r.status_code == 200, r.text
     assert r.json()["predictions"][0]["digit"] == 7
+
+
+# ---- request headers -----------------------------------------------------------------------------------
+
+
+def send_whole(server: str, request: bytes) -> bytes:
+    """``request`` in one ``sendall`` on a fresh connection; the answer, read until the server closes."""
+    url = urlsplit(server)
+    answer = b""
+    with socket.create_connection((url.hostname, url.port), timeout=30) as sock:
+        with contextlib.suppress(OSError):
+            sock.sendall(request)
+        with contextlib.suppress(OSError):
+            while chunk := sock.recv(65536):
+                answer += chunk
+    return answer
+
+
+@pytest.mark.parametrize("size", [20_000, 50_000])
+def test_big_headers_sent_in_one_piece_are_431(server: str, seven: bytes, size: int) -> None:
+    answer = send_whole(server, big_headers_request("/predict", seven, "image/png", size))
+    assert answer.startswith(b"HTTP/1.1 431"), answer[:300]
+    assert f"exceed {MAX_HEADER_BYTES} bytes".encode() in answer
+
+
+def test_headers_under_the_cap_in_one_piece_are_served(server: str, seven: bytes) -> None:
+    answer = send_whole(server, big_headers_request("/predict", seven, "image/png", 12_000))
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:300]
+    assert b'"digit":7' in answer
