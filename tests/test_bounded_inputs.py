@@ -11,12 +11,15 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import httpx2 as httpx
+import numpy as np
 import pytest
 
 from app.json_body import MAX_KEYS, MAX_PROBLEMS
 from app.multipart import MAX_BOUNDARY
 from app.nodelay import MAX_HEADER_BYTES, SPEC
-from benchmarks.hostile_inputs import big_headers_request, many_keys_json, multipart_body
+from benchmarks.hostile_inputs import big_headers_request, many_keys_json, multipart_body, speck_canvas
+from model.recipe.fit import BOX_LEVEL, fit_digit
+from model.recipe.segmentation import MAX_COMPONENTS
 from tests.helpers import uvicorn_server
 
 SMALL_ANSWER = 64 * 1024  # bytes: the most any error answer may be
@@ -131,3 +134,26 @@ def test_headers_under_the_cap_in_one_piece_are_served(server: str, seven: bytes
     answer = send_whole(server, big_headers_request("/predict", seven, "image/png", 12_000))
     assert answer.startswith(b"HTTP/1.1 200"), answer[:300]
     assert b'"digit":7' in answer
+
+
+# ---- speck canvases ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("width", "height", "every"), [(1024, 400, 8), (2048, 2048, 16)])
+def test_canvases_of_thousands_of_dots_are_422(server: str, width: int, height: int, every: int) -> None:
+    r = post(server, "/predict/number", speck_canvas(width, height, every), "image/png")
+    assert_small_error(r, 422, "separate marks", f"at most {MAX_COMPONENTS}")
+
+
+def test_a_canvas_of_four_thousand_dots_is_read(server: str) -> None:
+    """4,065 marks, under the cap: read (it used to be a 500: a part of a few dots box-averaged with a
+    wide span had no pixel at BOX_LEVEL left to box)."""
+    r = post(server, "/predict/number", speck_canvas(2048, 2048, 32), "image/png")
+    assert r.status_code == 200, r.text[:300]
+
+
+def test_ink_fainter_than_the_box_level_is_still_fitted() -> None:
+    faint = np.zeros((300, 300), np.float32)
+    faint[100:140, 150:160] = BOX_LEVEL / 3
+    digit = fit_digit(faint)
+    assert digit.shape == (28, 28) and digit.max() > 0
