@@ -8,6 +8,7 @@ import contextlib
 import json
 import socket
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx2 as httpx
@@ -17,10 +18,18 @@ import pytest
 from app.json_body import MAX_KEYS, MAX_PROBLEMS
 from app.multipart import MAX_BOUNDARY
 from app.nodelay import MAX_HEADER_BYTES, SPEC
-from benchmarks.hostile_inputs import big_headers_request, many_keys_json, multipart_body, speck_canvas
+from benchmarks.hostile_inputs import (
+    big_headers_request,
+    many_keys_json,
+    multipart_body,
+    padded_gif,
+    padded_jpeg,
+    padded_png,
+    speck_canvas,
+)
 from model.recipe.fit import BOX_LEVEL, fit_digit
 from model.recipe.segmentation import MAX_COMPONENTS
-from tests.helpers import uvicorn_server
+from tests.helpers import encode, uvicorn_server
 
 SMALL_ANSWER = 64 * 1024  # bytes: the most any error answer may be
 
@@ -157,3 +166,40 @@ def test_ink_fainter_than_the_box_level_is_still_fitted() -> None:
     faint[100:140, 150:160] = BOX_LEVEL / 3
     digit = fit_digit(faint)
     assert digit.shape == (28, 28) and digit.max() > 0
+
+
+# ---- image headers -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def stroke() -> np.ndarray:
+    a = np.zeros((28, 28), np.uint8)
+    a[5:23, 12:16] = 255
+    return a
+
+
+@pytest.mark.parametrize("path", ["/predict", "/predict/number"])
+@pytest.mark.parametrize(
+    ("fmt", "pad", "count", "words"),
+    [
+        ("PNG", padded_png, 559_000, ["PNG has more than 1024 metadata chunks"]),
+        ("JPEG", padded_jpeg, 1_300_000, ["JPEG has more than 1024 markers"]),
+        ("GIF", padded_gif, 1_600_000, ["GIF has more than 4096 blocks"]),
+    ],
+)
+def test_8_mb_of_tiny_header_blocks_are_422(
+    server: str, stroke: np.ndarray, path: str, fmt: str, pad: Any, count: int, words: list[str]
+) -> None:
+    data = pad(encode(stroke, fmt), count)
+    assert len(data) > 7_000_000
+    assert_small_error(post(server, path, data, f"image/{fmt.lower()}"), 422, *words, "re-save it")
+
+
+def test_padded_images_in_a_batch_are_refused_alone(server: str, stroke: np.ndarray, seven: bytes) -> None:
+    padded = padded_png(encode(stroke, "PNG"), 2_000)
+    files = [("files", ("a.png", padded, "image/png")), ("files", ("b.png", seven, "image/png"))]
+    r = httpx.post(server + "/predict/batch", files=files, timeout=30)
+    assert r.status_code == 200, r.text[:300]
+    first, second = r.json()["predictions"]
+    assert first["status"] == 422 and "metadata chunks" in first["error"]
+    assert second["digit"] == 7
