@@ -21,6 +21,7 @@ from .headers import SecurityHeadersMiddleware
 from .lifespan import Loader, make_lifespan
 from .limits import ByteBudget, LimitsMiddleware
 from .metrics import Metrics, MetricsMiddleware
+from .openapi import ANY_REQUEST, WITH_BODY, error_responses
 from .routes import page_router, predict_router, status_router
 from .routes.page import STATIC_DIR, SWAGGER_DIR, SWAGGER_URL
 from .settings import Settings, SettingsError, environment_settings
@@ -71,12 +72,13 @@ def create_app(settings: Settings | None = None, loader: Loader = load_network) 
         lifespan=make_lifespan(loader, settings, metrics, budget),
         docs_url=None,  # served by routes.page from the package's own Swagger UI files
         redoc_url=None,  # ReDoc would load from a CDN
+        responses=error_responses(*ANY_REQUEST),
     )
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.predictor = None
     install_error_handlers(app)
-    app.include_router(predict_router)
+    app.include_router(predict_router, responses=error_responses(*WITH_BODY))
     app.include_router(status_router)
     app.include_router(page_router)
     app.mount("/static", Labelled(StaticFiles(directory=STATIC_DIR, check_dir=False), "/static"), name="static")

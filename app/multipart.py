@@ -16,6 +16,10 @@ from dataclasses import dataclass, field
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+# RFC 2046 allows boundaries of 1 to 70 characters; a few more are tolerated for sloppy clients, and
+# the limit is ours (below python-multipart's own 256), so the refusal says what is accepted.
+MAX_BOUNDARY = 200
+
 
 class MultipartError(ValueError):
     """The body is not multipart/form-data this service can read; the message says why."""
@@ -92,6 +96,10 @@ async def read_parts(content_type: str, chunks: AsyncIterator[bytes], max_files:
     boundary = params.get(b"boundary")
     if not boundary:
         raise MultipartError("no boundary in the Content-Type")
+    if len(boundary) > MAX_BOUNDARY:
+        raise MultipartError(
+            f"the boundary is {len(boundary)} characters long; at most {MAX_BOUNDARY} are accepted (RFC 2046 allows 70)"
+        )
     collector = _Collector(max_files, max_fields)
     callbacks = {
         name: getattr(collector, name)
@@ -104,8 +112,8 @@ async def read_parts(content_type: str, chunks: AsyncIterator[bytes], max_files:
             "on_part_data",
         )
     }
-    parser = MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
     try:
+        parser = MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
         async for chunk in chunks:
             parser.write(chunk)
         parser.finalize()

@@ -22,9 +22,11 @@ answer) is closed. (The body's own deadline is :mod:`app.limits`'s, once the app
 process's file limit), a new connection gets a JSON 503 with ``Retry-After`` and is closed, so the
 worker never runs out of descriptors ("Too many open files") and keeps answering the others.
 
-**Header size cap.** h11 refuses request headers over 16 KiB with a 431 by itself; llhttp has no such
-limit, so a client streaming endless headers within the timeout would grow the request's header list.
-Both protocols here answer 431 past :data:`MAX_HEADER_BYTES`.
+**Header size cap.** h11 refuses request headers over 16 KiB by itself, but only while they are
+incomplete; llhttp has no such limit, so a client streaming endless headers within the timeout would
+grow the request's header list. Both protocols here answer 431 past :data:`MAX_HEADER_BYTES` of
+request line and headers, counted up to the blank line that ends them, before the parser sees them:
+however they arrive, dripped or in one piece with the body.
 
 Use it wherever the service runs::
 
@@ -38,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import resource
 import socket
 from functools import cache
@@ -52,6 +55,7 @@ SPEC = "app.nodelay:GuardedProtocol"  # the value of uvicorn's --http option
 in_use = False  # set by the first connection this protocol serves in this process
 FD_RESERVE = 64  # descriptors kept free beside the connections (listener, logs, weights, pipes)
 MAX_HEADER_BYTES = 16 * 1024  # request line and headers of one request, as h11's default limit
+_BLANK_LINE = re.compile(rb"\n\r?\n")  # the end of a request's headers
 
 
 def set_nodelay(transport: asyncio.BaseTransport) -> bool:
@@ -116,6 +120,8 @@ class _Guards(_Base):
 
     _header_timer: asyncio.TimerHandle | None = None
     _header_bytes = 0  # bytes received since the current request began, until its headers complete
+    _header_started = False  # a byte other than CR or LF has come since the current request began
+    _header_tail = b""  # the last two bytes of the current request's headers so far (an end split in two)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         global in_use
@@ -130,17 +136,34 @@ class _Guards(_Base):
         self._arm_header_timer(header_timeout)
 
     def data_received(self, data: bytes) -> None:
-        waiting = self._awaiting_headers()
-        super().data_received(data)
-        if waiting and self._awaiting_headers() and not self.transport.is_closing():
-            self._header_bytes += len(data)
-            if self._header_bytes > MAX_HEADER_BYTES:
+        if self._awaiting_headers() and not self.transport.is_closing():
+            self._header_bytes += self._header_part(data)
+            if self._header_bytes > MAX_HEADER_BYTES:  # before the parser sees them, however they arrived
                 self.transport.write(HEADERS_TOO_LARGE)
                 self.transport.close()
+                return
+        super().data_received(data)
+
+    def _header_part(self, data: bytes) -> int:
+        """How many bytes of ``data`` belong to the current request's line and headers: up to and
+        including the empty line that ends them (CR LF, or a bare LF, as both parsers accept), or all of
+        it. Empty lines before the request line, which the parsers skip, count as header bytes."""
+        start = 0
+        if not self._header_started:
+            start = len(data) - len(data.lstrip(b"\r\n"))
+            self._header_started = start < len(data)
+            if not self._header_started:
+                return len(data)
+        seen = self._header_tail + data[start:]
+        end = _BLANK_LINE.search(seen)
+        if end is None:
+            self._header_tail = seen[-2:]
+            return len(data)
+        return start + end.end() - len(self._header_tail)
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
-        self._header_bytes = 0
+        self._header_bytes, self._header_started, self._header_tail = 0, False, b""
         if not self.transport.is_closing():
             self._arm_header_timer(connection_limits()[0])
 

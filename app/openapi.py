@@ -7,6 +7,8 @@ from typing import Any
 
 from model.recipe import IMAGE_FORMATS
 
+from .multipart import MAX_BOUNDARY
+from .nodelay import MAX_HEADER_BYTES
 from .schemas import BatchRequest, ErrorResponse, PredictRequest
 from .settings import Settings
 
@@ -51,7 +53,7 @@ def batch_body() -> dict[str, Any]:
                     "schema": {
                         "type": "object",
                         "properties": {
-                            "files": {"type": "array", "items": _BINARY},
+                            "files": {"type": "array", "items": _BINARY, "minItems": 1},
                         },
                         "required": ["files"],
                     }
@@ -63,13 +65,22 @@ def batch_body() -> dict[str, Any]:
 
 
 ERROR_MEANINGS = {
-    400: "Empty body, invalid JSON or an invalid multipart body.",
+    400: "Empty body, invalid JSON or an invalid multipart body (no boundary, one over "
+    f"{MAX_BOUNDARY} characters, broken framing).",
+    408: "The body did not arrive within DIGITS_BODY_TIMEOUT seconds.",
     413: "Body over DIGITS_MAX_UPLOAD_BYTES, image over DIGITS_MAX_IMAGE_PIXELS, or batch over DIGITS_MAX_BATCH.",
     415: "Content-Type not accepted.",
-    422: "Not an image in an accepted format, corrupt or truncated, invalid base64, JSON of the wrong "
-    "shape, or no digit found.",
-    503: "The model is not loaded yet.",
+    422: "Not an image in an accepted format, corrupt or truncated, more blocks or marks than a real image "
+    "has, invalid base64, JSON of the wrong shape, or no digit found.",
+    431: f"Request line and headers over {MAX_HEADER_BYTES} bytes.",
+    499: "The client disconnected before the answer: counted in the metrics, never sent.",
+    500: "A bug in the service, not in the request.",
+    503: "Not ready yet (the model is loading), or busy: too many open connections (DIGITS_MAX_CONNECTIONS) "
+    "or bodies in memory (DIGITS_MAX_BUFFERED_BYTES); retry after Retry-After.",
+    504: "No answer within DIGITS_REQUEST_TIMEOUT seconds.",
 }
+ANY_REQUEST = (431, 500, 503, 504)  # statuses any request may get, whatever its endpoint
+WITH_BODY = (400, 408, 413, 415, 422, 499)  # and those of a request whose body is read
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

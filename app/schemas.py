@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from model.second_look import SECOND_LOOK_BELOW, SHIFTS
 
@@ -20,7 +20,7 @@ class PredictRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     image: str = Field(description=IMAGE_STRING, min_length=1)
-    debug: bool = Field(False, description="Also return the 28x28 image the network saw.")
+    debug: StrictBool = Field(False, description="Also return the 28x28 image the network saw (true or false).")
 
 
 class BatchRequest(BaseModel):
@@ -29,7 +29,9 @@ class BatchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     images: list[str] = Field(description=f"Images in order. {IMAGE_STRING}", min_length=1)
-    debug: bool = Field(False, description="Also return the 28x28 image the network saw, per image.")
+    debug: StrictBool = Field(
+        False, description="Also return the 28x28 image the network saw, per image (true or false)."
+    )
 
 
 class Prediction(BaseModel):

@@ -6,19 +6,17 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from typing import TypeVar
 
-from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
 from model.recipe import FORMAT_NAMES, MEDIA_TYPES
 
 from .errors import BadRequestError, PayloadTooLargeError, UnprocessableError, UnsupportedMediaTypeError
+from .json_body import parse_json
 from .multipart import MultipartError, TooManyFilesError, read_parts
 from .schemas import BatchRequest, PredictRequest
 
 IMAGE_TYPES = (*MEDIA_TYPES, "application/octet-stream")
-Body = TypeVar("Body", bound=BaseModel)
 MULTIPART = "multipart/form-data"
 JSON = "application/json"
 SINGLE_FIELD = "file"
@@ -69,7 +67,7 @@ async def read_single(request: Request) -> Upload:
             raise UnprocessableError(f"the uploaded file is empty: {ACCEPTED_SINGLE}")
         return Upload(parts[0])
     if _is_json(kind):
-        body = _parse_json(await _read_body(request, ACCEPTED_SINGLE), PredictRequest, ACCEPTED_SINGLE)
+        body = parse_json(await _read_body(request, ACCEPTED_SINGLE), PredictRequest, ACCEPTED_SINGLE)
         return Upload(decode_image_string(body.image), body.debug)
     raise _unsupported(kind, ACCEPTED_SINGLE)
 
@@ -81,7 +79,7 @@ async def read_batch(request: Request, max_batch: int) -> BatchUpload:
         parts = await _read_multipart(request, BATCH_FIELD, max_batch, ACCEPTED_BATCH)
         return BatchUpload([p or UnprocessableError("the uploaded file is empty") for p in parts])
     if _is_json(kind):
-        batch = _parse_json(await _read_body(request, ACCEPTED_BATCH), BatchRequest, ACCEPTED_BATCH)
+        batch = parse_json(await _read_body(request, ACCEPTED_BATCH), BatchRequest, ACCEPTED_BATCH, max_batch)
         if len(batch.images) > max_batch:
             raise _too_many(len(batch.images), max_batch)
         return BatchUpload([_decode_or_error(s) for s in batch.images], batch.debug)
@@ -109,17 +107,6 @@ async def _read_body(request: Request, accepted: str) -> bytes:
     if not body:
         raise BadRequestError(f"empty body: {accepted}")
     return body
-
-
-def _parse_json(body: bytes, model: type[Body], accepted: str) -> Body:
-    try:
-        return model.model_validate_json(body)
-    except ValidationError as exc:
-        errors = exc.errors(include_url=False, include_context=False, include_input=False)
-        if any(e["type"] == "json_invalid" for e in errors):
-            raise BadRequestError(f"body is not valid JSON: {accepted}") from None
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in errors)
-        raise UnprocessableError(f"JSON body of the wrong shape ({problems}): {accepted}") from None
 
 
 async def _read_multipart(request: Request, field: str, max_files: int, accepted: str) -> list[bytes]:

@@ -14,6 +14,12 @@
    body-drip connections: the server's open descriptors are printed too), and 64 concurrent 8 MB uploads
    (the server's RSS during the burst and 10 s after).
 
+3. **Small inputs that were costly** (issue 31), each sent once on a fresh server beside the probe:
+   speck canvases, header padding of PNG, JPEG and GIF, a JSON body of 500,000 keys, a 300-character
+   multipart boundary, 20 and 50 KB of headers in one piece. Each row gives the case's own status and
+   time and the probe's worst latency; the script exits non-zero when a case of this tree misses its
+   bounds (its answer within 2 s, 10 s for an image that must be read; the probe's worst 500 ms).
+
 ``--rev REV`` runs everything a second time on the code of a git revision (``git archive``: the working
 tree is not touched) and prints both, so before/after come from the same machine state::
 
@@ -21,6 +27,7 @@ tree is not touched) and prints both, so before/after come from the same machine
     python benchmarks/bench_hostile.py --rev 92070c9    # and the code of 92070c9, for comparison
     python benchmarks/bench_hostile.py --only decode    # one section (decode, load)
     python benchmarks/bench_hostile.py --only load --phases bombs,uploads
+    python benchmarks/bench_hostile.py --only cases --cases speck,JSON
 """
 
 from __future__ import annotations
@@ -440,6 +447,83 @@ def uploads(port: int, pid: int) -> str:
     return row + f"\n  {'':44} {memory}; answers {codes}"
 
 
+# ---- 3. small inputs that were costly (issue 31) -----------------------------------------------------
+
+CASE_BOUND = 2.0  # seconds: the case's own answer (a clear 4xx, 503 or 504)
+READ_BOUND = 10.0  # seconds: the answer to an image that must really be read (its deadline)
+PROBE_BOUND = 500.0  # ms: the probe's worst latency beside any case
+
+
+def hostile_cases() -> dict[str, tuple[str, bytes, str, float]]:
+    """label -> (path, whole request or body, content type ('' for a whole request), bound in s)."""
+    sys.path.insert(0, str(ROOT))  # run as a script, the repository root is not on the path
+    from benchmarks import hostile_inputs as h
+
+    digit = digit_png()
+    jpeg = encode(Image.open(io.BytesIO(digit)), "JPEG")
+    gif = encode(Image.open(io.BytesIO(digit)), "GIF")
+    boundary, kind = h.multipart_body("b" * 300, digit)
+    return {
+        "speck canvas 1024x400, dots every 16 px": ("/predict/number", h.speck_canvas(1024, 400, 16), "image/png",
+                                                    READ_BOUND),
+        "speck canvas 1024x400, dots every 8 px": ("/predict/number", h.speck_canvas(1024, 400, 8), "image/png",
+                                                   CASE_BOUND),
+        "speck canvas 2048x2048, dots every 32 px": ("/predict/number", h.speck_canvas(2048, 2048, 32), "image/png",
+                                                     READ_BOUND),
+        "speck canvas 2048x2048, dots every 16 px": ("/predict/number", h.speck_canvas(2048, 2048, 16), "image/png",
+                                                     CASE_BOUND),
+        "PNG + 559,000 tEXt chunks (8 MB)": ("/predict", h.padded_png(digit, 559_000), "image/png", CASE_BOUND),
+        "PNG + 559,000 tEXt chunks, /predict/number": ("/predict/number", h.padded_png(digit, 559_000), "image/png",
+                                                       CASE_BOUND),
+        "JPEG + 1.3M COM markers (8 MB)": ("/predict", h.padded_jpeg(jpeg, 1_300_000), "image/jpeg", CASE_BOUND),
+        "GIF + 1.6M comment blocks (8 MB)": ("/predict", h.padded_gif(gif, 1_600_000), "image/gif", CASE_BOUND),
+        "JSON with 500,000 keys (6.9 MB)": ("/predict", h.many_keys_json(500_000), "application/json", CASE_BOUND),
+        "multipart boundary of 300 chars": ("/predict", boundary, kind, CASE_BOUND),
+        "multipart boundary of 300 chars, batch": ("/predict/batch", boundary, kind, CASE_BOUND),
+        "20 KB of headers in one piece": ("/predict", h.big_headers_request("/predict", digit, "image/png", 20_000), "",
+                                          CASE_BOUND),
+        "50 KB of headers in one piece": ("/predict", h.big_headers_request("/predict", digit, "image/png", 50_000), "",
+                                          CASE_BOUND),
+    }
+
+
+def send_whole(port: int, request: bytes, timeout: float = 60) -> int:
+    """``request`` (a whole HTTP request) in one ``sendall``; the answer's status, 0 if none."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+            with suppress(OSError):
+                sock.sendall(request)
+            answer = sock.recv(64)
+    except OSError:
+        return 0
+    return int(answer.split()[1]) if answer.startswith(b"HTTP/1.1") else 0
+
+
+def bench_cases(tree: Path, only: set[str]) -> Iterator[tuple[str, bool]]:
+    """Each case on a fresh server, once, 0.5 s into a probe that runs 1 s past its answer: the row, and
+    whether the case kept its bounds (its answer in time, the probe's worst under ``PROBE_BOUND``)."""
+    for label, (path, payload, kind, bound) in hostile_cases().items():
+        if only and not any(word in label for word in only):
+            continue
+        try:
+            with serve(tree) as (port, pid), Probe(port) as probe:
+                time.sleep(0.5)
+                start = time.perf_counter()
+                status = post(port, payload, kind, path) if kind else send_whole(port, payload)
+                took = time.perf_counter() - start
+                time.sleep(1.0)
+                rss = rss_mb(pid)
+        except RuntimeError as exc:
+            yield f"  {label:44} {exc}", False
+            continue
+        worst = max(probe.latencies, default=float("inf"))
+        clear = status != 0 and (status < 500 or status in (503, 504))  # a clear 4xx, 503 or 504 (or read)
+        ok = clear and took <= bound and worst <= PROBE_BOUND and not probe.failures
+        verdict = "ok" if ok else "OVER BOUNDS"
+        yield (f"  {label:44} {path:16} -> {status or 'no answer'} in {took * 1000:7.0f} ms (bound {bound:g} s); "
+               f"probe worst {worst:7.1f} ms, {probe.failures} failed; RSS {rss:.0f} MB  {verdict}"), ok
+
+
 # ---- main --------------------------------------------------------------------------------------------------
 
 
@@ -453,9 +537,10 @@ def checkout(rev: str, into: Path) -> Path:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rev", help="also run on this git revision's code (before/after)")
-    p.add_argument("--only", choices=["decode", "load"])
+    p.add_argument("--only", choices=["decode", "load", "cases"])
     p.add_argument("--phases", help="load phases to run, comma-separated: idle, batches, abandoned, singles, "
                    "bombs, slowloris, uploads (default: all)")
+    p.add_argument("--cases", help="cases of section 3 to run: comma-separated words of their labels (default: all)")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         trees = {"this tree": ROOT}
@@ -470,6 +555,19 @@ def main() -> None:
                 print(f"-- {name}")
                 for row in bench_load(tree, set(args.phases.split(",")) if args.phases else set()):
                     print(row, flush=True)
+        missed = 0
+        if args.only in (None, "cases"):
+            print(f"\n== 3. small costly inputs, each once beside a 28x28 PNG every {PROBE_EVERY * 1000:.0f} ms, one "
+                  f"worker; bounds: the probe's worst {PROBE_BOUND:g} ms, the case's answer {CASE_BOUND:g} s "
+                  f"({READ_BOUND:g} s for an image that must be read)")
+            for name, tree in trees.items():
+                print(f"-- {name}")
+                for row, ok in bench_cases(tree, set(args.cases.split(",")) if args.cases else set()):
+                    print(row, flush=True)
+                    missed += name == "this tree" and not ok
+    if missed:
+        print(f"\n{missed} case(s) of this tree over their bounds", file=sys.stderr)
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

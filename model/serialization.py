@@ -21,6 +21,7 @@ import numpy as np
 from .checksums import sha256_file
 from .inference import InferenceNetwork
 from .normalize import INPUT_SIZE, MNIST_MEAN, MNIST_STD
+from .selfcheck import failures
 from .sequential import Sequential
 
 FORMAT = "mnist-numpy-weights/1"
@@ -131,7 +132,15 @@ def load_sequential(
     return net, meta
 
 
-def load(path: str | os.PathLike[str] | None = None, verify: bool = True) -> InferenceNetwork:
-    """The inference network of ``path`` (default: the shipped ``weights/default.npz``)."""
+def load(path: str | os.PathLike[str] | None = None, verify: bool = True, self_check: bool = True) -> InferenceNetwork:
+    """The inference network of ``path`` (default: the shipped ``weights/default.npz``). With
+    ``self_check`` (the default) it must read the sample digits of :mod:`model.selfcheck` correctly
+    and surely, else :class:`WeightsError`; code that loads a network still learning (tests of a
+    one-epoch run, evaluating any weights) passes False."""
     net, meta = load_sequential(path, verify)
-    return InferenceNetwork.from_sequential(net, meta)
+    inference = InferenceNetwork.from_sequential(net, meta)
+    if self_check:
+        problem = failures(inference.predict)
+        if problem is not None:
+            raise WeightsError(f"{resolve(path)} cannot compute: {problem}")
+    return inference

@@ -13,7 +13,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -71,10 +71,12 @@ def start_uvicorn(
     app: str = "app.main:app",
     env: Mapping[str, str] | None = None,
     output: IO[Any] | int = subprocess.PIPE,
+    args: Sequence[str] = (),
 ) -> subprocess.Popen[str]:
     """``python -m uvicorn app`` on 127.0.0.1:port from the repository root, with ``env`` added to the
-    environment; its stdout and stderr go to ``output`` (default: pipes, for ``communicate()``)."""
-    cmd = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
+    environment and ``args`` to the command line; its stdout and stderr go to ``output`` (default:
+    pipes, for ``communicate()``)."""
+    cmd = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port), "--no-access-log", *args]
     errors = subprocess.PIPE if output == subprocess.PIPE else subprocess.STDOUT
     return subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=output, stderr=errors, text=True)
 
@@ -91,16 +93,21 @@ def stop(proc: subprocess.Popen[str]) -> None:
 
 @contextmanager
 def uvicorn_server(
-    app: str = "app.main:app", env: Mapping[str, str] | None = None, ready: str = "/ready", timeout: float = 60.0
+    app: str = "app.main:app",
+    env: Mapping[str, str] | None = None,
+    ready: str = "/ready",
+    timeout: float = 60.0,
+    args: Sequence[str] = (),
 ) -> Iterator[str]:
-    """A real uvicorn serving ``app`` on a free port; yields its base URL once ``GET ready`` answers 200.
+    """A real uvicorn serving ``app`` on a free port (``args`` added to its command line); yields its base
+    URL once ``GET ready`` answers 200.
 
     Its output goes to a temporary file, quoted when it exits early or does not become ready in time.
     """
     with tempfile.TemporaryFile("w+") as log:
         port = free_port()
         url = f"http://127.0.0.1:{port}"
-        proc = start_uvicorn(port, app, env, output=log)
+        proc = start_uvicorn(port, app, env, output=log, args=args)
 
         def output() -> str:
             log.seek(0)

@@ -15,6 +15,7 @@ from typing import Final
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import CorruptImageError, ImageTooLargeError, UnsupportedImageError
+from .structure import check_structure
 
 # The accepted image formats, the one list: Pillow's name -> (the name people know, its media types).
 IMAGE_FORMATS: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
@@ -41,6 +42,7 @@ def read_header(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Imag
     Formats decoded in full (PNG, WebP, GIF, BMP, TIFF) may have ``max_pixels``; JPEG, which is decoded
     at a reduced DCT scale (see :func:`decode_cost`), ``JPEG_PIXEL_FACTOR`` times as many.
     """
+    check_structure(data)  # no more blocks than a real image has: Pillow walks them one by one in Python
     webp = webp_size(data)
     if webp is not None:
         check_size("WEBP", webp, max_pixels)

@@ -63,7 +63,9 @@ def fit_digit(ink: np.ndarray) -> np.ndarray:
     A 1-bit digit whose box is under ``2 * BOX`` pixels (enlarged, or reduced less than 2x) gets
     MNIST's soft edges (:func:`_soften`).
     """
-    top, bottom, left, right = _bounds(ink >= BOX_LEVEL)
+    # ink fainter than BOX_LEVEL everywhere (a few specks box-averaged with a wide span) is boxed by its
+    # strongest pixels rather than refused
+    top, bottom, left, right = _bounds(ink >= min(BOX_LEVEL, float(ink.max())))
     scale = BOX / max(bottom - top, right - left)  # output pixels per source pixel
     margin = math.ceil(2 / scale)  # keep two output pixels of soft edge around the box
     crop = ink[max(top - margin, 0) : bottom + margin, max(left - margin, 0) : right + margin]

@@ -17,13 +17,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .errors import TooManyPartsError
 from .fit import BOX_LEVEL, pad_zeros
+from .specks import merge_specks
 
 ANALYSIS_SIDE = 256  # the ink is max-pooled so its longer side is at most this many cells
 INK_LEVEL = BOX_LEVEL  # a cell holds ink when its strongest pixel reaches this (0..1)
-SPECK = 0.35  # a component smaller than this share of the line height is a piece, not a digit
 WIDE = 0.6  # a stroke wider than this many line heights may be several digits touching
 FINE_WIDE = 1.0  # a stroke wider than this many line heights is likely several digits: cut finely
+MAX_COMPONENTS = 4096  # separate marks in the analysis grid: more is a 422 (a number is a few strokes)
 FLAT = 0.5  # a stroke less tall than this many line heights (a 5's flag, a 7's bar) is never cut
 # How a stroke wider than WIDE is cut, by its width: (wider than this many line heights, cuts per line
 # height of width, line heights between cuts and from the edges), widest first. A stroke that may be
@@ -118,39 +120,6 @@ def _boxes(labels: np.ndarray, n: int) -> np.ndarray:
     return box
 
 
-def merge_specks(box: np.ndarray, line: float) -> list[list[int]]:
-    """Components as groups: each piece smaller than ``SPECK`` line heights joins the nearest other
-    component if it is within 0.3 line heights (the dot-like gaps of pen strokes); the rest stand alone."""
-    n = len(box)
-    widths, heights = box[:, 2] - box[:, 0], box[:, 3] - box[:, 1]
-    small = {i for i in range(n) if max(widths[i], heights[i]) < SPECK * line}
-    owner = list(range(n))
-    for i in sorted(small, key=lambda i: -int(box[i, 4])):
-        best, dist = -1, math.inf
-        for j in range(n):
-            if j == i:
-                continue
-            dx = max(box[j, 0] - box[i, 2], box[i, 0] - box[j, 2], 0)
-            dy = max(box[j, 1] - box[i, 3], box[i, 1] - box[j, 3], 0)
-            d = math.hypot(dx, dy) + (0.5 if j in small else 0)  # prefer real strokes
-            if d < dist:
-                best, dist = j, d
-        if best >= 0 and dist < 0.3 * line:
-            owner[i] = best
-
-    def root(i: int) -> int:
-        seen = set()
-        while owner[i] != i and i not in seen:
-            seen.add(i)
-            i = owner[i]
-        return i
-
-    groups: dict[int, list[int]] = {}
-    for i in range(n):
-        groups.setdefault(root(i), []).append(i)
-    return list(groups.values())
-
-
 def cut_columns(mask: np.ndarray, line: float, cuts: Cuts | None = None) -> list[int]:
     """Candidate cuts of a ``(h, w)`` stroke mask wide enough to be digits that touch (wider than the
     last row of ``cuts``, by default ``CUTS``): the local minima of its ink per column, thinnest first,
@@ -223,12 +192,20 @@ def atoms(ink: np.ndarray, recut: frozenset[int] = frozenset()) -> tuple[list[At
     wide enough to be digits that touch (by ``CUTS``; the strokes numbered in ``recut`` by ``RECUTS``),
     a column slice of it, after pieces are split off at thin necks from a stroke wider than
     ``FINE_WIDE`` (narrower, the necks found no more digits and cost a millisecond a number). Strokes
-    are numbered in the order of :func:`merge_specks`, the same for the same ink."""
+    are numbered in the order of :func:`merge_specks`, the same for the same ink.
+
+    Raises :class:`TooManyPartsError` past ``MAX_COMPONENTS`` components, before any work that grows
+    with their number."""
     factor = max(1, math.ceil(max(ink.shape) / ANALYSIS_SIDE))
     mask = max_pool(ink, factor) >= INK_LEVEL
     labels, n = label_components(mask)
     if n == 0:
         return [], factor, 1.0
+    if n > MAX_COMPONENTS:
+        raise TooManyPartsError(
+            f"the image holds {n} separate marks; at most {MAX_COMPONENTS} are looked at "
+            "(send the number alone on plain paper, not a pattern or a noisy photo)"
+        )
     box = _boxes(labels, n)
     heights = box[:, 3] - box[:, 1]
     line = float(np.median(heights[heights >= 0.5 * heights.max()]))

@@ -33,7 +33,7 @@ def test_train_then_evaluate(small_mnist: Path, tmp_path: Path, capsys: pytest.C
     assert meta["training"]["batch_size"] == 64 and meta["training"]["lr"] == 3e-3  # the small recipe
     assert 0.5 < meta["test_accuracy"] <= 1.0  # 700 digits, 2 epochs: far above chance
     assert "precision" in capsys.readouterr().out  # the classification report was printed
-    net = load(out)
+    net = load(out, self_check=False)  # two epochs on 700 digits: not yet a network that passes
     assert net.predict(sample_digits()[0][:5]).shape == (5, 10)
 
     report = tmp_path / "report"

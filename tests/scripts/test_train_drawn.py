@@ -30,7 +30,7 @@ def test_drawn_training_adds_a_refusal_output_and_calibrates(tmp_path: Path) -> 
     meta = json.loads((run / "small.json").read_text())
     assert meta["labels"][-1] == "not a digit" and len(meta["labels"]) == 11
     assert set(meta["calibration"]) >= {"temperature", "reject_threshold"}
-    net = load(run / "small.npz")
+    net = load(run / "small.npz", self_check=False)  # one epoch: not yet a network that passes
     assert net.temperature == meta["calibration"]["temperature"]
     assert net.reject_threshold == meta["calibration"]["reject_threshold"]
     assert net.predict(x[:3]).shape == (3, 11) and net.classify(x[:3])[0].shape == (3, 10)
