@@ -1,0 +1,146 @@
+"""The inference compiler: the plain op list (:func:`model.inference.compile_ops`) -> a fused NHWC program.
+
+``compile_ops`` gives the network as the training layers compute it, op by op in NCHW, BatchNorm
+folded. :func:`compile_program` reads that list as patterns and emits one fused step per layer
+(:mod:`model.kernels`):
+
+- ``Conv [MaxPool] [ReLU]`` -> a convolution whose output pass adds the bias, pools and rectifies;
+- ``Flatten Linear [ReLU]`` and ``Linear [ReLU]`` -> a linear step (Flatten becomes a permutation of the
+  weight's columns, made once);
+
+and returns None for any other op sequence, in which case the network runs its plain ops. Nothing
+here changes the training path: the steps hold read-only copies derived from the ops' arrays.
+
+:class:`Program` runs the steps over per-thread buffers (``threading.local``), one set per batch size
+(the few most recent sizes are kept), so calls of the same size allocate nothing but the logits they
+return. Large batches run in chunks of at most :data:`CHUNK` digits, which keeps the buffers small
+enough to stay in cache.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from .kernels import Buffers, ConvIm2col, LinearStep, Pool, Step
+from .layers.activation import ReLUOp
+from .layers.conv import ConvOp
+from .layers.flatten import FlattenOp
+from .layers.linear import LinearOp
+from .layers.pooling import MaxPoolOp
+from .module import Op
+
+CHUNK = 64  # digits per pass through the steps; larger batches are split
+KEPT_SIZES = 4  # batch sizes whose buffers a thread keeps
+
+Observer = Callable[[int], None]  # called with the index of each step just finished
+
+
+def _take(ops: Sequence[Op], i: int, kind: type) -> tuple[Op | None, int]:
+    """``(ops[i], i + 1)`` when ``ops[i]`` is a ``kind``, else ``(None, i)``."""
+    if i < len(ops) and isinstance(ops[i], kind):
+        return ops[i], i + 1
+    return None, i
+
+
+def _conv(ops: Sequence[Op], i: int, chw: tuple[int, int, int]) -> tuple[Step, int, tuple[int, int, int]] | None:
+    """``Conv [MaxPool] [ReLU]`` from ``ops[i]`` -> the fused step, the next index and its output
+    ``(C, H, W)``; None for a pooling window under 2 (nothing to fuse)."""
+    conv = ops[i]
+    assert isinstance(conv, ConvOp)
+    if conv.weight.shape[1] != chw[0]:
+        raise ValueError(f"convolution expects {conv.weight.shape[1]} channels, gets {chw[0]}")
+    pool_op, j = _take(ops, i + 1, MaxPoolOp)
+    pool = None
+    if isinstance(pool_op, MaxPoolOp):
+        if pool_op.kernel_size < 2:
+            return None
+        pool = Pool(pool_op.kernel_size, pool_op.stride)
+    relu, j = _take(ops, j, ReLUOp)
+    step = ConvIm2col(conv.weight, conv.bias, conv.stride, conv.padding, chw[1:], pool, relu is not None)
+    return step, j, (step.f, step.ph, step.pw)
+
+
+def _linear(ops: Sequence[Op], i: int, chw: tuple[int, int, int] | None) -> tuple[Step, int] | None:
+    """``Flatten Linear [ReLU]`` (``chw``: the flattened activations' shape) or ``Linear [ReLU]``
+    (``chw`` None) from ``ops[i]`` -> the fused step and the next index; None if no Linear follows."""
+    _, i = _take(ops, i, FlattenOp)
+    lin, j = _take(ops, i, LinearOp)
+    if not isinstance(lin, LinearOp):
+        return None
+    if chw is not None and int(np.prod(chw)) != lin.weight.shape[1]:
+        raise ValueError(f"linear layer expects {lin.weight.shape[1]} features, gets {chw}")
+    relu, j = _take(ops, j, ReLUOp)
+    return LinearStep(lin.weight, lin.bias, chw, relu is not None), j
+
+
+def compile_program(ops: Sequence[Op], input_chw: tuple[int, int, int]) -> Program | None:
+    """Fused NHWC steps for ``ops`` on ``(C, H, W)`` inputs, or None when a sequence has no fused form.
+
+    Spatial activations are tracked as ``chw`` until a Flatten turns them into features (``None``).
+    """
+    steps: list[Step] = []
+    chw: tuple[int, int, int] | None = input_chw
+    i = 0
+    while i < len(ops):
+        op = ops[i]
+        if isinstance(op, ConvOp) and chw is not None:
+            conv = _conv(ops, i, chw)
+            if conv is None:
+                return None
+            step, i, chw = conv
+        elif isinstance(op, FlattenOp) and chw is not None or isinstance(op, LinearOp) and chw is None:
+            linear = _linear(ops, i, chw)
+            if linear is None:
+                return None
+            (step, i), chw = linear, None
+        else:
+            return None
+        steps.append(step)
+    return Program(tuple(steps), input_chw) if steps else None
+
+
+class Program:
+    """Fused steps run over per-thread, per-batch-size buffers: ``(N, C, H, W)`` -> ``(N, K)`` logits."""
+
+    def __init__(self, steps: tuple[Step, ...], input_chw: tuple[int, int, int]) -> None:
+        self.steps = steps
+        self.input_chw = input_chw
+        self._local = threading.local()
+
+    def workspace(self, n: int) -> list[Buffers]:
+        """This thread's buffers for a batch of ``n``, made on first use; the oldest size is dropped."""
+        kept: OrderedDict[int, list[Buffers]] | None = getattr(self._local, "kept", None)
+        if kept is None:
+            kept = self._local.kept = OrderedDict()
+        if n in kept:
+            kept.move_to_end(n)
+            return kept[n]
+        buffers = [step.allocate(n) for step in self.steps]
+        kept[n] = buffers
+        while len(kept) > KEPT_SIZES:
+            kept.popitem(last=False)
+        return buffers
+
+    def __call__(self, x: np.ndarray, observe: Observer | None = None) -> np.ndarray:
+        """``(N, C, H, W)`` float32 -> ``(N, K)`` float32 logits (a new array, never a buffer)."""
+        n = len(x)
+        out = np.empty(self.steps[-1].out_shape(n), np.float32)
+        for start in range(0, n, CHUNK):
+            self.run_chunk(x[start : start + CHUNK], out[start : start + CHUNK], observe)
+        return out
+
+    def run_chunk(self, x: np.ndarray, out: np.ndarray, observe: Observer | None = None) -> None:
+        """At most :data:`CHUNK` digits through every step; ``observe(i)`` after step ``i``."""
+        buffers = self.workspace(len(x))
+        first = self.steps[0].input_view(buffers[0])
+        np.copyto(first, x.transpose(0, 2, 3, 1) if x.shape[1] > 1 else x.reshape(first.shape))
+        last = len(self.steps) - 1
+        for i, step in enumerate(self.steps):
+            dst = out if i == last else self.steps[i + 1].input_view(buffers[i + 1])
+            step.run(buffers[i], dst)
+            if observe is not None:
+                observe(i)
