@@ -4,7 +4,9 @@
 folded. :func:`compile_program` reads that list as patterns and emits one fused step per layer
 (:mod:`model.kernels`):
 
-- ``Conv [MaxPool] [ReLU]`` -> a convolution whose output pass adds the bias, pools and rectifies;
+- ``Conv [MaxPool] [ReLU]`` -> a convolution whose output pass adds the bias, pools and rectifies
+  (im2col and one GEMM; Winograd F(2x2, 3x3) for pooled 3x3 convolutions over many channels,
+  :func:`winograd_fits`);
 - ``Flatten Linear [ReLU]`` and ``Linear [ReLU]`` -> a linear step (Flatten becomes a permutation of the
   weight's columns, made once);
 
@@ -32,9 +34,11 @@ from .layers.flatten import FlattenOp
 from .layers.linear import LinearOp
 from .layers.pooling import MaxPoolOp
 from .module import Op
+from .winograd import ConvWinograd
 
 CHUNK = 64  # digits per pass through the steps; larger batches are split
 KEPT_SIZES = 4  # batch sizes whose buffers a thread keeps
+WINOGRAD_MIN_CHANNELS = 16  # input channels from which a pooled 3x3 convolution runs as Winograd
 
 Observer = Callable[[int], None]  # called with the index of each step just finished
 
@@ -60,8 +64,23 @@ def _conv(ops: Sequence[Op], i: int, chw: tuple[int, int, int]) -> tuple[Step, i
             return None
         pool = Pool(pool_op.kernel_size, pool_op.stride)
     relu, j = _take(ops, j, ReLUOp)
-    step = ConvIm2col(conv.weight, conv.bias, conv.stride, conv.padding, chw[1:], pool, relu is not None)
+    step: ConvIm2col | ConvWinograd
+    if winograd_fits(conv, chw, pool):
+        step = ConvWinograd(conv.weight, conv.bias, chw[1:], pool is not None, relu is not None)
+    else:
+        step = ConvIm2col(conv.weight, conv.bias, conv.stride, conv.padding, chw[1:], pool, relu is not None)
     return step, j, (step.f, step.ph, step.pw)
+
+
+def winograd_fits(conv: ConvOp, chw: tuple[int, int, int], pool: Pool | None) -> bool:
+    """Winograd F(2x2, 3x3) where it measures faster than im2col (``benchmarks/bench_inference.py``
+    prints both paths' steps): a 3x3 "same" convolution over enough channels followed by 2x2/2 pooling,
+    whose windows are exactly its 2x2 output tiles. Unpooled, the scatter of the tiles back to NHWC
+    costs what the saved products gain; over few channels the transforms cost more than the products."""
+    c, h, w = chw
+    same_3x3 = conv.weight.shape[2:] == (3, 3) and conv.stride == 1 and conv.padding == 1
+    tiled_pool = pool is not None and pool.kernel == pool.stride == 2 and h % 2 == 0 and w % 2 == 0
+    return same_3x3 and tiled_pool and c >= WINOGRAD_MIN_CHANNELS
 
 
 def _linear(ops: Sequence[Op], i: int, chw: tuple[int, int, int] | None) -> tuple[Step, int] | None:

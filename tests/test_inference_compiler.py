@@ -11,6 +11,8 @@ import pytest
 from model import BatchNormalization, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential, manual_seed
 from model.compiler import CHUNK, KEPT_SIZES, Program, compile_program
 from model.inference import InferenceNetwork, compile_ops
+from model.kernels import ConvIm2col
+from model.winograd import ConvWinograd
 
 BATCHES = (1, 3, 16, CHUNK + 5)  # one, odd, the service's batch, more than one chunk
 
@@ -67,9 +69,34 @@ def test_convolution_many_channels_batchnorm_pooled_and_rectified() -> None:
     check(net, (6, 14, 14), ["conv 3x3 6->16 +pool +relu", "linear 784->10"])
 
 
+def test_winograd_convolution_pooled_and_rectified() -> None:
+    # A pooled 3x3 "same" convolution over >= 16 channels: Winograd F(2x2, 3x3), pooling over its tiles.
+    layers = [Conv2d(16, 8, 3, padding=1, bias=False), BatchNormalization(8), ReLU(), MaxPool2d(2)]
+    net = randomized([*layers, *head(8 * 5 * 5)])
+    check(net, (16, 10, 10), ["conv 3x3 16->8 winograd +pool +relu", "linear 200->10"])
+
+
+def test_winograd_step_unpooled_and_on_odd_maps_matches_im2col() -> None:
+    # The compiler only picks Winograd before 2x2 pooling; the step itself also scatters whole maps.
+    rng = np.random.default_rng(6)
+    for n, hw, relu in ((1, (7, 7), True), (3, (6, 9), False)):
+        weight = rng.normal(0, 0.2, (5, 4, 3, 3)).astype(np.float32)
+        bias = rng.normal(0, 0.3, 5).astype(np.float32)
+        fast, plain = ConvWinograd(weight, bias, hw, False, relu), ConvIm2col(weight, bias, 1, 1, hw, None, relu)
+        x = rng.normal(0, 1, (n, *hw, 4)).astype(np.float32)
+        outs = []
+        for step in (fast, plain):
+            buffers = step.allocate(n)
+            step.input_view(buffers)[...] = x
+            outs.append(np.empty(step.out_shape(n), np.float32))
+            step.run(buffers, outs[-1])
+        np.testing.assert_allclose(outs[0], outs[1], atol=1e-5)
+
+
 def test_floor_mode_pooling_of_an_odd_map_skips_the_last_row_and_column() -> None:
-    net = randomized([Conv2d(5, 8, 3, padding=1), ReLU(), MaxPool2d(2), *head(8 * 3 * 3)])
-    check(net, (5, 7, 7), ["conv 3x3 5->8 +pool +relu", "linear 72->10"])
+    # An odd map keeps im2col even over many channels (Winograd's tiles would straddle the windows).
+    net = randomized([Conv2d(16, 8, 3, padding=1), ReLU(), MaxPool2d(2), *head(8 * 3 * 3)])
+    check(net, (16, 7, 7), ["conv 3x3 16->8 +pool +relu", "linear 72->10"])
 
 
 def test_overlapping_pooling_takes_the_strided_path() -> None:

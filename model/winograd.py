@@ -1,0 +1,114 @@
+"""3x3 convolutions by Winograd's minimal filtering F(2x2, 3x3), as a fused NHWC inference step.
+
+Each 2x2 block of output pixels is computed from the 4x4 input tile around it with 16 products per
+channel pair instead of 36 (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks",
+2015): the tile ``d`` becomes ``V = B^T d B``, the kernel ``g`` becomes ``U = G g G^T`` (made once),
+the 16 positions are multiplied as 16 independent ``(tiles, C) @ (C, F)`` matrix products, and
+``Y = A^T M A`` turns each product back into the 2x2 outputs.
+
+All three stages are matrix products that NumPy hands to BLAS in one call each: the input and output
+transforms act on the 16 (or 4) positions of a tile, so they are ``(16, 16) @ (16, tiles*C)`` and
+``(4, 16) @ (16, tiles*F)`` products over blocks laid out position-major, and the tiles are gathered
+by one strided copy from the zero-padded input buffer. The output comes out position-major too,
+``(4, N*TH*TW*F)``, one contiguous block per output phase ``(i, j)``: a 2x2/2 max-pool is exactly the
+maximum of the four blocks, so pooling needs no strided reads at all. The bias (a constant per channel
+commutes with the maximum) and ReLU follow on the pooled quarter, against preallocated bias and zero
+blocks so that every elementwise operand is contiguous.
+
+Rounding differs from the direct product (the transforms add and subtract inputs before the
+multiplications); the compiler's tests hold it to 1e-5 of the plain forward.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from .kernels import Buffers, max_of_phases
+from .module import read_only
+
+BT = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], np.float64)
+G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], np.float64)
+AT = np.array([[1, 1, 1, 0], [0, 1, -1, -1]], np.float64)
+
+
+def kernel_transform(weight: np.ndarray) -> np.ndarray:
+    """``(F, C, 3, 3)`` -> ``(16, C, F)``: ``U = G g G^T`` for every channel pair, position-major."""
+    u: np.ndarray = np.einsum("ak,fckl,bl->abcf", G, weight.astype(np.float64), G)
+    return u.reshape(16, weight.shape[1], weight.shape[0])
+
+
+class ConvWinograd:
+    """3x3, stride 1, padding 1 convolution ``(N, H, W, C) -> (N, PH, PW, F)``; optional 2x2/2 max-pool
+    (``H`` and ``W`` even) and ReLU fused, the bias added after pooling."""
+
+    def __init__(self, weight: np.ndarray, bias: np.ndarray, in_hw: tuple[int, int], pool: bool, relu: bool) -> None:
+        f, c, kh, kw = (int(v) for v in weight.shape)
+        if (kh, kw) != (3, 3) or (pool and (in_hw[0] % 2 or in_hw[1] % 2)):
+            raise ValueError("Winograd F(2x2, 3x3) takes 3x3 kernels (and even maps when pooling)")
+        self.name = f"conv 3x3 {c}->{f} winograd" + (" +pool" if pool else "") + (" +relu" if relu else "")
+        self.c, self.f, self.pool, self.relu = c, f, pool, relu
+        self.h, self.w = in_hw
+        self.th, self.tw = (self.h + 1) // 2, (self.w + 1) // 2  # tiles: 2x2 outputs each
+        self.ph, self.pw = (self.h // 2, self.w // 2) if pool else (self.h, self.w)
+        self.u = read_only(kernel_transform(weight))
+        self.b16 = read_only(np.kron(BT, BT))  # (16, 16): V = b16 @ D over a tile's 16 positions
+        self.a16 = read_only(np.kron(AT, AT))  # (4, 16): Y = a16 @ M
+        self.bias = read_only(bias)
+
+    def allocate(self, n: int) -> Buffers:
+        tiles = n * self.th * self.tw
+        result = (n * self.ph * self.pw if self.pool else 4 * tiles) * self.f  # pooled, or all 4 phases
+        buffers = {
+            "x": np.zeros((n, 2 * self.th + 2, 2 * self.tw + 2, self.c), np.float32),
+            "d": np.empty((16, tiles * self.c), np.float32),
+            "v": np.empty((16, tiles * self.c), np.float32),
+            "m": np.empty((16, tiles, self.f), np.float32),
+            "y": np.empty((4, tiles * self.f), np.float32),
+            "bias": np.tile(self.bias, result // self.f),
+            "zeros": np.zeros(result, np.float32),
+        }
+        if self.pool:
+            buffers["pooled"] = np.empty(result, np.float32)
+        return buffers
+
+    def input_view(self, buffers: Buffers) -> np.ndarray:
+        return buffers["x"][:, 1 : 1 + self.h, 1 : 1 + self.w, :]
+
+    def out_shape(self, n: int) -> tuple[int, ...]:
+        return (n, self.ph, self.pw, self.f)
+
+    def gather(self, buffers: Buffers) -> None:
+        """The overlapping 4x4 tiles (stride 2) of the padded input -> ``d``, position-major."""
+        xp = buffers["x"]
+        n = xp.shape[0]
+        sn, sh, sw, sc = xp.strides
+        shape = (4, 4, n, self.th, self.tw, self.c)
+        view = as_strided(xp, shape, (sh, sw, sn, 2 * sh, 2 * sw, sc), writeable=False)
+        np.copyto(buffers["d"].reshape(shape), view)
+
+    def run(self, buffers: Buffers, dst: np.ndarray) -> None:
+        self.gather(buffers)
+        v, m, y = buffers["v"], buffers["m"], buffers["y"]
+        np.matmul(self.b16, buffers["d"], out=v)
+        np.matmul(v.reshape(16, -1, self.c), self.u, out=m)
+        np.matmul(self.a16, m.reshape(16, -1), out=y)
+        result = buffers["pooled"] if self.pool else y.reshape(-1)
+        if self.pool:
+            max_of_phases(y, result)
+        result += buffers["bias"]
+        if self.relu:
+            np.maximum(result, buffers["zeros"], out=result)
+        n = dst.shape[0]
+        if self.pool:
+            np.copyto(dst, result.reshape(dst.shape))
+            return
+        phases = y.reshape(2, 2, n, self.th, self.tw, self.f)
+        for i in range(2):
+            for j in range(2):
+                rows, cols = (self.h - i + 1) // 2, (self.w - j + 1) // 2  # outputs 2t+i < H
+                np.copyto(dst[:, i::2, j::2], phases[i, j, :, :rows, :cols])
+
+    def flops(self, n: int) -> int:
+        """The direct convolution's operations (so that GFLOP/s compare with the other steps)."""
+        return 2 * n * self.h * self.w * 9 * self.c * self.f
