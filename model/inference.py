@@ -159,11 +159,17 @@ class InferenceNetwork:
         x = to_network_input(images, self.mean, self.std)
         if x.shape[2:] != (INPUT_SIZE, INPUT_SIZE):
             raise ValueError(f"expected {INPUT_SIZE}x{INPUT_SIZE} digits, got images of shape {np.shape(images)}")
-        scale = np.float32(1 / self.temperature)
-        parts = [softmax(self.logits(x[i : i + batch_size]) * scale) for i in range(0, len(x), batch_size)]
-        if not parts:
+        if len(x) == 0:
             return np.zeros((0, len(self.metadata.get("labels", range(10)))), np.float32)
-        return np.concatenate(parts).astype(np.float32, copy=False)
+        parts = [self._probabilities(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def _probabilities(self, x: np.ndarray) -> np.ndarray:
+        """Network input -> float32 calibrated probabilities: softmax of ``logits * float32(1 / T)``
+        (scaled in place: the logits are a new array)."""
+        logits = self.logits(x)
+        logits *= np.float32(1 / self.temperature)
+        return softmax(logits).astype(np.float32, copy=False)
 
     def classify(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Images as for :meth:`predict` -> ``(N, 10)`` digit probabilities (the closest guess) and

@@ -83,6 +83,16 @@ def max_of_phases(y: np.ndarray, out: np.ndarray) -> None:
         np.maximum(out, y[r], out=out)
 
 
+def rectify_into(src: np.ndarray, zeros: np.ndarray, relu: bool, dst: np.ndarray) -> None:
+    """ReLU in place on the contiguous pooled result ``src`` (against ``zeros``, shaped like it, so that
+    both operands are contiguous), then one copy into ``dst``, the next step's (strided) input. Writing
+    the maximum straight into ``dst`` saves that copy but measures slower: NumPy's elementwise loops
+    lose more on a strided output than a strided copy costs."""
+    if relu:
+        np.maximum(src, zeros, out=src)
+    np.copyto(dst, src.reshape(dst.shape))
+
+
 @dataclass(frozen=True)
 class Pool:
     """Max-pooling folded into a step's output pass: ``kernel`` x ``kernel`` windows at ``stride``."""
@@ -206,9 +216,7 @@ class ConvIm2col:
             n, (k, s) = dst.shape[0], (self.pool.kernel, self.pool.stride)
             pool_rows(y.reshape(n, self.oh, self.ow, self.f), k, s, buffers["rows"])
             pool_columns(buffers["rows"], k, s, pooled)
-        if self.relu:
-            np.maximum(pooled, buffers["zeros"], out=pooled)
-        np.copyto(dst, pooled)
+        rectify_into(pooled, buffers["zeros"], self.relu, dst)
 
     def _unpooled(self, buffers: Buffers, dst: np.ndarray) -> None:
         direct = dst.flags.c_contiguous

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .kernels import Buffers, max_of_phases
+from .kernels import Buffers, max_of_phases, rectify_into
 from .module import read_only
 
 BT = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], np.float64)
@@ -97,12 +97,12 @@ class ConvWinograd:
         if self.pool:
             max_of_phases(y, result)
         result += buffers["bias"]
+        if self.pool:
+            rectify_into(result, buffers["zeros"], self.relu, dst)
+            return
         if self.relu:
             np.maximum(result, buffers["zeros"], out=result)
         n = dst.shape[0]
-        if self.pool:
-            np.copyto(dst, result.reshape(dst.shape))
-            return
         phases = y.reshape(2, 2, n, self.th, self.tw, self.f)
         for i in range(2):
             for j in range(2):
