@@ -17,7 +17,7 @@ onnxruntime ``intra_op_num_threads=1``, ``torch.set_num_threads(1)``). This proc
 pinned to one CPU (``--cpu``, ``taskset``) and run in alternating blocks (ours, onnxruntime, PyTorch,
 the plain NumPy ops as they ran before the compiler, then again), so that a neighbour's load falls
 on all engines alike; the figures are medians over all calls, the ratios medians over blocks. Then a
-per-step table of the compiled path (median microseconds, GFLOP/s, share).
+per-step table of the compiled path (median CPU microseconds, GFLOP/s, share).
 """
 
 from __future__ import annotations
@@ -146,19 +146,20 @@ def summarize(times: dict[str, list[Times]], batch: int, clock: str) -> dict[str
 
 
 def step_table(net: model.InferenceNetwork, digits: np.ndarray, batch: int, calls: int) -> list[dict[str, Any]]:
-    """Median microseconds of each compiled step (``Program.run_chunk``'s observer) at ``batch``."""
+    """Median CPU microseconds of each compiled step at ``batch`` (``Program.run_chunk``'s observer reads
+    this thread's CPU clock after each step; a neighbour's time slices are not counted)."""
     program = net.program
     assert program is not None, "the shipped network compiles"
     x = to_network_input(digits[:batch], net.mean, net.std)
-    out = np.empty((batch, program.steps[-1].out_shape(batch)[1]), np.float32)
-    marks: list[float] = []
+    out = np.empty(program.steps[-1].out_shape(batch), np.float32)
+    marks: list[int] = []
     per: list[list[float]] = [[] for _ in program.steps]
     for _ in range(calls):
         marks.clear()
-        start = time.perf_counter()
-        program.run_chunk(x, out, lambda i: marks.append(time.perf_counter()))
+        start = time.thread_time_ns()
+        program.run_chunk(x, out, lambda i: marks.append(time.thread_time_ns()))
         for i, (a, b) in enumerate(zip([start, *marks], marks, strict=False)):
-            per[i].append((b - a) * 1e6)
+            per[i].append((b - a) / 1e3)
     rows = []
     total = sum(statistics.median(p) for p in per)
     for step, p in zip(program.steps, per, strict=True):
@@ -175,9 +176,9 @@ def print_results(results: dict[str, Any]) -> None:
             cpu = summary["cpu"][name]
             ratios = ", ".join(f"{k[3:]} {v:.2f}x [{cpu[k]:.2f}x]" for k, v in row.items() if k.startswith("vs_"))
             print(f"  {name:12s} {row['us_per_digit']:8.1f} [{cpu['us_per_digit']:8.1f}] µs/digit   vs {ratios}")
-        print(f"  per step of ours at batch {batch}:")
+        print(f"  per step of ours at batch {batch} (CPU time; GFLOP/s of the direct convolution's operations):")
         for r in results["steps"][str(batch)]:
-            print(f"    {r['step']:30s} {r['us']:8.1f} µs  {r['gflops']:5.1f} GFLOP/s  {100 * r['share']:4.1f} %")
+            print(f"    {r['step']:40s} {r['us']:8.1f} µs  {r['gflops']:5.1f} GFLOP/s  {100 * r['share']:4.1f} %")
     targets = results.get("targets")
     if targets:
         verdict = {True: "met", False: "missed"}

@@ -139,6 +139,8 @@ class Program:
             kept.move_to_end(n)
             return kept[n]
         buffers = [step.allocate(n) for step in self.steps]
+        for step, own in zip(self.steps, buffers, strict=True):
+            own["in"] = step.input_view(own)  # where the step before writes
         kept[n] = buffers
         while len(kept) > KEPT_SIZES:
             kept.popitem(last=False)
@@ -155,11 +157,11 @@ class Program:
     def run_chunk(self, x: np.ndarray, out: np.ndarray, observe: Observer | None = None) -> None:
         """At most :data:`CHUNK` digits through every step; ``observe(i)`` after step ``i``."""
         buffers = self.workspace(len(x))
-        first = self.steps[0].input_view(buffers[0])
+        first = buffers[0]["in"]
         np.copyto(first, x.transpose(0, 2, 3, 1) if x.shape[1] > 1 else x.reshape(first.shape))
         last = len(self.steps) - 1
         for i, step in enumerate(self.steps):
-            dst = out if i == last else self.steps[i + 1].input_view(buffers[i + 1])
+            dst = out if i == last else buffers[i + 1]["in"]
             step.run(buffers[i], dst)
             if observe is not None:
                 observe(i)

@@ -163,6 +163,24 @@ class ConvIm2col:
             buffers["pooled"] = np.empty((n, self.ph, self.pw, self.f), np.float32)
         if self.pool and not self.phases:
             buffers["rows"] = np.empty((n, self.ph, self.ow, self.f), np.float32)
+        return self.plan(buffers)
+
+    def plan(self, buffers: Buffers) -> Buffers:
+        """Add the views each call uses, made once: building a strided view costs more per call than
+        copying a small layer's columns."""
+        xp, cols = buffers["x"], buffers["cols"]
+        dims, steps = self.row_dims(xp)
+        _, sh, sw, sc = xp.strides
+        if self.c >= TAPS_MAJOR_BELOW:
+            shape, strides = (*dims, self.kh, self.kw * self.c), (*steps, sh, sc)
+            buffers["taps"], buffers["lhs"] = cols[:, :-1].reshape(shape), cols
+        else:
+            shape, strides = (self.kh, self.kw, self.c, *dims), (sh, sw, sc, *steps)
+            buffers["taps"], buffers["lhs"] = cols[:-1].reshape(shape), cols.T
+        buffers["windows"] = as_strided(xp, shape, strides, writeable=False)
+        if self.phases:
+            buffers["phases"] = buffers["y"].reshape(self.phases**2, -1)
+            buffers["pooled_flat"] = buffers["pooled"].reshape(-1)
         return buffers
 
     def input_view(self, buffers: Buffers) -> np.ndarray:
@@ -187,20 +205,11 @@ class ConvIm2col:
         Row-major columns take each window row as one run of ``KW*C`` floats; with few channels such
         runs are too short, and the columns are kept taps-major instead (``(taps + 1, rows)``, the GEMM
         reading them transposed), so that the copy's inner runs are long rows of output pixels."""
-        xp, cols = buffers["x"], buffers["cols"]
-        dims, steps = self.row_dims(xp)
-        _, sh, sw, sc = xp.strides
-        if self.c >= TAPS_MAJOR_BELOW:
-            shape, strides = (*dims, self.kh, self.kw * self.c), (*steps, sh, sc)
-            np.copyto(cols[:, :-1].reshape(shape), as_strided(xp, shape, strides, writeable=False))
-            return
-        shape, strides = (self.kh, self.kw, self.c, *dims), (sh, sw, sc, *steps)
-        np.copyto(cols[:-1].reshape(shape), as_strided(xp, shape, strides, writeable=False))
+        np.copyto(buffers["taps"], buffers["windows"])
 
     def product(self, buffers: Buffers, y: np.ndarray) -> None:
         """Columns times the kernel matrix (bias included) into ``y`` ``(rows, F)``."""
-        cols = buffers["cols"]
-        np.matmul(cols if self.c >= TAPS_MAJOR_BELOW else cols.T, self.kernel, out=y)
+        np.dot(buffers["lhs"], self.kernel, out=y)
 
     def run(self, buffers: Buffers, dst: np.ndarray) -> None:
         self.gather(buffers)
@@ -211,7 +220,7 @@ class ConvIm2col:
         self.product(buffers, y)
         pooled = buffers["pooled"]
         if self.phases:
-            max_of_phases(y.reshape(self.phases**2, -1), pooled.reshape(-1))
+            max_of_phases(buffers["phases"], buffers["pooled_flat"])
         else:
             n, (k, s) = dst.shape[0], (self.pool.kernel, self.pool.stride)
             pool_rows(y.reshape(n, self.oh, self.ow, self.f), k, s, buffers["rows"])
@@ -269,7 +278,7 @@ class LinearStep:
 
     def run(self, buffers: Buffers, dst: np.ndarray) -> None:
         y = dst if dst.flags.c_contiguous else buffers["y"]
-        np.matmul(buffers["x"], self.kernel, out=y)
+        np.dot(buffers["x"], self.kernel, out=y)
         y += self.bias
         if self.relu:
             np.maximum(y, buffers["zeros"], out=y)
