@@ -4,16 +4,16 @@ Each 2x2 block of output pixels is computed from the 4x4 input tile around it wi
 channel pair instead of 36 (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks",
 2015): the tile ``d`` becomes ``V = B^T d B``, the kernel ``g`` becomes ``U = G g G^T`` (made once),
 the 16 positions are multiplied as 16 independent ``(tiles, C) @ (C, F)`` matrix products, and
-``Y = A^T M A`` turns each product back into the 2x2 outputs.
+``Y = A^T M A`` turns each product back into the 2x2 outputs (plus the bias: a row of biases under
+``M`` and a column of ones beside ``A^T``'s, so the output transform's GEMM adds it).
 
 All three stages are matrix products that NumPy hands to BLAS in one call each: the input and output
 transforms act on the 16 (or 4) positions of a tile, so they are ``(16, 16) @ (16, tiles*C)`` and
 ``(4, 16) @ (16, tiles*F)`` products over blocks laid out position-major, and the tiles are gathered
 by one strided copy from the zero-padded input buffer. The output comes out position-major too,
 ``(4, N*TH*TW*F)``, one contiguous block per output phase ``(i, j)``: a 2x2/2 max-pool is exactly the
-maximum of the four blocks, so pooling needs no strided reads at all. The bias (a constant per channel
-commutes with the maximum) and ReLU follow on the pooled quarter, against preallocated bias and zero
-blocks so that every elementwise operand is contiguous.
+maximum of the four blocks, so pooling needs no strided reads at all. ReLU follows on the pooled
+quarter, against a preallocated zero block so that every elementwise operand is contiguous.
 
 Rounding differs from the direct product (the transforms add and subtract inputs before the
 multiplications); the compiler's tests hold it to 1e-5 of the plain forward.
@@ -40,7 +40,7 @@ def kernel_transform(weight: np.ndarray) -> np.ndarray:
 
 class ConvWinograd:
     """3x3, stride 1, padding 1 convolution ``(N, H, W, C) -> (N, PH, PW, F)``; optional 2x2/2 max-pool
-    (``H`` and ``W`` even) and ReLU fused, the bias added after pooling."""
+    (``H`` and ``W`` even) and ReLU fused, the bias added by the output transform's GEMM."""
 
     def __init__(self, weight: np.ndarray, bias: np.ndarray, in_hw: tuple[int, int], pool: bool, relu: bool) -> None:
         f, c, kh, kw = (int(v) for v in weight.shape)
@@ -53,7 +53,8 @@ class ConvWinograd:
         self.ph, self.pw = (self.h // 2, self.w // 2) if pool else (self.h, self.w)
         self.u = read_only(kernel_transform(weight))
         self.b16 = read_only(np.kron(BT, BT))  # (16, 16): V = b16 @ D over a tile's 16 positions
-        self.a16 = read_only(np.kron(AT, AT))  # (4, 16): Y = a16 @ M
+        # (4, 17): Y = a17 @ [M; bias row], the 2x2 outputs of each tile with the bias added by the GEMM
+        self.a17 = read_only(np.hstack([np.kron(AT, AT), np.ones((4, 1))]))
         self.bias = read_only(bias)
 
     def allocate(self, n: int) -> Buffers:
@@ -63,9 +64,8 @@ class ConvWinograd:
             "x": np.zeros((n, 2 * self.th + 2, 2 * self.tw + 2, self.c), np.float32),
             "d": np.empty((16, tiles * self.c), np.float32),
             "v": np.empty((16, tiles * self.c), np.float32),
-            "m": np.empty((16, tiles, self.f), np.float32),
+            "m": np.vstack([np.empty((16, tiles * self.f), np.float32), np.tile(self.bias, (1, tiles))]),
             "y": np.empty((4, tiles * self.f), np.float32),
-            "bias": np.tile(self.bias, result // self.f),
             "zeros": np.zeros(result, np.float32),
         }
         if self.pool:
@@ -80,7 +80,7 @@ class ConvWinograd:
         buffers["tiles"] = as_strided(xp, shape, (sh, sw, sn, 2 * sh, 2 * sw, sc), writeable=False)
         buffers["d_tiles"] = buffers["d"].reshape(shape)
         buffers["v_blocks"] = buffers["v"].reshape(16, -1, self.c)
-        buffers["m_rows"] = buffers["m"].reshape(16, -1)
+        buffers["m_blocks"] = buffers["m"][:16].reshape(16, -1, self.f)
         return buffers
 
     def input_view(self, buffers: Buffers) -> np.ndarray:
@@ -97,13 +97,11 @@ class ConvWinograd:
         self.gather(buffers)
         y = buffers["y"]
         np.dot(self.b16, buffers["d"], out=buffers["v"])
-        np.matmul(buffers["v_blocks"], self.u, out=buffers["m"])
-        np.dot(self.a16, buffers["m_rows"], out=y)
+        np.matmul(buffers["v_blocks"], self.u, out=buffers["m_blocks"])
+        np.dot(self.a17, buffers["m"], out=y)
         result = buffers["pooled"] if self.pool else y.reshape(-1)
         if self.pool:
             max_of_phases(y, result)
-        result += buffers["bias"]
-        if self.pool:
             rectify_into(result, buffers["zeros"], self.relu, dst)
             return
         if self.relu:
