@@ -14,8 +14,8 @@ and returns None for any other op sequence, in which case the network runs its p
 here changes the training path: the steps hold read-only copies derived from the ops' arrays.
 
 :class:`Program` runs the steps over per-thread buffers (``threading.local``), one set per batch size
-(the few most recent sizes are kept), so calls of the same size allocate nothing but the logits they
-return. Large batches run in chunks of at most :data:`CHUNK` digits, which keeps the buffers small
+(the most recent sizes are kept, within a byte budget), so calls of the same size allocate nothing but
+the logits they return. Large batches run in chunks of at most :data:`CHUNK` digits, which keeps the buffers small
 enough to stay in cache.
 """
 
@@ -37,7 +37,8 @@ from .module import Op
 from .winograd import ConvWinograd
 
 CHUNK = 64  # digits per pass through the steps; larger batches are split
-KEPT_SIZES = 4  # batch sizes whose buffers a thread keeps
+KEPT_SIZES = 8  # batch sizes whose buffers a thread keeps at most...
+KEPT_BYTES = 64 * 2**20  # ...and the bytes they may hold together (the newest is always kept)
 WINOGRAD_MIN_CHANNELS = 16  # input channels from which a pooled 3x3 convolution runs as Winograd
 
 Observer = Callable[[int], None]  # called with the index of each step just finished
@@ -122,6 +123,11 @@ def compile_program(ops: Sequence[Op], input_chw: tuple[int, int, int]) -> Progr
     return Program(tuple(steps), input_chw) if steps else None
 
 
+def _nbytes(buffers: list[Buffers]) -> int:
+    """Bytes owned by one batch size's buffers (views counted once, through their base)."""
+    return sum(a.nbytes for own in buffers for a in own.values() if a.base is None)
+
+
 class Program:
     """Fused steps run over per-thread, per-batch-size buffers: ``(N, C, H, W)`` -> ``(N, K)`` logits."""
 
@@ -131,7 +137,9 @@ class Program:
         self._local = threading.local()
 
     def workspace(self, n: int) -> list[Buffers]:
-        """This thread's buffers for a batch of ``n``, made on first use; the oldest size is dropped."""
+        """This thread's buffers for a batch of ``n``, made on first use. The least recently used sizes
+        are dropped beyond :data:`KEPT_SIZES` sizes or :data:`KEPT_BYTES` bytes (a batch of 64 needs
+        tens of megabytes; the service sees many sizes up to its ``max_batch``)."""
         kept: OrderedDict[int, list[Buffers]] | None = getattr(self._local, "kept", None)
         if kept is None:
             kept = self._local.kept = OrderedDict()
@@ -142,7 +150,7 @@ class Program:
         for step, own in zip(self.steps, buffers, strict=True):
             own["in"] = step.input_view(own)  # where the step before writes
         kept[n] = buffers
-        while len(kept) > KEPT_SIZES:
+        while len(kept) > 1 and (len(kept) > KEPT_SIZES or sum(map(_nbytes, kept.values())) > KEPT_BYTES):
             kept.popitem(last=False)
         return buffers
 

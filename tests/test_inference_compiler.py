@@ -169,3 +169,14 @@ def test_buffers_are_reused_per_batch_size_and_thread_and_never_returned() -> No
     thread.start()
     thread.join()
     assert others[0] is not program.workspace(4)  # each thread has its own
+
+
+def test_kept_buffers_stay_within_the_byte_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    import model.compiler
+
+    net = randomized([Conv2d(1, 4, 3, padding=1), ReLU(), MaxPool2d(2), *head(4 * 14 * 14)])
+    program = compiled(net, (1, 28, 28))
+    one = program.workspace(1)
+    monkeypatch.setattr(model.compiler, "KEPT_BYTES", 1)  # smaller than any workspace: only the newest stays
+    two = program.workspace(2)
+    assert program.workspace(2) is two and program.workspace(1) is not one
