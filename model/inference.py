@@ -6,6 +6,11 @@ arrays; Dropout and the loss vanish. Compilation then rewrites the list of ops w
 results: every BatchNorm is folded into the neighbouring convolution or linear weights where that is
 exact, and max-pooling runs before ReLU (equal results, a quarter of the ReLU work). Ops keep no
 caches, so one network is safe to call from many threads.
+
+Those ops stay the network's portable description (``InferenceNetwork.ops``: exported, evaluated in
+float64 by the benchmarks). What runs is their compiled form (:mod:`model.compiler`): fused
+channels-last steps over reused per-thread buffers, used for float32 input whenever every op fits a
+fused pattern; the plain ops run otherwise.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from .calibration import split_refusal
+from .compiler import Program, compile_program
 from .layers.activation import ReLUOp
 from .layers.batchnorm import AffineOp
 from .layers.conv import ConvOp
@@ -114,6 +120,12 @@ class InferenceNetwork:
     metadata: dict[str, Any] = field(default_factory=dict, compare=False)
     temperature: float = 1.0
     reject_threshold: float | None = None
+    program: Program | None = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        first = next((op for op in self.ops if isinstance(op, ConvOp)), None)
+        channels = first.weight.shape[1] if first is not None else 1
+        object.__setattr__(self, "program", compile_program(self.ops, (channels, INPUT_SIZE, INPUT_SIZE)))
 
     @classmethod
     def from_sequential(cls, net: Sequential, metadata: dict[str, Any] | None = None) -> InferenceNetwork:
@@ -131,7 +143,11 @@ class InferenceNetwork:
         )
 
     def logits(self, x: np.ndarray) -> np.ndarray:
-        """Normalized ``(N, 1, 28, 28)`` float32 input -> ``(N, K)`` scores."""
+        """Normalized ``(N, 1, 28, 28)`` float32 input -> ``(N, K)`` scores (the compiled program for
+        float32 input of the expected shape; the plain ops otherwise, e.g. for float64)."""
+        program = self.program
+        if program is not None and x.dtype == np.float32 and x.shape[1:] == program.input_chw:
+            return program(x)
         for op in self.ops:
             x = op(x)
         return x
@@ -143,11 +159,17 @@ class InferenceNetwork:
         x = to_network_input(images, self.mean, self.std)
         if x.shape[2:] != (INPUT_SIZE, INPUT_SIZE):
             raise ValueError(f"expected {INPUT_SIZE}x{INPUT_SIZE} digits, got images of shape {np.shape(images)}")
-        scale = np.float32(1 / self.temperature)
-        parts = [softmax(self.logits(x[i : i + batch_size]) * scale) for i in range(0, len(x), batch_size)]
-        if not parts:
+        if len(x) == 0:
             return np.zeros((0, len(self.metadata.get("labels", range(10)))), np.float32)
-        return np.concatenate(parts).astype(np.float32, copy=False)
+        parts = [self._probabilities(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def _probabilities(self, x: np.ndarray) -> np.ndarray:
+        """Network input -> float32 calibrated probabilities: softmax of ``logits * float32(1 / T)``
+        (scaled in place: the logits are a new array)."""
+        logits = self.logits(x)
+        logits *= np.float32(1 / self.temperature)
+        return softmax(logits).astype(np.float32, copy=False)
 
     def classify(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Images as for :meth:`predict` -> ``(N, 10)`` digit probabilities (the closest guess) and

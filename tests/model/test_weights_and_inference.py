@@ -54,7 +54,9 @@ def test_inference_matches_eval_mode_predict(arch: str, tmp_path: Path) -> None:
     got = inference.predict(x[:200])
     assert got.dtype == np.float32 and got.shape == (200, 10)
     np.testing.assert_allclose(got, expected, atol=1e-5)
-    np.testing.assert_allclose(inference.predict(x[:200].astype(np.float32) / 255), got, atol=1e-6)
+    # float input in [0, 1] reads like the uint8 pixels it came from (x / 255 and the uint8 path's
+    # x * float32(1 / 255) differ in the last bit, which the network may carry to ~1e-6)
+    np.testing.assert_allclose(inference.predict(x[:200].astype(np.float32) / 255), got, atol=2e-6)
 
 
 def op_names(arch: str) -> list[str]:

@@ -1,0 +1,175 @@
+"""The inference compiler: the plain op list (:func:`model.inference.compile_ops`) -> a fused NHWC program.
+
+``compile_ops`` gives the network as the training layers compute it, op by op in NCHW, BatchNorm
+folded. :func:`compile_program` reads that list as patterns and emits one fused step per layer
+(:mod:`model.kernels`):
+
+- ``Conv [MaxPool] [ReLU]`` -> a convolution whose output pass adds the bias, pools and rectifies
+  (im2col and one GEMM; Winograd F(2x2, 3x3) for pooled 3x3 convolutions over many channels,
+  :func:`winograd_fits`);
+- ``Flatten Linear [ReLU]`` and ``Linear [ReLU]`` -> a linear step (Flatten becomes a permutation of the
+  weight's columns, made once);
+
+and returns None for any other op sequence, in which case the network runs its plain ops. Nothing
+here changes the training path: the steps hold read-only copies derived from the ops' arrays.
+
+:class:`Program` runs the steps over per-thread buffers (``threading.local``), one set per batch size
+(the most recent sizes are kept, within a byte budget), so calls of the same size allocate nothing but
+the logits they return. Large batches run in chunks of at most :data:`CHUNK` digits, which keeps the buffers small
+enough to stay in cache.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from .kernels import Buffers, ConvIm2col, LinearStep, Pool, Step
+from .layers.activation import ReLUOp
+from .layers.conv import ConvOp
+from .layers.flatten import FlattenOp
+from .layers.linear import LinearOp
+from .layers.pooling import MaxPoolOp
+from .module import Op
+from .winograd import ConvWinograd
+
+CHUNK = 64  # digits per pass through the steps; larger batches are split
+KEPT_SIZES = 8  # batch sizes whose buffers a thread keeps at most...
+KEPT_BYTES = 64 * 2**20  # ...and the bytes they may hold together (the newest is always kept)
+WINOGRAD_MIN_CHANNELS = 16  # input channels from which a pooled 3x3 convolution runs as Winograd
+
+Observer = Callable[[int], None]  # called with the index of each step just finished
+
+
+def _take(ops: Sequence[Op], i: int, kind: type) -> tuple[Op | None, int]:
+    """``(ops[i], i + 1)`` when ``ops[i]`` is a ``kind``, else ``(None, i)``."""
+    if i < len(ops) and isinstance(ops[i], kind):
+        return ops[i], i + 1
+    return None, i
+
+
+def _conv(ops: Sequence[Op], i: int, chw: tuple[int, int, int]) -> tuple[Step, int, tuple[int, int, int]] | None:
+    """``Conv [MaxPool] [ReLU]`` from ``ops[i]`` -> the fused step, the next index and its output
+    ``(C, H, W)``; None for a pooling window under 2 (nothing to fuse)."""
+    conv = ops[i]
+    assert isinstance(conv, ConvOp)
+    if conv.weight.shape[1] != chw[0]:
+        raise ValueError(f"convolution expects {conv.weight.shape[1]} channels, gets {chw[0]}")
+    pool_op, j = _take(ops, i + 1, MaxPoolOp)
+    pool = None
+    if isinstance(pool_op, MaxPoolOp):
+        if pool_op.kernel_size < 2:
+            return None
+        pool = Pool(pool_op.kernel_size, pool_op.stride)
+    relu, j = _take(ops, j, ReLUOp)
+    step: ConvIm2col | ConvWinograd
+    if winograd_fits(conv, chw, pool):
+        step = ConvWinograd(conv.weight, conv.bias, chw[1:], pool is not None, relu is not None)
+    else:
+        step = ConvIm2col(conv.weight, conv.bias, conv.stride, conv.padding, chw[1:], pool, relu is not None)
+    return step, j, (step.f, step.ph, step.pw)
+
+
+def winograd_fits(conv: ConvOp, chw: tuple[int, int, int], pool: Pool | None) -> bool:
+    """Winograd F(2x2, 3x3) where it measures faster than im2col (``benchmarks/bench_inference.py``
+    prints both paths' steps): a 3x3 "same" convolution over enough channels followed by 2x2/2 pooling,
+    whose windows are exactly its 2x2 output tiles. Unpooled, the scatter of the tiles back to NHWC
+    costs what the saved products gain; over few channels the transforms cost more than the products."""
+    c, h, w = chw
+    same_3x3 = conv.weight.shape[2:] == (3, 3) and conv.stride == 1 and conv.padding == 1
+    tiled_pool = pool is not None and pool.kernel == pool.stride == 2 and h % 2 == 0 and w % 2 == 0
+    return same_3x3 and tiled_pool and c >= WINOGRAD_MIN_CHANNELS
+
+
+def _linear(ops: Sequence[Op], i: int, chw: tuple[int, int, int] | None) -> tuple[Step, int] | None:
+    """``Flatten Linear [ReLU]`` (``chw``: the flattened activations' shape) or ``Linear [ReLU]``
+    (``chw`` None) from ``ops[i]`` -> the fused step and the next index; None if no Linear follows."""
+    _, i = _take(ops, i, FlattenOp)
+    lin, j = _take(ops, i, LinearOp)
+    if not isinstance(lin, LinearOp):
+        return None
+    if chw is not None and int(np.prod(chw)) != lin.weight.shape[1]:
+        raise ValueError(f"linear layer expects {lin.weight.shape[1]} features, gets {chw}")
+    relu, j = _take(ops, j, ReLUOp)
+    return LinearStep(lin.weight, lin.bias, chw, relu is not None), j
+
+
+def compile_program(ops: Sequence[Op], input_chw: tuple[int, int, int]) -> Program | None:
+    """Fused NHWC steps for ``ops`` on ``(C, H, W)`` inputs, or None when a sequence has no fused form.
+
+    Spatial activations are tracked as ``chw`` until a Flatten turns them into features (``None``).
+    """
+    steps: list[Step] = []
+    chw: tuple[int, int, int] | None = input_chw
+    i = 0
+    while i < len(ops):
+        op = ops[i]
+        if isinstance(op, ConvOp) and chw is not None:
+            conv = _conv(ops, i, chw)
+            if conv is None:
+                return None
+            step, i, chw = conv
+        elif isinstance(op, FlattenOp) and chw is not None or isinstance(op, LinearOp) and chw is None:
+            linear = _linear(ops, i, chw)
+            if linear is None:
+                return None
+            (step, i), chw = linear, None
+        else:
+            return None
+        steps.append(step)
+    return Program(tuple(steps), input_chw) if steps else None
+
+
+def _nbytes(buffers: list[Buffers]) -> int:
+    """Bytes owned by one batch size's buffers (views counted once, through their base)."""
+    return sum(a.nbytes for own in buffers for a in own.values() if a.base is None)
+
+
+class Program:
+    """Fused steps run over per-thread, per-batch-size buffers: ``(N, C, H, W)`` -> ``(N, K)`` logits."""
+
+    def __init__(self, steps: tuple[Step, ...], input_chw: tuple[int, int, int]) -> None:
+        self.steps = steps
+        self.input_chw = input_chw
+        self._local = threading.local()
+
+    def workspace(self, n: int) -> list[Buffers]:
+        """This thread's buffers for a batch of ``n``, made on first use. The least recently used sizes
+        are dropped beyond :data:`KEPT_SIZES` sizes or :data:`KEPT_BYTES` bytes (a batch of 64 needs
+        tens of megabytes; the service sees many sizes up to its ``max_batch``)."""
+        kept: OrderedDict[int, list[Buffers]] | None = getattr(self._local, "kept", None)
+        if kept is None:
+            kept = self._local.kept = OrderedDict()
+        if n in kept:
+            kept.move_to_end(n)
+            return kept[n]
+        buffers = [step.allocate(n) for step in self.steps]
+        for step, own in zip(self.steps, buffers, strict=True):
+            own["in"] = step.input_view(own)  # where the step before writes
+        kept[n] = buffers
+        while len(kept) > 1 and (len(kept) > KEPT_SIZES or sum(map(_nbytes, kept.values())) > KEPT_BYTES):
+            kept.popitem(last=False)
+        return buffers
+
+    def __call__(self, x: np.ndarray, observe: Observer | None = None) -> np.ndarray:
+        """``(N, C, H, W)`` float32 -> ``(N, K)`` float32 logits (a new array, never a buffer)."""
+        n = len(x)
+        out = np.empty(self.steps[-1].out_shape(n), np.float32)
+        for start in range(0, n, CHUNK):
+            self.run_chunk(x[start : start + CHUNK], out[start : start + CHUNK], observe)
+        return out
+
+    def run_chunk(self, x: np.ndarray, out: np.ndarray, observe: Observer | None = None) -> None:
+        """At most :data:`CHUNK` digits through every step; ``observe(i)`` after step ``i``."""
+        buffers = self.workspace(len(x))
+        first = buffers[0]["in"]
+        np.copyto(first, x.transpose(0, 2, 3, 1) if x.shape[1] > 1 else x.reshape(first.shape))
+        last = len(self.steps) - 1
+        for i, step in enumerate(self.steps):
+            dst = out if i == last else buffers[i + 1]["in"]
+            step.run(buffers[i], dst)
+            if observe is not None:
+                observe(i)
