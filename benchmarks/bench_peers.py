@@ -1,5 +1,5 @@
-"""Peer benchmark (issue 12, "Performance: the new targets"): this service against the stacks people
-would pick instead, all serving the same shipped network with the same preprocessing.
+"""Peer benchmark (issues 12 and 32): this service against the stacks people would pick instead, all
+serving the same shipped network with the same preprocessing, each sent multipart and raw-body uploads.
 
     python -m benchmarks.bench_peers --quick       # smoke test: 1 round, short runs (~6 min once built)
     python -m benchmarks.bench_peers               # 7 rounds of 5 s runs (~20 min once built)
@@ -14,16 +14,16 @@ This module only reads the arguments and wires the parts of :mod:`benchmarks.pee
   under ``--venv-dir`` (default ``~/.cache/numpy-digits-bench/venvs/<peer>``), reused after;
 - :mod:`~benchmarks.peers.check`: the network exported from ``model.load()`` to PyTorch and ONNX, every
   engine checked against ``model.load().predict``, every peer's answers compared with ours;
-- :mod:`~benchmarks.peers.payloads`: the request (multipart ``POST /predict``) and its two payloads, a
-  28x28 PNG and a 280x280 draw-pad canvas;
+- :mod:`~benchmarks.peers.payloads`: the request (``POST /predict``, multipart or the raw body) and its
+  two payloads, a 28x28 PNG and a 280x280 draw-pad canvas;
 - :mod:`~benchmarks.peers.processes` and :mod:`~benchmarks.peers.load`: servers pinned with ``taskset``,
   wrk runs, the open-loop generator;
 - :mod:`~benchmarks.peers.runner`: what is measured, in which order (rounds in random order, cold start,
   RSS, open loop);
-- :mod:`~benchmarks.peers.report`: the markdown tables, ratios, the issue's targets and the JSON.
+- :mod:`~benchmarks.peers.report`: the markdown tables, ratios, the issues' targets and the JSON.
 
-It prints one markdown table per payload, the ceiling ratios and the issue's targets marked met or
-missed, and writes everything as JSON with ``--out``. The machine is shared and noisy: compare
+It prints one markdown table per payload and upload, the ceiling ratios and the issues' targets marked
+met or missed, and writes everything as JSON with ``--out``. The machine is shared and noisy: compare
 servers within one run, not across runs. Needs wrk (Debian: ``apt-get install wrk``), taskset,
 ``python3`` with venv, and two CPUs.
 """
@@ -39,8 +39,8 @@ from pathlib import Path
 
 from benchmarks.peers.build import ensure_venv
 from benchmarks.peers.check import export_and_check
-from benchmarks.peers.payloads import make_payloads
-from benchmarks.peers.report import print_report, print_targets, results_json, summarize, targets
+from benchmarks.peers.payloads import UPLOADS, make_payloads
+from benchmarks.peers.report import print_report, print_targets, results_json, summarize, targets, targets_32
 from benchmarks.peers.runner import Plan, run
 from benchmarks.peers.servers import PEERS, SERVERS, environments_needed, select
 
@@ -73,9 +73,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="fail when any exported engine differs from model.load().predict by more than 5e-7, even by float32 "
         "rounding (without it, such an engine passes when it is as close to the exact float64 result as NumPy)",
     )
+    p.add_argument(
+        "--uploads",
+        default=",".join(UPLOADS),
+        help="how the image is sent: multipart, raw (the whole body, Content-Type image/png) or both (default)",
+    )
     p.add_argument("--seed", type=int, help="seed of the visiting order (default: random, printed)")
     p.add_argument("--out", type=Path, help="write all results as JSON here")
     args = p.parse_args(argv)
+    uploads = [u.strip() for u in args.uploads.split(",") if u.strip()]
+    if not uploads or set(uploads) - set(UPLOADS):
+        p.error(f"--uploads: choose from {', '.join(UPLOADS)}, got {args.uploads!r}")
+    args.uploads = tuple(u for u in UPLOADS if u in uploads)
     args.cold_starts = max(1, args.cold_starts)
     if args.quick:
         args.rounds, args.duration, args.cold_starts = 1, 3, 1
@@ -124,6 +133,7 @@ def main(argv: list[str] | None = None) -> None:
         open_loop=[n.strip() for n in args.open_loop.split(",") if n.strip()],
         open_loop_rate=args.open_loop_rate,
         open_loop_seconds=args.open_loop_seconds,
+        uploads=args.uploads,
     )
     results = run(plan)
     summary = summarize(results.rounds, names)
@@ -135,11 +145,12 @@ def main(argv: list[str] | None = None) -> None:
     print_report(summary, results.extra, names, head, args.rss_requests)
     checks = targets(summary, results.extra, results.loops, names)
     print_targets(checks, "targets (issue 12)")
+    checks_32 = targets_32(summary, names)
+    print_targets(checks_32, "targets (issue 32: ours / FastAPI + onnxruntime)")
     if args.out:
         config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()} | {"seed": seed}
-        args.out.write_text(
-            json.dumps(results_json(config, venvs, export, payloads, results, summary, checks), indent=1)
-        )
+        out = results_json(config, venvs, export, payloads, results, summary, checks)
+        args.out.write_text(json.dumps(out | {"targets_issue_32": checks_32}, indent=1))
         print(f"\nwrote {args.out}")
 
 

@@ -1,7 +1,8 @@
 """The load: closed-loop runs with wrk, and an open loop at a fixed rate from Python.
 
-wrk runs pinned to the client CPU (``taskset -c CPU wrk -t1``) with ``benchmarks/http/multipart.lua``,
-which prints one ``RESULT`` line (requests, req/s, p50/p90/p99/max in ms, socket errors, non-2xx).
+wrk runs pinned to the client CPU (``taskset -c CPU wrk -t1``) with ``benchmarks/http/upload.lua``
+(multipart or raw body, as ``UPLOAD`` says), which prints one ``RESULT`` line (requests, req/s,
+p50/p90/p99/max in ms, socket errors, non-2xx).
 
 The open loop sends a fixed rate of requests over keep-alive connections (Debian has no wrk2) and
 counts each request's latency from its scheduled send time, so a stalled server is not hidden by a
@@ -26,14 +27,16 @@ from benchmarks.peers.payloads import BOUNDARY, multipart
 from benchmarks.peers.processes import Running, cpu_seconds
 from benchmarks.peers.servers import ROOT
 
-LUA = ROOT / "benchmarks" / "http" / "multipart.lua"
+LUA = ROOT / "benchmarks" / "http" / "upload.lua"
 OPEN_LOOP_CONNECTIONS = 8  # connections opened before the first scheduled send
 ANSWER_WAIT = 30.0  # seconds the open loop waits for its last answers
 
 
-def wrk(port: int, payload: Path, connections: int, seconds: int, cpu: str) -> dict[str, float]:
-    """One wrk run against ``/predict``: its RESULT line as numbers."""
-    env = {**os.environ, "PNG": str(payload)}
+def wrk(
+    port: int, payload: Path, connections: int, seconds: int, cpu: str, upload: str = "multipart"
+) -> dict[str, float]:
+    """One wrk run against ``/predict``, the image ``payload`` sent as ``upload``: its RESULT line as numbers."""
+    env = {**os.environ, "PNG": str(payload), "UPLOAD": upload}
     cmd = [
         "taskset",
         "-c",
@@ -54,10 +57,12 @@ def wrk(port: int, payload: Path, connections: int, seconds: int, cpu: str) -> d
     return {k: float(v) for k, v in (kv.split("=") for kv in m.group(1).split())}
 
 
-def measure(running: Running, payload: Path, connections: int, seconds: int, cpu: str) -> dict[str, float]:
+def measure(
+    running: Running, payload: Path, connections: int, seconds: int, cpu: str, upload: str = "multipart"
+) -> dict[str, float]:
     """A wrk run plus the server's CPU time per request and its errors (socket errors + non-2xx)."""
     c0 = cpu_seconds(running.proc.pid)
-    result = wrk(running.port, payload, connections, seconds, cpu)
+    result = wrk(running.port, payload, connections, seconds, cpu, upload)
     used = cpu_seconds(running.proc.pid) - c0
     result["cpu_ms_per_request"] = 1000 * used / result["requests"] if result["requests"] else float("nan")
     result["errors"] = result["socket_errors"] + result["non_2xx"]

@@ -1,6 +1,10 @@
 """The report: medians over rounds, ratios against ours within each round, one markdown table per
-payload, the ceiling ratios, the issue's targets marked met or missed, and everything as JSON
-(``--out``). The machine is shared and noisy: compare servers within one run, not across runs.
+case (payload x upload), the ceiling ratios, the issues' targets marked met or missed, and everything
+as JSON (``--out``). The machine is shared and noisy: compare servers within one run, not across runs.
+
+Issue 12's targets are read on the multipart cases, as they always were. Issue 32's compare ours with
+FastAPI + onnxruntime: at least 1.0x at 16 connections with multipart uploads and 0.8x with raw bodies,
+on both payloads, and 0.9x at one connection (multipart, the upload the issue's figures were taken on).
 """
 
 from __future__ import annotations
@@ -12,13 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from benchmarks.peers.build import key_versions
-from benchmarks.peers.payloads import PAYLOADS, TITLES
+from benchmarks.peers.payloads import CASES, PAYLOADS, case, title
 from benchmarks.peers.servers import PEERS, SERVERS
 
 if TYPE_CHECKING:
     from benchmarks.peers.runner import Results
 
-# rounds[k][server][payload]["c1" or "c16"]: one wrk run's numbers (``benchmarks.peers.load.measure``)
+# rounds[k][server][case]["c1" or "c16"]: one wrk run's numbers (``benchmarks.peers.load.measure``)
 Rounds = list[dict[str, dict[str, dict[str, dict[str, float]]]]]
 FLAT_MIB = 4.0  # RSS growth over --rss-requests that still counts as flat
 
@@ -50,24 +54,31 @@ def _ratios(runs: list[Any], ours: list[Any]) -> dict[str, dict[str, float]]:
     }
 
 
+def _medians(runs: list[dict[str, dict[str, float]]]) -> dict[str, Any]:
+    """One server's runs on one case: the medians over rounds, and every error."""
+    return {
+        "rps_1": median([x["c1"]["req_per_s"] for x in runs]),
+        "rps_16": median([x["c16"]["req_per_s"] for x in runs]),
+        "p99_ms_16": median([x["c16"]["p99_ms"] for x in runs]),
+        "p99_ms_1": median([x["c1"]["p99_ms"] for x in runs]),
+        "cpu_ms_per_request_16": median([x["c16"]["cpu_ms_per_request"] for x in runs]),
+        "errors": int(sum(x["c1"]["errors"] + x["c16"]["errors"] for x in runs)),
+    }
+
+
 def summarize(rounds: Rounds, names: list[str]) -> dict[str, Any]:
-    """Medians over rounds per server and payload; ratios against ours taken within each round."""
+    """Medians over rounds per server and case; ratios against ours taken within each round."""
     out: dict[str, Any] = {}
     for name in names:
         out[name] = {}
-        for payload in PAYLOADS:
-            runs = [r[name][payload] for r in rounds if name in r]
-            s: dict[str, Any] = {
-                "rps_1": median([x["c1"]["req_per_s"] for x in runs]),
-                "rps_16": median([x["c16"]["req_per_s"] for x in runs]),
-                "p99_ms_16": median([x["c16"]["p99_ms"] for x in runs]),
-                "p99_ms_1": median([x["c1"]["p99_ms"] for x in runs]),
-                "cpu_ms_per_request_16": median([x["c16"]["cpu_ms_per_request"] for x in runs]),
-                "errors": int(sum(x["c1"]["errors"] + x["c16"]["errors"] for x in runs)),
-            }
+        for key in CASES:
+            runs = [r[name][key] for r in rounds if name in r and key in r[name]]
+            if not runs and any(name in r for r in rounds):
+                continue  # a case this server is not measured on
+            s = _medians(runs)
             if "ours" in names:
-                s.update(_ratios(runs, [r["ours"][payload] for r in rounds]))
-            out[name][payload] = s
+                s.update(_ratios(runs, [r["ours"][key] for r in rounds]))
+            out[name][key] = s
     return out
 
 
@@ -93,12 +104,12 @@ def memory(e: dict[str, Any]) -> str:
 
 
 def table(payload: str, summary: dict[str, Any], extra: dict[str, dict[str, Any]], names: list[str]) -> str:
-    """One payload's markdown table, a row per server."""
+    """One case's markdown table, a row per server measured on it."""
     lines = [
         "| server | 1 conn req/s | 16 conn req/s | p99 @16 | ×ours @16 | idle RSS | cold start | CPU ms/req @16 |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for name in names:
+    for name in (n for n in names if payload in summary[n]):
         s, e = summary[name][payload], extra[name]
         times = "1" if name == "ours" else ratio(s["peer_over_ours_16"]) if "peer_over_ours_16" in s else "-"
         lines.append(
@@ -116,29 +127,31 @@ def target(what: str, value: str, met: bool | None) -> Target:
     return {"target": what, "value": value, "met": met}
 
 
+def ours_over(summary: dict[str, Any], peer: str, key: str, stat: str) -> float | None:
+    """The median over rounds of ours / ``peer`` (``stat``: ``ours_over_peer_16`` or ``_1``) on case
+    ``key``; None when either was not measured on it."""
+    s = summary.get(peer, {}).get(key, {})
+    return s[stat]["median"] if stat in s else None
+
+
 def _every_peer(summary: dict[str, Any], names: list[str], payload: str) -> Target:
     what = f">= 1.5x every peer at 16 connections, {payload}"
-    worst = [(summary[p][payload]["ours_over_peer_16"]["median"], p) for p in PEERS if p in names]
+    worst = [(r, p) for p in PEERS if p in names if (r := ours_over(summary, p, payload, "ours_over_peer_16"))]
     if not worst:
         return target(what, "no peer run", None)
     r, p = min(worst)
     value = f"{r:.2f}x (lowest: {p})"
-    if "ours-free" in names:  # ours / peer over ours / ours-free = ours-free / peer
-        bound = r / summary["ours-free"][payload]["ours_over_peer_16"]["median"]
-        value += f"; with a network that costs nothing {bound:.2f}x"
+    free = ours_over(summary, "ours-free", payload, "ours_over_peer_16")
+    if free:  # ours / peer over ours / ours-free = ours-free / peer
+        value += f"; with a network that costs nothing {r / free:.2f}x"
     return target(what, value, r >= 1.5)
 
 
-def _against(summary: dict[str, Any], names: list[str], peer: str, payload: str, key: str, bound: float) -> Target:
-    """Ours over ``peer`` (``key``: ``ours_over_peer_16`` or ``_1``) at least ``bound``."""
-    where = "16 connections" if key.endswith("16") else "1 connection"
-    what = {
-        "decode-only": f">= {bound}x the decode-only ceiling, {payload}",
-        "fastapi-ort": f">= the onnxruntime endpoint at {where}, {payload}",
-    }[peer]
-    if peer not in names:
-        return target(what, f"{peer} not run", None)
-    r = summary[peer][payload][key]["median"]
+def at_least(summary: dict[str, Any], what: str, peer: str, key: str, stat: str, bound: float) -> Target:
+    """Target ``what``: ours / ``peer`` on case ``key`` (``stat``) at least ``bound``."""
+    r = ours_over(summary, peer, key, stat)
+    if r is None:
+        return target(what, f"{peer} not run" if peer not in summary else f"{key} not measured", None)
     return target(what, f"{r:.2f}x", r >= bound)
 
 
@@ -173,15 +186,34 @@ def _memory_targets(extra: dict[str, dict[str, Any]], loops: dict[str, Any]) -> 
 def targets(
     summary: dict[str, Any], extra: dict[str, dict[str, Any]], loops: dict[str, Any], names: list[str]
 ) -> list[Target]:
-    """The issue's targets for ours, each with the measured value and met (True/False) or None (not measured)."""
+    """Issue 12's targets for ours, each with the measured value and met (True/False) or None (not measured)."""
     if "ours" not in names:
         return []
     out = [_every_peer(summary, names, payload) for payload in PAYLOADS]
-    out += [
-        _against(summary, names, "decode-only", p, "ours_over_peer_16", b) for p, b in (("canvas", 0.7), ("28x28", 0.5))
-    ]
-    out += [_against(summary, names, "fastapi-ort", p, "ours_over_peer_1", 1.0) for p in PAYLOADS]
+    for p, bound in (("canvas", 0.7), ("28x28", 0.5)):
+        out.append(
+            at_least(summary, f">= {bound}x the decode-only ceiling, {p}", "decode-only", p, "ours_over_peer_16", bound)
+        )
+    for p in PAYLOADS:
+        what = f">= the onnxruntime endpoint at 1 connection, {p}"
+        out.append(at_least(summary, what, "fastapi-ort", p, "ours_over_peer_1", 1.0))
     return out + _memory_targets(extra, loops)
+
+
+def targets_32(summary: dict[str, Any], names: list[str]) -> list[Target]:
+    """Issue 32's targets: ours against FastAPI + onnxruntime (see the module's docstring)."""
+    if "ours" not in names:
+        return []
+    out = []
+    for p in PAYLOADS:
+        for key, stat, bound, where in (
+            (case(p, "multipart"), "ours_over_peer_16", 1.0, "16 connections, multipart"),
+            (case(p, "raw"), "ours_over_peer_16", 0.8, "16 connections, raw body"),
+            (case(p, "multipart"), "ours_over_peer_1", 0.9, "1 connection, multipart"),
+        ):
+            what = f">= {bound}x FastAPI + onnxruntime at {where}, {p}"
+            out.append(at_least(summary, what, "fastapi-ort", key, stat, bound))
+    return out
 
 
 def print_report(
@@ -189,9 +221,14 @@ def print_report(
 ) -> None:
     """The tables, RSS over the run and the ceiling ratios, after ``head`` (how the run was made)."""
     print(f"\n{head}")
-    for payload in PAYLOADS:
-        print(f"\n### {TITLES[payload]}\n")
-        print(table(payload, summary, extra, names))
+    for key in CASES:
+        if not any(key in summary[n] for n in names):
+            continue
+        print(f"\n### {title(key)}\n")
+        print(table(key, summary, extra, names))
+        left_out = [f"{n} ({SERVERS[n].raw_body})" for n in names if key not in summary[n]]
+        if left_out:
+            print(f"\nnot in this table, no raw-body upload: {'; '.join(left_out)}")
     print(
         f"\nRSS before -> after {rss_requests:,}+ more 28x28 requests at 16 connections: "
         + ", ".join(f"{n} {extra[n]['rss_before_mib']:.0f} -> {extra[n]['rss_after_mib']:.0f} MiB" for n in names)
@@ -199,13 +236,17 @@ def print_report(
     if "ours" in names and "decode-only" in names:
         print(
             "\nceiling ratios (ours / decode-only at 16 connections): "
-            + ", ".join(f"{p} {ratio(summary['decode-only'][p]['ours_over_peer_16'])}" for p in ("canvas", "28x28"))
+            + ", ".join(
+                f"{p} {ratio(summary['decode-only'][p]['ours_over_peer_16'])}"
+                for p in ("canvas", "28x28")
+                if p in summary["decode-only"]
+            )
         )
 
 
-def print_targets(checks: list[Target], title: str) -> None:
+def print_targets(checks: list[Target], heading: str) -> None:
     if checks:
-        print(f"\n{title}:")
+        print(f"\n{heading}:")
         for c in checks:
             mark = {True: "met", False: "MISSED", None: "not measured"}[c["met"]]
             print(f"- {c['target']}: {c['value']} -> {mark}")

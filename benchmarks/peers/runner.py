@@ -1,15 +1,17 @@
 """The measurements, with every server up at once, each server's process tree pinned to CPU 0
 (``taskset -c 0``) and the load generator to CPU 1 (``taskset -c 1 wrk -t1``):
 
-- per round (``--rounds``, servers in a new random order each round): for each server and payload a
-  warm-up (``--warmup`` s at 16 connections), then requests/s at 1 connection and at 16 (``--duration``
-  s each), p99 at 16, and the server's CPU time per request at 16; ratios against ours are taken within
-  each round and reported as the median over rounds (min-max beside it);
+- per round (``--rounds``, servers in a new random order each round): for each server and case (payload
+  x upload, ``--uploads``; in a new random order too) a warm-up (``--warmup`` s at 16 connections), then
+  requests/s at 1 connection and at 16 (``--duration`` s each), p99 at 16, and the server's CPU time per
+  request at 16; ratios against ours are taken within each round and reported as the median over
+  rounds (min-max beside it);
 - cold start: spawn to the first 200 from ``/predict``, median of ``--cold-starts`` starts;
 - idle RSS (summed over the process tree; PSS beside it for servers of several processes) after start
-  and a few requests; RSS before and after ``--rss-requests`` more requests (28x28 PNGs at 16
-  connections) at the end: flat or not;
-- open loop (``--open-loop``, default ours and fastapi-ort): a fixed ``--open-loop-rate`` of 28x28 PNGs for
+  and a few requests; RSS before and after ``--rss-requests`` more requests (28x28 PNGs, multipart, at
+  16 connections) at the end: flat or not;
+- open loop (``--open-loop``, default ours and fastapi-ort): a fixed ``--open-loop-rate`` of 28x28 PNGs
+  (multipart) for
   ``--open-loop-seconds`` after a 1 s warm-up, from a Python generator on CPU 1 over keep-alive
   connections (Debian has no wrk2), latency counted from each request's scheduled send time (no
   coordinated omission); p50, p99, max, errors, and the generator's own send lag.
@@ -27,10 +29,10 @@ from typing import Any
 
 from benchmarks.peers.check import check_answers
 from benchmarks.peers.load import measure, open_loop, wrk
-from benchmarks.peers.payloads import PAYLOADS, multipart, post
+from benchmarks.peers.payloads import PAYLOADS, UPLOADS, case, multipart, post, request_body, split_case
 from benchmarks.peers.processes import Running, memory_mib, start, stop, tree
 from benchmarks.peers.report import Rounds, median
-from benchmarks.peers.servers import SERVERS
+from benchmarks.peers.servers import SERVERS, takes_raw_body
 
 WARM_REQUESTS = 10  # requests of each payload before the idle memory is read
 LONGEST_RUN = 600  # seconds of one wrk run of the RSS check
@@ -55,10 +57,20 @@ class Plan:
     open_loop: list[str] = field(default_factory=list)
     open_loop_rate: float = 300.0
     open_loop_seconds: float = 10.0
+    uploads: tuple[str, ...] = UPLOADS
 
     @property
-    def bodies(self) -> dict[str, bytes]:
-        return {k: multipart(p.read_bytes()) for k, p in self.payloads.items()}
+    def cases(self) -> list[str]:
+        return [case(p, u) for u in self.uploads for p in PAYLOADS]
+
+    def cases_of(self, name: str) -> list[str]:
+        """The cases ``name`` is measured on: every one, but raw-body ones only if it takes a raw body."""
+        return [c for c in self.cases if split_case(c)[1] == "multipart" or takes_raw_body(name)]
+
+    def request(self, name: str) -> tuple[str, bytes]:
+        """Case ``name``'s Content-Type and body."""
+        payload, upload = split_case(name)
+        return request_body(upload, self.payloads[payload].read_bytes())
 
 
 @dataclass
@@ -71,7 +83,7 @@ class Results:
 
 def start_all(plan: Plan, running: dict[str, Running]) -> None:
     """Start every server (the cold-start trials one server at a time), and leave them all running."""
-    ready = plan.bodies["28x28"]
+    ready = multipart(plan.payloads["28x28"].read_bytes())
     for name in plan.rng.sample(plan.names, len(plan.names)):
         trials: list[float] = []
         for i in range(plan.cold_starts):
@@ -88,19 +100,20 @@ def start_all(plan: Plan, running: dict[str, Running]) -> None:
 
 
 def collect_answers(plan: Plan, running: dict[str, Running]) -> dict[str, dict[str, Any]]:
-    """Each server's answer to each payload, sent a few times (the warm-up before idle memory)."""
+    """Each server's answer to each case, sent a few times (the warm-up before idle memory)."""
     answers: dict[str, dict[str, Any]] = {}
     for name in plan.names:
         port = running[name].port
         answers[name] = {}
-        for payload, body in plan.bodies.items():
-            status, data = post(port, body)
+        for key in plan.cases_of(name):
+            content_type, body = plan.request(key)
+            status, data = post(port, body, content_type=content_type)
             if status != 200:
-                raise SystemExit(f"{name} answered {status} to the {payload} payload: {data[:300]!r}")
+                raise SystemExit(f"{name} answered {status} to the {key} payload: {data[:300]!r}")
             answer = json.loads(data)
-            answers[name][payload] = answer[0] if isinstance(answer, list) else answer  # BentoML's batch of one
+            answers[name][key] = answer[0] if isinstance(answer, list) else answer  # BentoML's batch of one
             for _ in range(WARM_REQUESTS - 1):
-                post(port, body)
+                post(port, body, content_type=content_type)
     return answers
 
 
@@ -120,30 +133,32 @@ def idle_memory(plan: Plan, running: dict[str, Running]) -> dict[str, dict[str, 
     return extra
 
 
-def _line(k: int, plan: Plan, name: str, payload: str, c1: dict[str, float], c16: dict[str, float]) -> str:
+def _line(k: int, plan: Plan, name: str, key: str, c1: dict[str, float], c16: dict[str, float]) -> str:
     bad = c1["errors"] + c16["errors"]
     return (
-        f"round {k + 1}/{plan.rounds} {name:13s} {payload:6s} 1 conn {c1['req_per_s']:7.0f} req/s  "
+        f"round {k + 1}/{plan.rounds} {name:13s} {key:10s} 1 conn {c1['req_per_s']:7.0f} req/s  "
         f"16 conn {c16['req_per_s']:7.0f} req/s p99 {c16['p99_ms']:6.1f} ms  "
         f"{c16['cpu_ms_per_request']:.2f} CPU ms/req{f'  ERRORS {bad:.0f}' if bad else ''}"
     )
 
 
 def run_rounds(plan: Plan, running: dict[str, Running]) -> Rounds:
-    """Every server and payload per round, servers (and payloads) in a new random order each round."""
+    """Every server and case per round, servers (and cases) in a new random order each round."""
     rounds: Rounds = []
     for k in range(plan.rounds):
         result: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
         for name in plan.rng.sample(plan.names, len(plan.names)):
             r = running[name]
             result[name] = {}
-            for payload in plan.rng.sample(PAYLOADS, len(PAYLOADS)):
+            cases = plan.cases_of(name)
+            for key in plan.rng.sample(cases, len(cases)):
+                payload, upload = split_case(key)
                 path = plan.payloads[payload]
-                wrk(r.port, path, 16, plan.warmup, plan.client_cpu)
-                c1 = measure(r, path, 1, plan.duration, plan.client_cpu)
-                c16 = measure(r, path, 16, plan.duration, plan.client_cpu)
-                result[name][payload] = {"c1": c1, "c16": c16}
-                print(_line(k, plan, name, payload, c1, c16), flush=True)
+                wrk(r.port, path, 16, plan.warmup, plan.client_cpu, upload)
+                c1 = measure(r, path, 1, plan.duration, plan.client_cpu, upload)
+                c16 = measure(r, path, 16, plan.duration, plan.client_cpu, upload)
+                result[name][key] = {"c1": c1, "c16": c16}
+                print(_line(k, plan, name, key, c1, c16), flush=True)
         rounds.append(result)
     return rounds
 
@@ -156,7 +171,8 @@ def rss_check(plan: Plan, running: dict[str, Running], rounds: Rounds, extra: di
         time.sleep(0.5)
         before = memory_mib(r.proc.pid)["rss"]
         sent = errors = 0
-        rate = median([x[name]["28x28"]["c16"]["req_per_s"] for x in rounds]) if rounds else 100.0
+        rate = median([x[name]["28x28"]["c16"]["req_per_s"] for x in rounds if "28x28" in x[name]])
+        rate = 100.0 if rate != rate else rate  # no multipart 28x28 run to size it from
         while sent < plan.rss_requests:
             seconds = min(LONGEST_RUN, math.ceil(1.1 * (plan.rss_requests - sent) / max(rate, 1.0)))
             done = wrk(r.port, plan.payloads["28x28"], 16, seconds, plan.client_cpu)

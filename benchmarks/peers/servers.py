@@ -12,6 +12,10 @@ repository first on ``PYTHONPATH`` and the command's working directory at the re
 - ``ours-free``: this service with its network swapped for one that costs nothing
   (``benchmarks.baseline_apps:free_network_app``): no network, however fast, takes the service past it;
 - ``decode-only``: the ceiling: FastAPI on uvloop + httptools that only decodes the upload with Pillow.
+
+Every server takes the multipart upload. All but LitServe and BentoML take the raw body too
+(``Server.raw_body`` says why those two do not): ours and ours-free as the service always has, and the
+FastAPI peers read ``await request.body()`` when the Content-Type is ``image/*``.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ class Server:
     requirements: tuple[str, ...]  # pip requirements of its own environment; () = the project's environment
     command: Callable[[Path, int], list[str]]  # (environment, port) -> the command line, cwd = ``root``
     root: Path = ROOT  # the source tree it runs from: its working directory, first on its PYTHONPATH
+    raw_body: str = ""  # why it takes no raw-body upload ("": it takes one)
 
 
 def _uvicorn(target: str) -> Callable[[Path, int], list[str]]:
@@ -132,6 +137,7 @@ SERVERS: dict[str, Server] = {
             "PyTorch 2.13.0, 1 thread; LitServe default max_batch_size=1",
             ("litserve", TORCH, "python-multipart", *_pinned_versions()),
             _litserve,
+            raw_body="LitServe's request path parses the body as a form or as JSON before decode_request sees it",
         ),
         Server(
             "bentoml",
@@ -139,6 +145,8 @@ SERVERS: dict[str, Server] = {
             "PyTorch 2.13.0, 1 thread; batchable=True (max_batch_size=100, max_latency_ms=60000)",
             ("bentoml", TORCH, *_pinned_versions()),
             _bentoml,
+            raw_body="its batchable API takes the files of a multipart form (a raw body would need BentoML's "
+            "root input, not tried here)",
         ),
         Server(
             "ours-free",
@@ -156,6 +164,12 @@ SERVERS: dict[str, Server] = {
         ),
     )
 }
+
+
+def takes_raw_body(name: str) -> bool:
+    return not SERVERS[name].raw_body
+
+
 PEERS = ("fastapi-ort", "fastapi-torch", "litserve", "bentoml")  # the targets' "every peer"
 TORCH_SERVERS = ("fastapi-torch", "litserve", "bentoml")
 
