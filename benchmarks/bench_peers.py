@@ -4,6 +4,7 @@ serving the same shipped network with the same preprocessing, each sent multipar
     python -m benchmarks.bench_peers --quick       # smoke test: 1 round, short runs (~6 min once built)
     python -m benchmarks.bench_peers               # 7 rounds of 5 s runs (~20 min once built)
     python -m benchmarks.bench_peers --only ours,fastapi-ort,decode-only --out peers.json
+    python -m benchmarks.bench_peers --only ours,fastapi-ort --against 9edfd16   # this tree vs 9edfd16
 
 Run from the repository's root with the project's environment active (``.venv/bin/python -m ...``).
 This module only reads the arguments and wires the parts of :mod:`benchmarks.peers`, one job each:
@@ -37,12 +38,20 @@ import random
 import shutil
 from pathlib import Path
 
-from benchmarks.peers.build import ensure_venv
+from benchmarks.peers.build import ensure_venv, revision_tree
 from benchmarks.peers.check import export_and_check
 from benchmarks.peers.payloads import UPLOADS, make_payloads
-from benchmarks.peers.report import print_report, print_targets, results_json, summarize, targets, targets_32
+from benchmarks.peers.report import (
+    print_report,
+    print_targets,
+    results_json,
+    summarize,
+    targets,
+    targets_28,
+    targets_32,
+)
 from benchmarks.peers.runner import Plan, run
-from benchmarks.peers.servers import PEERS, SERVERS, environments_needed, select
+from benchmarks.peers.servers import PEERS, SERVERS, add_revision, environments_needed, select
 
 DEFAULT_CACHE = Path.home() / ".cache" / "numpy-digits-bench"
 
@@ -78,6 +87,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=",".join(UPLOADS),
         help="how the image is sent: multipart, raw (the whole body, Content-Type image/png) or both (default)",
     )
+    p.add_argument(
+        "--against",
+        metavar="REV",
+        help="also run ours from git revision REV (its tree unpacked under the cache dir) as the server ours@REV, "
+        "in the same interleaved rounds; needs ours among the servers",
+    )
     p.add_argument("--seed", type=int, help="seed of the visiting order (default: random, printed)")
     p.add_argument("--out", type=Path, help="write all results as JSON here")
     args = p.parse_args(argv)
@@ -98,11 +113,23 @@ def require_tools() -> None:
             raise SystemExit(f"{tool} not found (Debian: apt-get install {package})")
 
 
+def with_revision(names: list[str], rev: str | None, cache: Path) -> list[str]:
+    """``names`` with ``ours@REV`` just after ours when ``--against REV`` is given."""
+    if rev is None:
+        return names
+    if "ours" not in names:
+        raise SystemExit("--against compares ours with ours@REV: keep ours among the servers")
+    name = add_revision(*revision_tree(rev, cache))
+    print(f"against: {name} from {SERVERS[name].root}", flush=True)
+    at = names.index("ours") + 1
+    return [*names[:at], name, *names[at:]]
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    names = select(args.only)
     require_tools()
     cache: Path = args.cache_dir
+    names = with_revision(select(args.only), args.against, cache)
     seed = args.seed if args.seed is not None else random.randrange(2**32)
     venvs = {n: ensure_venv(args.venv_dir, SERVERS[n]) for n in environments_needed(names)}
     venvs["ours"] = ensure_venv(args.venv_dir, SERVERS["ours"])
@@ -147,10 +174,12 @@ def main(argv: list[str] | None = None) -> None:
     print_targets(checks, "targets (issue 12)")
     checks_32 = targets_32(summary, names)
     print_targets(checks_32, "targets (issue 32: ours / FastAPI + onnxruntime)")
+    checks_28 = targets_28(summary, names)
+    print_targets(checks_28, f"targets (issue 28: this tree against {args.against})")
     if args.out:
         config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()} | {"seed": seed}
         out = results_json(config, venvs, export, payloads, results, summary, checks)
-        args.out.write_text(json.dumps(out | {"targets_issue_32": checks_32}, indent=1))
+        args.out.write_text(json.dumps(out | {"targets_issue_32": checks_32, "targets_issue_28": checks_28}, indent=1))
         print(f"\nwrote {args.out}")
 
 

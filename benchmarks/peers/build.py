@@ -1,8 +1,13 @@
-"""The peers' virtual environments: one per server, built with ``python3 -m venv`` + pip.
+"""What the servers run from: the peers' virtual environments, and the source tree of another revision.
 
-Each lives under ``--venv-dir`` (default ``~/.cache/numpy-digits-bench/venvs/<peer>``) and is reused while
-its requirement list (and ``python3``'s version) is unchanged; the first build takes a few minutes. A
-server with no requirements of its own (``ours``, ``ours-free``) runs in this Python's environment.
+Each peer's environment is built with ``python3 -m venv`` + pip under ``--venv-dir`` (default
+``~/.cache/numpy-digits-bench/venvs/<peer>``) and reused while its requirement list (and ``python3``'s
+version) is unchanged; the first build takes a few minutes. A server with no requirements of its own
+(``ours``, ``ours-free``, ``ours@REV``) runs in this Python's environment.
+
+``--against REV``'s tree is ``git archive REV`` unpacked under ``<cache>/revisions/<commit>`` (kept
+for the next run): the same files a ``git worktree add`` would check out, without registering a
+worktree in the repository that other worktrees share.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from benchmarks.peers.servers import Server
+from benchmarks.peers.servers import ROOT, Server
 
 KEY_PACKAGES = (
     "fastapi",
@@ -55,6 +60,29 @@ def ensure_venv(root: Path, server: Server) -> Path:
     (venv / ".bench-freeze").write_text(freeze.stdout)
     marker.write_text(wanted)
     return venv
+
+
+def _git(*args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"git {' '.join(args)} failed: {done.stderr.strip()}")
+    return done.stdout.strip()
+
+
+def revision_tree(rev: str, cache: Path) -> tuple[str, Path]:
+    """``rev``'s short commit id and its source tree, unpacked once under ``cache/revisions``."""
+    commit = _git("rev-parse", "--verify", f"{rev}^{{commit}}")
+    short = _git("rev-parse", "--short", commit)
+    tree = cache / "revisions" / commit
+    if not (tree / ".bench-complete").exists():
+        shutil.rmtree(tree, ignore_errors=True)
+        tree.mkdir(parents=True)
+        archive = subprocess.Popen(["git", "archive", commit], cwd=ROOT, stdout=subprocess.PIPE)
+        unpacked = subprocess.run(["tar", "-x", "-C", str(tree)], stdin=archive.stdout)
+        if archive.wait() != 0 or unpacked.returncode != 0:
+            raise SystemExit(f"could not unpack {rev} ({commit}) into {tree}")
+        (tree / ".bench-complete").write_text(commit + "\n")
+    return short, tree
 
 
 def key_versions(venv: Path) -> dict[str, str]:

@@ -10,7 +10,8 @@ float64. Any other difference, or any closest digit or ``is_digit`` that differs
 (Every float32 engine, NumPy's included, is some 4-7e-7 from the exact result on a few undecided
 digits, so two of them can differ by ~1e-6 there.) The same preprocessing everywhere:
 ``model.recipe.preprocess``, imported from this repository. Before measuring, every peer's answer to
-both payloads, in each upload it takes, is compared with ours (:func:`check_answers`).
+both payloads, in each upload it takes, is compared with ours (:func:`check_answers`); ``ours@REV``'s
+too, but as another revision may answer otherwise, a difference is printed and does not stop the run.
 """
 
 from __future__ import annotations
@@ -243,7 +244,7 @@ def check_answers(answers: dict[str, dict[str, Any]], names: list[str]) -> None:
                 f"max |p - ours| {diff:.1e} {'ok' if same else 'DIFFERENT'}",
                 flush=True,
             )
-            if not same:
+            if not same and not name.startswith("ours@"):  # another revision of ours may answer otherwise
                 raise SystemExit(f"{name} answers the {payload} payload differently from ours: {a} vs {o}")
     reads = [
         f"{k} -> {a['digit']}" + (f" (is_digit {a['is_digit']})" * k.startswith("canvas"))

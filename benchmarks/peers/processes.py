@@ -87,7 +87,7 @@ def server_env(server: Server, export: Path) -> dict[str, str]:
     env = {**os.environ, "PYTHONPATH": str(server.root), "BENCH_EXPORT_DIR": str(export)}
     for variable in ("PYTHONHOME", "VIRTUAL_ENV"):
         env.pop(variable, None)
-    if server.name != "ours":  # ours keeps its own defaults (DIGITS_THREADS=1 sets these itself)
+    if not server.own_threads:  # ours keeps its own defaults (DIGITS_THREADS=1 sets these itself)
         env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
     return env
 

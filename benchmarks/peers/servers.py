@@ -11,7 +11,9 @@ repository first on ``PYTHONPATH`` and the command's working directory at the re
 - ``bentoml``: BentoML with adaptive batching (``@bentoml.api(batchable=True)``), one worker, PyTorch;
 - ``ours-free``: this service with its network swapped for one that costs nothing
   (``benchmarks.baseline_apps:free_network_app``): no network, however fast, takes the service past it;
-- ``decode-only``: the ceiling: FastAPI on uvloop + httptools that only decodes the upload with Pillow.
+- ``decode-only``: the ceiling: FastAPI on uvloop + httptools that only decodes the upload with Pillow;
+- ``ours@REV`` (with ``--against REV``, :func:`add_revision`): the service from another git revision,
+  measured in the same interleaved rounds, so a change is compared with the tree before it in one run.
 
 Every server takes the multipart upload. All but LitServe and BentoML take the raw body too
 (``Server.raw_body`` says why those two do not): ours and ours-free as the service always has, and the
@@ -41,6 +43,7 @@ class Server:
     command: Callable[[Path, int], list[str]]  # (environment, port) -> the command line, cwd = ``root``
     root: Path = ROOT  # the source tree it runs from: its working directory, first on its PYTHONPATH
     raw_body: str = ""  # why it takes no raw-body upload ("": it takes one)
+    own_threads: bool = False  # it sets its own thread counts (else OMP_NUM_THREADS=1 and friends)
 
 
 def _uvicorn(target: str) -> Callable[[Path, int], list[str]]:
@@ -116,7 +119,14 @@ def _pinned_versions() -> tuple[str, ...]:
 SERVERS: dict[str, Server] = {
     s.name: s
     for s in (
-        Server("ours", "this service (digits-serve, README defaults)", "NumPy (the service's own)", (), _digits_serve),
+        Server(
+            "ours",
+            "this service (digits-serve, README defaults)",
+            "NumPy (the service's own)",
+            (),
+            _digits_serve,
+            own_threads=True,
+        ),
         Server(
             "fastapi-ort",
             "FastAPI + onnxruntime, inline, uvloop + httptools",
@@ -164,6 +174,24 @@ SERVERS: dict[str, Server] = {
         ),
     )
 }
+
+
+def add_revision(rev: str, tree: Path) -> str:
+    """Register ``ours@REV``: the service from the source tree of another revision (``--against``),
+    started as ours is (``digits-serve`` beside this Python) with ``tree`` first on its PYTHONPATH and as
+    its working directory, so ``app`` and ``model`` (and the weights beside them) come from ``tree``.
+    Returns its name."""
+    name = f"ours@{rev}"
+    SERVERS[name] = Server(
+        name,
+        f"this service at {rev} (digits-serve, README defaults)",
+        f"NumPy (the service's own, at {rev})",
+        (),
+        _digits_serve,
+        root=tree,
+        own_threads=True,
+    )
+    return name
 
 
 def takes_raw_body(name: str) -> bool:
