@@ -1,8 +1,9 @@
 """Peer benchmark (issues 12 and 32): this service against the stacks people would pick instead, all
 serving the same shipped network with the same preprocessing, each sent multipart and raw-body uploads.
 
-    python -m benchmarks.bench_peers --quick       # smoke test: 1 round, short runs (~6 min once built)
-    python -m benchmarks.bench_peers               # 7 rounds of 5 s runs (~20 min once built)
+    python -m benchmarks.bench_peers --quick       # smoke test: 1 round of 3 s runs
+    python -m benchmarks.bench_peers               # 7 rounds of 5 s runs (benchmarks/README.md: how long)
+    python -m benchmarks.bench_peers --uploads multipart       # multipart uploads only
     python -m benchmarks.bench_peers --only ours,fastapi-ort,decode-only --out peers.json
     python -m benchmarks.bench_peers --only ours,fastapi-ort --against 9edfd16   # this tree vs 9edfd16
 
