@@ -5,7 +5,7 @@
     python benchmarks/bench_inference.py --blocks 3      # a quick look
     python benchmarks/bench_inference.py --no-peers      # ours only (no peer environment needed)
 
-Same weights everywhere: ``model.load()``'s ops are written out (``bench_peers.dump_network``), rebuilt in
+Same weights everywhere: ``model.load()``'s ops are written out (``check.dump_network``), rebuilt in
 PyTorch and exported to ONNX in a peer environment (``benchmarks/peers/engine_worker.py``, built once
 under ``~/.cache/numpy-digits-bench/venvs/inference-peers`` with onnxruntime, onnx and torch 2.13.0;
 neither is ever imported by ``model/`` or ``app/``), and both engines are checked against
@@ -43,16 +43,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import model  # noqa: E402
-from benchmarks import bench_peers  # noqa: E402
+from benchmarks.bench_peers import DEFAULT_CACHE  # noqa: E402
+from benchmarks.peers import build, check, payloads, servers  # noqa: E402
 from model.layers.loss import softmax  # noqa: E402
 from model.normalize import to_network_input  # noqa: E402
 
 BATCHES = (1, 16)
-PEERS = bench_peers.Server(
+PEERS = servers.Server(
     "inference-peers",
     "onnxruntime and PyTorch for bench_inference.py",
     "onnxruntime 1 thread; PyTorch 2.13.0 1 thread, inference_mode",
-    (bench_peers.TORCH, "onnx", "onnxruntime", *bench_peers._pinned_versions()),
+    (servers.TORCH, "onnx", "onnxruntime", *servers._pinned_versions()),
     lambda venv, port: [],
 )
 Times = dict[str, list[float]]  # "wall" and "cpu" (the calling thread's CPU time): microseconds per call
@@ -193,7 +194,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--cpu", type=int, default=max(os.sched_getaffinity(0)), help="the CPU everything runs on")
     p.add_argument("--no-peers", action="store_true", help="skip onnxruntime and PyTorch")
     p.add_argument("--no-plain", action="store_true", help="skip the plain (pre-compiler) NumPy ops")
-    p.add_argument("--venv-dir", type=Path, default=bench_peers.DEFAULT_CACHE / "venvs")
+    p.add_argument("--venv-dir", type=Path, default=DEFAULT_CACHE / "venvs")
     p.add_argument("--out", type=Path, default=None, help="write the results as JSON")
     return p.parse_args()
 
@@ -203,16 +204,16 @@ def main() -> None:
     os.sched_setaffinity(0, {args.cpu})
     model.keep_freed_memory()
     net = model.load()
-    with np.load(bench_peers.SAMPLE) as f:
+    with np.load(payloads.SAMPLE) as f:
         digits = f["x"]
     timers: dict[str, Timer] = {"ours": local_timer(net.predict, digits)}
     worker = None
     results: dict[str, Any] = {"cpu": args.cpu, "blocks": args.blocks, "batches": {}, "steps": {}}
     if not args.no_peers:
-        directory = bench_peers.DEFAULT_CACHE / "inference-export"
-        bench_peers.dump_network(directory)
+        directory = DEFAULT_CACHE / "inference-export"
+        check.dump_network(directory)
         np.savez(directory / "digits.npz", x=digits, p=net.predict(digits))
-        worker = Worker(bench_peers.ensure_venv(args.venv_dir, PEERS), directory, args.cpu)
+        worker = Worker(build.ensure_venv(args.venv_dir, PEERS), directory, args.cpu)
         results["checks"] = worker.checks
         checks = (f"{v['version']} max |p - ours| {v['max_abs_diff']:.1e}" for v in worker.checks.values())
         print("same network, 1,000 sample digits: " + "; ".join(checks))

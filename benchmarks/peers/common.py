@@ -1,6 +1,6 @@
 """What every peer shares with the service: its preprocessing, its input normalisation and its answer.
 
-Imported from the repository under test (``bench_peers.py`` puts it on ``PYTHONPATH``); needs only
+Imported from the repository under test (``bench_peers`` puts it on ``PYTHONPATH``); needs only
 NumPy and Pillow, so it runs in every peer's virtual environment:
 
 - ``preprocess(bytes) -> (28, 28) uint8``: ``model.recipe.preprocess``, the service's own;
@@ -32,7 +32,7 @@ EXPORT_DIR_VARIABLE = "BENCH_EXPORT_DIR"
 
 
 def export_dir() -> Path:
-    """Where ``bench_peers.py`` wrote the exported network."""
+    """Where ``bench_peers`` wrote the exported network."""
     return Path(os.environ[EXPORT_DIR_VARIABLE])
 
 

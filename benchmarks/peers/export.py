@@ -1,6 +1,6 @@
 """Export the shipped network to ONNX and check each engine against ``model.load().predict``.
 
-Run by ``bench_peers.py`` inside the peers' environments, with ``BENCH_EXPORT_DIR`` holding
+Run by ``benchmarks.peers.check`` inside the peers' environments, with ``BENCH_EXPORT_DIR`` holding
 ``network.json`` / ``network.npz`` (the NumPy ops) and ``reference.npz`` (digits, the NumPy network's
 probabilities and ``is_digit``, the exact float64 probabilities)::
 
@@ -14,7 +14,7 @@ Prints one JSON line: the largest absolute difference of the probabilities from 
 reference set in one batch and one digit at a time, for the MNIST digits and the preprocessed canvases
 apart; how many images differ by more than 5e-7; the largest difference from the exact result (the
 same ops evaluated in float64, ``reference.npz``'s ``exact``); and whether every ``is_digit`` and
-closest digit agree. ``bench_peers.py`` decides whether that passes.
+closest digit agree. ``benchmarks.peers.check.judge`` decides whether that passes.
 """
 
 from __future__ import annotations

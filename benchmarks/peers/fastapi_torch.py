@@ -5,6 +5,9 @@
 The exported network rebuilt in PyTorch (:mod:`benchmarks.peers.torch_net`), eval mode,
 ``torch.set_num_threads(1)`` (the server is pinned to one CPU), each call under ``inference_mode``; the
 service's preprocessing and answer (:mod:`benchmarks.peers.common`).
+
+It takes the image as the multipart field ``file`` or, when the Content-Type is ``image/*``, as the raw
+body (``await request.body()``); anything else gets a 422 saying so.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import torch
-from fastapi import FastAPI, File, UploadFile
+from fastapi import FastAPI, File, Request, UploadFile
 from fastapi.responses import JSONResponse
 
 from benchmarks.peers.common import ImageError, export_dir, network_input, preprocess, readings, shipped
@@ -22,13 +25,20 @@ torch.set_num_threads(1)
 NET = shipped()
 MODEL = load(export_dir())
 
+UPLOADS = "send the image as the multipart field 'file' or as the raw body with an image/* Content-Type"
 app = FastAPI()
 
 
 @app.post("/predict")
-async def predict(file: Annotated[UploadFile, File()]) -> JSONResponse:
+async def predict(request: Request, file: Annotated[UploadFile | None, File()] = None) -> JSONResponse:
+    if file is not None:
+        data = await file.read()
+    elif request.headers.get("content-type", "").startswith("image/"):
+        data = await request.body()
+    else:
+        return JSONResponse({"detail": UPLOADS}, status_code=422)
     try:
-        digit = preprocess(await file.read())
+        digit = preprocess(data)
     except ImageError as exc:
         return JSONResponse({"detail": str(exc)}, status_code=422)
     with torch.inference_mode():

@@ -1,6 +1,6 @@
 """The shipped network in PyTorch, rebuilt op for op from ``network.json`` and ``network.npz``.
 
-``bench_peers.py`` writes those two files from ``model.load().ops`` (BatchNorm already folded, pooling
+``benchmarks.peers.check`` writes those two files from ``model.load().ops`` (BatchNorm already folded, pooling
 before ReLU); this module maps each op to its PyTorch layer and ends, like
 ``InferenceNetwork.predict``, with ``softmax(logits * (1 / temperature))``. Runs in the peers' torch
 environments only.
