@@ -1,6 +1,6 @@
 """Keep freed activation memory in the process instead of handing it back to the OS.
 
-Each training step allocates and frees the same few dozen arrays of 0.1-15 MB. glibc serves blocks
+Each training step allocates and frees the same few dozen arrays of up to megabytes. glibc serves blocks
 that large with ``mmap`` and unmaps them on free, so every step page-faults all of its activations in
 again (``python benchmarks/bench_kernels.py`` times a training step with and without this).
 Raising glibc's mmap and trim thresholds keeps the blocks on the heap for reuse; resident memory then

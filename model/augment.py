@@ -4,7 +4,7 @@ Random affine warps (rotation, scale, shear, shift) and elastic distortion (Sima
 random displacement field smoothed by a Gaussian, the wobble of a hand), both in one bilinear
 resampling, stroke thickening or thinning by a 3x3 grey-level dilation or erosion, and hard edges
 (a threshold: the bilinear resampling leaves every other training edge soft, and a network that never
-saw a 1-bit digit misreads 3.5 % of MNIST's test digits thresholded at 128). Never flips (a flipped 2
+saw a 1-bit digit misreads MNIST's test digits thresholded at 128). Never flips (a flipped 2
 is not a 2). Everything is vectorized over the batch; the only loops are over kernel taps.
 """
 
@@ -39,7 +39,7 @@ class Augment:
 
 # Half the ranges, half the chances: the end of a run (``scripts/train.py --finish-epochs``), closer to
 # the centred, upright digits the service reads while still resampling (blurry, upscaled scans of
-# other writers read at 97.9 % after it, 97.2 % after a finish without any augmentation).
+# other writers read better after it than after a finish without any augmentation).
 LIGHT = Augment(max_rotation_deg=6.0, scale_range=(0.93, 1.07), max_shear=0.07, max_shift_px=1.0,
                 stroke_prob=0.15, elastic_prob=0.25)
 

@@ -23,7 +23,7 @@ from .ink import ink_map, normalize_ink
 
 SIZE: Final = INPUT_SIZE  # side of the network input, pixels
 BOX: Final = DIGIT_BOX  # the digit's bounding box is scaled to fit BOX x BOX pixels
-CENTRE: Final = 14.0  # MNIST's centre of mass, in pixel indices (measured on the test set: 14.0, 14.0)
+CENTRE: Final = 14.0  # MNIST's centre of mass, in pixel indices (the same on both axes)
 BOX_LEVEL: Final = 0.3  # the bounding box is taken over ink at least this strong (0..1)
 RESAMPLE: Final = Image.Resampling.LANCZOS  # anti-aliased, and the sharpest (closest to MNIST's strokes)
 STROKE: Final = 1.9  # MNIST's median stroke width, output pixels (see stroke_width)
@@ -88,7 +88,7 @@ def fit_digit(ink: np.ndarray) -> np.ndarray:
 
 def stroke_width(ink: np.ndarray) -> float:
     """Mean stroke width of ``(h, w)`` ink, in its pixels: twice the area over the perimeter of the
-    ink >= 0.5 (MNIST digits: median 1.9 pixels, 95% below 2.9)."""
+    ink >= 0.5 (``STROKE`` is MNIST's median)."""
     m = pad_zeros(ink >= 0.5, 1)
     perimeter = int(np.count_nonzero(m[1:] != m[:-1])) + int(np.count_nonzero(m[:, 1:] != m[:, :-1]))
     return 2 * int(np.count_nonzero(m)) / max(perimeter, 1)
@@ -117,8 +117,8 @@ def _soften(field: np.ndarray) -> np.ndarray:
 
     MNIST's digits were reduced from 1-bit scans with anti-aliasing, so their edges are grey. A small
     1-bit digit (a paint program's pencil drawing, a thresholded scan) keeps hard edges through a resize
-    that averages fewer than 2x2 of its pixels into each output pixel, and reads worse: thresholded
-    28x28 test digits 97.5 % -> 99.5 % softened (20x20: 97.0 -> 98.8 %).
+    that averages fewer than 2x2 of its pixels into each output pixel, and reads worse than softened
+    (benchmarks/README.md has the figures).
     """
     p = pad_zeros(field, 1)
     rows = 0.25 * p[:-2] + 0.5 * p[1:-1] + 0.25 * p[2:]

@@ -70,7 +70,7 @@ def ink_map(im: Image.Image) -> np.ndarray:
 def _distance_from(pixels: np.ndarray, colour: np.ndarray, scale: np.float32) -> np.ndarray:
     """``scale`` times the largest per-channel distance of ``(H, W)`` or ``(H, W, C)`` pixels from
     ``colour`` (a scalar or ``(C,)``): ``(H, W)`` float32. One channel at a time: numpy's ``max`` over
-    a last axis of 3 took 7.6 ms on an 800x300 canvas, these 2-D passes 0.3 ms."""
+    a short last axis is far slower than these 2-D passes."""
     channels = [pixels] if pixels.ndim == 2 else [pixels[..., c] for c in range(pixels.shape[2])]
     levels = np.atleast_1d(colour).astype(np.float32)
     distance: np.ndarray | None = None
