@@ -65,6 +65,6 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
 # Exec form: the service is PID 1 and gets SIGTERM directly. Workers: $WEB_CONCURRENCY (read by uvicorn).
 # app.cli (digits-serve) checks the settings and weights before starting uvicorn: a broken weights file is
 # one line and exit status 3 whatever the number of workers (uvicorn's own supervisor would exit 0).
-# --http: TCP_NODELAY, the header timeout and the connection cap on every connection (see app/nodelay.py).
+# --http: TCP_NODELAY, the header timeout and the connection cap on every connection (see app/protocol/).
 CMD ["python", "-m", "app.cli", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers", \
-     "--http", "app.nodelay:GuardedProtocol"]
+     "--http", "app.protocol:GuardedProtocol"]

@@ -1,6 +1,6 @@
 """``digits-serve``: start the service with uvicorn, like ``uvicorn app.main:app --http
-app.nodelay:GuardedProtocol`` (httptools, TCP_NODELAY, the header timeout and size cap, the connection cap: see
-:mod:`app.nodelay`), after checking the settings and the weights in this process first.
+app.protocol:GuardedProtocol`` (httptools, TCP_NODELAY, the header timeout and size cap, the connection cap: see
+:mod:`app.protocol`), after checking the settings and the weights in this process first.
 
 uvicorn's supervisor exits with status 0 when its workers fail to start (uvicorn 0.54), so with
 ``--workers 2`` a broken weights file would stop the service "successfully". Checked here, before any
@@ -17,7 +17,7 @@ import sys
 
 import uvicorn
 
-from .nodelay import SPEC, GuardedProtocol
+from .protocol import SPEC, GuardedProtocol
 
 STARTUP_FAILURE = 3  # uvicorn's exit status for a failed start-up
 
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
             host=args.host,
             port=args.port,
             workers=args.workers,
-            # several workers would otherwise answer a delayed ACK late, and slow clients hold descriptors (app.nodelay)
+            # the connection guards of app.protocol: TCP_NODELAY, header timeout and cap, connection cap
             http=GuardedProtocol if args.http == SPEC else args.http,
             proxy_headers=args.proxy_headers,
             access_log=False,

@@ -30,9 +30,9 @@ from typing import Final
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import nodelay
 from .errors import BodyTimeoutError, PayloadTooLargeError, ServiceBusyError
 from .memory import HEAVY_BYTES, TRIM_DELAY, release_free_memory
+from .protocol.guards import GUARDED, SPEC
 
 SMALL_BODY: Final = 64 * 1024  # bytes: bodies this small never queue behind large ones
 ADMISSION_WAIT: Final = 2.0  # seconds a body may wait for room in the byte budget before a 503
@@ -145,7 +145,7 @@ class LimitsMiddleware:
         self.budget = budget
         self.body_timeout = body_timeout
         self.request_timeout = request_timeout
-        self.checked_protocol = False  # warned (once) if the server's protocol is not app.nodelay's
+        self.checked_protocol = False  # warned (once) if the server's protocol is not app.protocol's
 
     def too_large(self) -> PayloadTooLargeError:
         return PayloadTooLargeError(
@@ -160,10 +160,11 @@ class LimitsMiddleware:
             return
         if not self.checked_protocol:
             self.checked_protocol = True
-            if not nodelay.in_use and scope.get("client") is not None and scope["client"][0] != "testclient":
+            client = scope.get("client")
+            if not scope.get("state", {}).get(GUARDED) and client is not None and client[0] != "testclient":
                 logger.warning(
                     "served without %s: no header timeout and no connection cap (slow clients can hold "
-                    "connections); start with digits-serve or uvicorn --http %s", nodelay.SPEC, nodelay.SPEC
+                    "connections); start with digits-serve or uvicorn --http %s", SPEC, SPEC
                 )
         await _Request(self, scope, receive, send).run()
 

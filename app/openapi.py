@@ -8,7 +8,7 @@ from typing import Any
 from model.recipe import IMAGE_FORMATS
 
 from .multipart import MAX_BOUNDARY
-from .nodelay import MAX_HEADER_BYTES
+from .protocol.header_cap import MAX_HEADER_BYTES
 from .schemas import BatchRequest, ErrorResponse, PredictRequest
 from .settings import Settings
 

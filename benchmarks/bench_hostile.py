@@ -5,7 +5,7 @@
    lossless WebP that decodes to 4096x4096, a 1x16,777,216 PNG, a 12 MP phone photo (baseline and
    progressive JPEG), and the worst the limits still accept (2048x2048 WebP, 1x4,194,304 PNG,
    16.7 MP progressive JPEG).
-2. **A normal request under hostile load**: one uvicorn worker (``--http app.nodelay:GuardedProtocol``,
+2. **A normal request under hostile load**: one uvicorn worker (``--http app.protocol:GuardedProtocol``,
    default settings) on 127.0.0.1; a probe client posts a 28x28 PNG every 20 ms on its own keep-alive
    connection and reports p50/p99/max latency and failures, with no load and then under each load (a
    fresh server for each, under a 4 GB address-space cap):
@@ -52,7 +52,7 @@ import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-PROTOCOL = "app.nodelay:GuardedProtocol"
+PROTOCOL = "app.protocol:GuardedProtocol"
 PROBE_EVERY = 0.02  # seconds between the probe's requests
 PHASE = 8.0  # seconds of each load phase
 SERVER_MEMORY = 4 * 1024**3  # bytes of address space the server under test may have

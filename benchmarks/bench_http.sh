@@ -34,7 +34,7 @@ else
   port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
     "$PY" -m uvicorn app.main:app --host 127.0.0.1 --port "$port" --workers "$workers" \
-    --http app.nodelay:GuardedProtocol --no-access-log --log-level warning &
+    --http app.protocol:GuardedProtocol --no-access-log --log-level warning &
   pid=$!
   base=http://127.0.0.1:$port
   for _ in $(seq 120); do

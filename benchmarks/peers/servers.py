@@ -104,7 +104,7 @@ def _ours_free(venv: Path, port: int) -> list[str]:
         "--port",
         str(port),
         "--http",
-        "app.nodelay:GuardedProtocol",
+        "app.protocol:GuardedProtocol",
         "--no-access-log",
         "--log-level",
         "warning",

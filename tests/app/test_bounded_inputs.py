@@ -1,5 +1,5 @@
 """Small inputs that used to cost seconds (issue 31), sent to a real server (``--http
-app.nodelay:GuardedProtocol``, as ``digits-serve`` runs it): each gets its clear answer, small, and the
+app.protocol:GuardedProtocol``, as ``digits-serve`` runs it): each gets its clear answer, small, and the
 work it causes is bounded (see the unit tests beside each fix for the counts)."""
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import pytest
 
 from app.json_body import MAX_KEYS, MAX_PROBLEMS
 from app.multipart import MAX_BOUNDARY
-from app.nodelay import MAX_HEADER_BYTES, SPEC
+from app.protocol import SPEC
+from app.protocol.header_cap import MAX_HEADER_BYTES
 from benchmarks.hostile_inputs import (
     big_headers_request,
     many_keys_json,

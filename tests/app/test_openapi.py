@@ -11,8 +11,8 @@ from typing import Any
 import httpx2 as httpx
 import pytest
 
-from app.nodelay import SPEC
 from app.openapi import ANY_REQUEST, WITH_BODY
+from app.protocol import SPEC
 from tests.helpers import uvicorn_server
 
 EVERY_STATUS = {400, 408, 413, 415, 422, 431, 499, 503, 504, 500}  # what the service can answer, besides 200

@@ -34,7 +34,7 @@ from app.settings import Settings
 from tests.helpers import free_port, sample_digits, stop
 
 ROOT = Path(__file__).resolve().parents[2]
-PROTOCOL = "app.nodelay:GuardedProtocol"
+PROTOCOL = "app.protocol:GuardedProtocol"
 SERVER_ENV = {
     "DIGITS_HEADER_TIMEOUT": "1",
     "DIGITS_BODY_TIMEOUT": "3",

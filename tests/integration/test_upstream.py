@@ -49,7 +49,7 @@ def plain_server() -> Iterator[int]:
 
 
 def test_llhttp_still_has_no_header_size_cap(plain_server: int) -> None:
-    # uvicorn's httptools protocol takes 64 KB of headers sent at once; app.nodelay answers 431.
+    # uvicorn's httptools protocol takes 64 KB of headers sent at once; app.protocol answers 431.
     head = b"GET / HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-Filler-%d: %s\r\n" % (i, b"a" * 1000) for i in range(64))
     with socket.create_connection(("127.0.0.1", plain_server), timeout=5) as sock:
         sock.sendall(head + b"Connection: close\r\n\r\n")

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from app.cli import STARTUP_FAILURE
-from app.nodelay import SPEC
+from app.protocol import SPEC
 from model import WeightsError, load
 from model.selfcheck import MIN_CONFIDENCE, SAMPLES, failures, sample_digits
 from tests.helpers import ROOT, free_port

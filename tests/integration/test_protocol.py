@@ -1,4 +1,4 @@
-"""``app.nodelay``, over real TCP on 127.0.0.1, for both engines (h11 and httptools): connections
+"""``app.protocol``, over real TCP on 127.0.0.1, for both engines (h11 and httptools): connections
 accepted on a listener that uvicorn bound itself (its multi-worker path) get ``TCP_NODELAY``, and
 endless request headers get a 431."""
 
@@ -21,7 +21,10 @@ import uvicorn
 from uvicorn.importer import import_from_string
 
 from app import cli
-from app.nodelay import MAX_HEADER_BYTES, SPEC, GuardedProtocol, NoDelayH11Protocol, NoDelayHttpToolsProtocol
+from app.protocol import SPEC, GuardedProtocol
+from app.protocol.guards import GuardedH11Protocol as NoDelayH11Protocol
+from app.protocol.guards import GuardedHttpToolsProtocol as NoDelayHttpToolsProtocol
+from app.protocol.header_cap import MAX_HEADER_BYTES
 
 ROOT = Path(__file__).resolve().parents[2]
 
