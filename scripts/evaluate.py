@@ -28,17 +28,15 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from model import data, load  # noqa: E402
-from model.metrics import (  # noqa: E402
+from model import data, load
+from model.metrics import (
     accuracy,
     classification_report,
     confusion_matrix,
     format_confusion_matrix,
 )
-from model.second_look import look_again  # noqa: E402
-from scripts import drawn_report, drawn_sets  # noqa: E402
+from model.second_look import look_again
+from scripts import drawn_report, drawn_sets
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

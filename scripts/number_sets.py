@@ -18,17 +18,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from model import data, load  # noqa: E402
-from model.inference import InferenceNetwork  # noqa: E402
-from scripts import drawn_sets  # noqa: E402
-from scripts.components_splitter import read_by_components  # noqa: E402
-from scripts.drawn_report import numbers_by_kind, read_as_number  # noqa: E402
+from model import data, load
+from model.inference import InferenceNetwork
+from scripts import drawn_sets
+from scripts.components_splitter import read_by_components
+from scripts.drawn_report import numbers_by_kind, read_as_number
 
 TUNING = ((2027, 500), (99, 400), (5, 400), (11, 400), (12, 400))  # evaluate.py's 500, and the reader's tuning sets
 FRESH = ((31, 400), (32, 400), (33, 400))  # used to choose nothing
