@@ -177,12 +177,21 @@ def _same(shown: Any, got: Any) -> bool:
         return shown.keys() == got.keys() and all(_same(shown[k], got[k]) for k in shown)
     if isinstance(shown, list) and isinstance(got, list):
         return len(shown) == len(got) and all(_same(a, b) for a, b in zip(shown, got, strict=True))
-    if isinstance(shown, str) and isinstance(got, str) and shown.startswith(PNG_URL) and got.startswith(PNG_URL):
-        import numpy as np
-
-        a, b = _png_pixels(shown), _png_pixels(got)
-        return bool(a.shape == b.shape and np.array_equal(a, b))
+    if _both_pngs(shown, got):
+        return _same_pixels(shown, got)
     return bool(shown == got)
+
+
+def _both_pngs(shown: Any, got: Any) -> bool:
+    return isinstance(shown, str) and isinstance(got, str) and shown.startswith(PNG_URL) and got.startswith(PNG_URL)
+
+
+def _same_pixels(shown: str, got: str) -> bool:
+    """Two PNG data URLs of the same pixels (different zlib builds compress them differently)."""
+    import numpy as np
+
+    a, b = _png_pixels(shown), _png_pixels(got)
+    return bool(a.shape == b.shape and np.array_equal(a, b))
 
 
 def _line_matches(shown: str, got: str) -> bool:
