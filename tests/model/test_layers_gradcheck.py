@@ -142,11 +142,27 @@ def test_softmax_cross_entropy_with_soft_labels(smoothing: float) -> None:
     assert loss.forward(logits, one_hot) == pytest.approx(loss.forward(logits, labels))
 
 
-# The layers checked above, by class name. A new layer file in model/layers/ is registered by itself
-# (model.layers.LAYERS); this test asks for its gradient check here.
+# The layers checked above, by class name. A new layer in model/layers/ must be added to
+# model.layers.LAYERS (the next test finds it if not), and this test asks for its gradient check here.
 CHECKED = {"Conv2d", "MaxPool2d", "ReLU", "BatchNormalization", "Linear", "Flatten", "Dropout",
            "SoftmaxWithCrossEntropyLoss"}
 
 
 def test_every_layer_has_a_gradient_check() -> None:
     assert set(LAYERS) == CHECKED, f"layers without a gradient check here: {sorted(set(LAYERS) - CHECKED)}"
+
+
+def test_every_layer_class_in_the_package_is_registered() -> None:
+    import importlib
+    import pkgutil
+
+    import model.layers as package
+    from model.module import Module
+
+    defined = {
+        value.__name__
+        for info in pkgutil.iter_modules(package.__path__)
+        for value in vars(importlib.import_module(f"model.layers.{info.name}")).values()
+        if isinstance(value, type) and issubclass(value, Module) and value.__module__ == f"model.layers.{info.name}"
+    }
+    assert defined == set(LAYERS)
