@@ -167,6 +167,25 @@ class Program:
         buffers = self.workspace(len(x))
         first = buffers[0]["in"]
         np.copyto(first, x.transpose(0, 2, 3, 1) if x.shape[1] > 1 else x.reshape(first.shape))
+        self._run(buffers, out, observe)
+
+    def from_pixels(self, images: np.ndarray, mean: float, std: float) -> np.ndarray:
+        """uint8 one-channel pixels, ``(N, H, W)`` or ``(N, 1, H, W)`` with ``N <= CHUNK`` -> ``(N, K)``
+        logits. The pixels are standardised straight into the first step's input buffer with
+        ``to_network_input``'s arithmetic, operation for operation (so the same float32 values),
+        which saves its temporary arrays and a copy: ``predict``'s path for the service's digits."""
+        n = len(images)
+        buffers = self.workspace(n)
+        first = buffers[0]["in"]
+        np.multiply(images.reshape(first.shape), np.float32(1 / 255), out=first)
+        np.subtract(first, np.float32(mean), out=first)
+        np.multiply(first, np.float32(1 / std), out=first)
+        out = np.empty(self.steps[-1].out_shape(n), np.float32)
+        self._run(buffers, out)
+        return out
+
+    def _run(self, buffers: list[Buffers], out: np.ndarray, observe: Observer | None = None) -> None:
+        """Every step, from the first step's filled input buffer into ``out``."""
         last = len(self.steps) - 1
         for i, step in enumerate(self.steps):
             dst = out if i == last else buffers[i + 1]["in"]
