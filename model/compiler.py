@@ -24,6 +24,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -134,6 +135,14 @@ class Program:
     def __init__(self, steps: tuple[Step, ...], input_chw: tuple[int, int, int]) -> None:
         self.steps = steps
         self.input_chw = input_chw
+        self._local = threading.local()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (or deep-copied) without the per-thread buffers, which are made again on use."""
+        return {"steps": self.steps, "input_chw": self.input_chw}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.steps, self.input_chw = state["steps"], state["input_chw"]
         self._local = threading.local()
 
     def workspace(self, n: int) -> list[Buffers]:

@@ -195,3 +195,15 @@ def test_uint8_pixels_are_standardised_straight_into_the_first_buffer() -> None:
         np.testing.assert_array_equal(inference.predict(images), expected)
     np.testing.assert_allclose(inference.predict(pixels[:3]), net.predict(pixels[:3]), atol=1e-5)
     assert inference.predict(pixels[:0]).shape == (0, 10)
+
+
+def test_a_compiled_network_pickles_and_copies_without_its_buffers() -> None:
+    import copy
+    import pickle
+
+    net = randomized([Conv2d(1, 4, 3, padding=1), ReLU(), MaxPool2d(2), *head(4 * 14 * 14)])
+    inference = InferenceNetwork.from_sequential(net)
+    pixels = np.random.default_rng(8).integers(0, 256, (3, 28, 28), dtype=np.uint8)
+    expected = inference.predict(pixels)
+    for other in (pickle.loads(pickle.dumps(inference)), copy.deepcopy(inference)):
+        np.testing.assert_array_equal(other.predict(pixels), expected)
