@@ -15,8 +15,9 @@ here changes the training path: the steps hold read-only copies derived from the
 
 :class:`Program` runs the steps over per-thread buffers (``threading.local``), one set per batch size
 (the most recent sizes are kept, within a byte budget), so calls of the same size allocate nothing but
-the logits they return. Large batches run in chunks of at most :data:`CHUNK` digits, which keeps the buffers small
-enough to stay in cache.
+the logits they return. Large batches run in chunks of at most :data:`CHUNK` digits (the service's
+largest batch): that bounds the buffers' memory. It is not for the cache: smaller chunks measured
+slower, the larger matrix products being worth more than the locality.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -136,6 +138,14 @@ class Program:
         self.input_chw = input_chw
         self._local = threading.local()
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (or deep-copied) without the per-thread buffers, which are made again on use."""
+        return {"steps": self.steps, "input_chw": self.input_chw}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.steps, self.input_chw = state["steps"], state["input_chw"]
+        self._local = threading.local()
+
     def workspace(self, n: int) -> list[Buffers]:
         """This thread's buffers for a batch of ``n``, made on first use. The least recently used sizes
         are dropped beyond :data:`KEPT_SIZES` sizes or :data:`KEPT_BYTES` bytes (a batch of 64 needs
@@ -167,6 +177,25 @@ class Program:
         buffers = self.workspace(len(x))
         first = buffers[0]["in"]
         np.copyto(first, x.transpose(0, 2, 3, 1) if x.shape[1] > 1 else x.reshape(first.shape))
+        self._run(buffers, out, observe)
+
+    def from_pixels(self, images: np.ndarray, mean: float, std: float) -> np.ndarray:
+        """uint8 one-channel pixels, ``(N, H, W)`` or ``(N, 1, H, W)`` with ``N <= CHUNK`` -> ``(N, K)``
+        logits. The pixels are standardised straight into the first step's input buffer with
+        ``to_network_input``'s arithmetic, operation for operation (so the same float32 values),
+        which saves its temporary arrays and a copy: ``predict``'s path for the service's digits."""
+        n = len(images)
+        buffers = self.workspace(n)
+        first = buffers[0]["in"]
+        np.multiply(images.reshape(first.shape), np.float32(1 / 255), out=first)
+        np.subtract(first, np.float32(mean), out=first)
+        np.multiply(first, np.float32(1 / std), out=first)
+        out = np.empty(self.steps[-1].out_shape(n), np.float32)
+        self._run(buffers, out)
+        return out
+
+    def _run(self, buffers: list[Buffers], out: np.ndarray, observe: Observer | None = None) -> None:
+        """Every step, from the first step's filled input buffer into ``out``."""
         last = len(self.steps) - 1
         for i, step in enumerate(self.steps):
             dst = out if i == last else buffers[i + 1]["in"]

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .calibration import split_refusal
-from .compiler import Program, compile_program
+from .compiler import CHUNK, Program, compile_program
 from .layers.activation import ReLUOp
 from .layers.batchnorm import AffineOp
 from .layers.conv import ConvOp
@@ -156,6 +156,9 @@ class InferenceNetwork:
         """``(N, 28, 28)`` uint8 pixels (white ink on black) or float32 in ``[0, 1]``, or the same with
         a channel axis -> ``(N, K)`` float32 calibrated probabilities (rows sum to 1; K = 11 when the
         last output is "not a digit", see :meth:`classify`)."""
+        program = self.program
+        if program is not None and self._fits_pixels(images):
+            return self._calibrated(program.from_pixels(images, self.mean, self.std))
         x = to_network_input(images, self.mean, self.std)
         if x.shape[2:] != (INPUT_SIZE, INPUT_SIZE):
             raise ValueError(f"expected {INPUT_SIZE}x{INPUT_SIZE} digits, got images of shape {np.shape(images)}")
@@ -165,11 +168,28 @@ class InferenceNetwork:
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def _probabilities(self, x: np.ndarray) -> np.ndarray:
-        """Network input -> float32 calibrated probabilities: softmax of ``logits * float32(1 / T)``
-        (scaled in place: the logits are a new array)."""
-        logits = self.logits(x)
+        """Network input -> float32 calibrated probabilities."""
+        return self._calibrated(self.logits(x))
+
+    def _calibrated(self, logits: np.ndarray) -> np.ndarray:
+        """Softmax of ``logits * float32(1 / T)``, scaled in place (``logits`` is a new array)."""
         logits *= np.float32(1 / self.temperature)
         return softmax(logits).astype(np.float32, copy=False)
+
+    def _fits_pixels(self, images: np.ndarray) -> bool:
+        """Whether ``images`` can take :meth:`Program.from_pixels`: uint8 one-channel 28x28 digits, at
+        most one chunk of them, for a program over one-channel input."""
+        shape = np.shape(images)
+        one_channel = len(shape) == 3 or (len(shape) == 4 and shape[1] == 1)
+        return (
+            self.program is not None
+            and isinstance(images, np.ndarray)
+            and images.dtype == np.uint8
+            and one_channel
+            and shape[-2:] == (INPUT_SIZE, INPUT_SIZE)
+            and 0 < shape[0] <= CHUNK
+            and self.program.input_chw[0] == 1
+        )
 
     def classify(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Images as for :meth:`predict` -> ``(N, 10)`` digit probabilities (the closest guess) and

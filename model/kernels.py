@@ -10,8 +10,9 @@ ReLU. Steps compute the same maths as the training layers (``conv2d_forward``, `
 - each step owns its input buffer and exposes it (:meth:`Step.input_view`); the step before writes its
   result straight into it, so a convolution's padding border is zeroed once, when the buffer is made,
   and the pooled, rectified result of one layer lands in the interior of the next layer's padded input;
-- buffers belong to a :class:`Workspace` made once per batch size and thread (see
-  :mod:`model.compiler`); steps hold only read-only weights, so one compiled network serves many threads.
+- buffers, and the strided views into them, are made once per batch size and thread
+  (``Program.workspace`` in :mod:`model.compiler`); steps hold only read-only weights, so one compiled
+  network serves many threads. (The Winograd convolution step is in :mod:`model.winograd`.)
 
 Shapes: ``N`` batch, ``H, W`` input height and width, ``C`` input channels, ``F`` output channels (or
 features), ``OH, OW`` the convolution's output, ``PH, PW`` after pooling.

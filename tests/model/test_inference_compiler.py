@@ -180,3 +180,30 @@ def test_kept_buffers_stay_within_the_byte_budget(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(model.compiler, "KEPT_BYTES", 1)  # smaller than any workspace: only the newest stays
     two = program.workspace(2)
     assert program.workspace(2) is two and program.workspace(1) is not one
+
+
+def test_uint8_pixels_are_standardised_straight_into_the_first_buffer() -> None:
+    # predict's path for uint8 digits: to_network_input's arithmetic in place, the same float32 values.
+    from model import architectures
+    from model.normalize import to_network_input
+
+    net = randomized(list(architectures.build("default", 11).layers))
+    inference = InferenceNetwork.from_sequential(net.eval())
+    pixels = np.random.default_rng(7).integers(0, 256, (CHUNK + 1, 28, 28), dtype=np.uint8)
+    for images in (pixels[:1], pixels[:7, None], pixels[:CHUNK], pixels):  # the last: over one chunk
+        expected = inference._calibrated(inference.logits(to_network_input(images)))
+        np.testing.assert_array_equal(inference.predict(images), expected)
+    np.testing.assert_allclose(inference.predict(pixels[:3]), net.predict(pixels[:3]), atol=1e-5)
+    assert inference.predict(pixels[:0]).shape == (0, 10)
+
+
+def test_a_compiled_network_pickles_and_copies_without_its_buffers() -> None:
+    import copy
+    import pickle
+
+    net = randomized([Conv2d(1, 4, 3, padding=1), ReLU(), MaxPool2d(2), *head(4 * 14 * 14)])
+    inference = InferenceNetwork.from_sequential(net)
+    pixels = np.random.default_rng(8).integers(0, 256, (3, 28, 28), dtype=np.uint8)
+    expected = inference.predict(pixels)
+    for other in (pickle.loads(pickle.dumps(inference)), copy.deepcopy(inference)):
+        np.testing.assert_array_equal(other.predict(pixels), expected)
