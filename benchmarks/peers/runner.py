@@ -11,9 +11,8 @@
   and a few requests; RSS before and after ``--rss-requests`` more requests (28x28 PNGs, multipart, at
   16 connections) at the end: flat or not;
 - open loop (``--open-loop``, default ours and fastapi-ort): a fixed ``--open-loop-rate`` of 28x28 PNGs
-  (multipart) for
-  ``--open-loop-seconds`` after a 1 s warm-up, from a Python generator on CPU 1 over keep-alive
-  connections (Debian has no wrk2), latency counted from each request's scheduled send time (no
+  (multipart) for ``--open-loop-seconds`` after a 1 s warm-up, from a Python generator on CPU 1 over
+  keep-alive connections (Debian has no wrk2), latency counted from each request's scheduled send time (no
   coordinated omission); p50, p99, max, errors, and the generator's own send lag.
 """
 
@@ -34,7 +33,7 @@ from benchmarks.peers.processes import Running, memory_mib, start, stop, tree
 from benchmarks.peers.report import Rounds, median
 from benchmarks.peers.servers import SERVERS, takes_raw_body
 
-WARM_REQUESTS = 10  # requests of each payload before the idle memory is read
+WARM_REQUESTS = 10  # requests of each case before the idle memory is read
 LONGEST_RUN = 600  # seconds of one wrk run of the RSS check
 
 
