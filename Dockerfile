@@ -4,26 +4,18 @@
 #   docker run --rm -p 8000:8000 numpy-digits                      # one uvicorn worker
 #   docker run --rm -p 8000:8000 -e WEB_CONCURRENCY=2 numpy-digits # two worker processes
 #
-# Settings are the app's DIGITS_* environment variables (see app/settings.py); WEB_CONCURRENCY
+# Settings are the app's DIGITS_* environment variables (python -m app.settings); WEB_CONCURRENCY
 # (worker processes) and FORWARDED_ALLOW_IPS (which proxies may set X-Forwarded-*) are read by uvicorn.
 
-# ---- requirements: [project].dependencies of pyproject.toml, nothing else (no dev/train/bench extras) --
-FROM python:3.12-slim AS requirements
-WORKDIR /src
-COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > requirements.txt
-
-# ---- build stage: a virtualenv holding only the runtime dependencies ---------------------------------
+# ---- build stage: a virtualenv holding only the runtime dependencies, the locked versions ----------------
 FROM python:3.12-slim AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
-# COPY is cached by content: edits to pyproject.toml that leave the dependency list alone (tool settings,
-# extras) keep the slow install layer below cached.
-COPY --from=requirements /src/requirements.txt ./
+# requirements.lock is [project].dependencies of pyproject.toml, pinned (the same set CI tests with).
+COPY requirements.lock ./
 RUN python -m venv /opt/venv \
- && /opt/venv/bin/python -m pip install --no-cache-dir -r requirements.txt \
+ && /opt/venv/bin/python -m pip install --no-cache-dir -r requirements.lock \
  && /opt/venv/bin/python -m pip uninstall -y pip \
  && find /opt/venv -depth -type d -name tests -path '*/site-packages/numpy/*' -exec rm -rf {} +
 
