@@ -14,8 +14,8 @@ from typing import Final
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import CorruptImageError, ImageTooLargeError, UnsupportedImageError
-from .structure import check_structure
+from .errors import CorruptImageError, ImageError, ImageTooLargeError, UnsupportedImageError
+from .structure import check_exif, check_structure
 
 # The accepted image formats, the one list: Pillow's name -> (the name people know, its media types).
 IMAGE_FORMATS: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
@@ -155,7 +155,10 @@ def load_pixels(im: Image.Image) -> Image.Image:
             im.draft(im.mode, draft)
         im.load()
         if "exif" in im.info or im.format == "TIFF":
+            check_exif(im.info.get("exif"))  # read after the header for a PNG's eXIf after its data
             ImageOps.exif_transpose(im, in_place=True)
+    except ImageError:
+        raise
     except Exception as exc:  # truncated data, broken streams, bad EXIF... all from untrusted bytes
         raise CorruptImageError(f"truncated or corrupt {im.format} image: {exc}") from exc
     factor = max(im.size) // WORKING_SIDE

@@ -100,7 +100,7 @@ class _Grid:
         w, h = (self.hi - self.lo + 1).T
         count = w * h
         owner = np.repeat(np.arange(len(box)), count)
-        k = _counting(count)
+        k = counting(count)
         key = (self.lo[owner, 1] + k // w[owner]) * self.cols + self.lo[owner, 0] + k % w[owner]
         order = np.argsort(key, kind="stable")
         self.members = owner[order]
@@ -113,17 +113,17 @@ class _Grid:
         c1, r1 = np.minimum(self.hi[who, 0] + ring, self.cols - 1), np.minimum(self.hi[who, 1] + ring, self.rows - 1)
         spans = r1 - r0 + 1
         box = np.repeat(who, spans)  # one entry per (box, row of squares)
-        row = np.repeat(r0, spans) + _counting(spans)
+        row = np.repeat(r0, spans) + counting(spans)
         start = self.first[row * self.cols + np.repeat(c0, spans)]
         count = self.first[row * self.cols + np.repeat(c1, spans) + 1] - start
         i = np.repeat(box, count)
-        j = self.members[np.repeat(start, count) + _counting(count)]
+        j = self.members[np.repeat(start, count) + counting(count)]
         keys = np.unique(i * len(self.lo) + j)
         i, j = keys // len(self.lo), keys % len(self.lo)
         return i[i != j], j[i != j]
 
 
-def _counting(count: np.ndarray) -> np.ndarray:
+def counting(count: np.ndarray) -> np.ndarray:
     """``0..count[0]-1, 0..count[1]-1, ...`` as one array (``count`` non-negative ints)."""
     out: np.ndarray = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
     return out

@@ -1,8 +1,9 @@
 """A bounded walk over an upload's structure, before Pillow reads its header.
 
-Pillow reads the blocks of a PNG, JPEG or GIF header one by one in Python: the chunks of a PNG (all of
-them, its image data included, as it decodes), the markers, fill and stray bytes of a JPEG before its
-first scan, the blocks and sub-blocks of a GIF before its first frame. A file of a few megabytes made
+Pillow reads the blocks of a PNG, JPEG, GIF or TIFF header one by one in Python: the chunks of a PNG
+(all of them, its image data included, as it decodes), the markers, fill and stray bytes of a JPEG
+before its first scan, the blocks and sub-blocks of a GIF before its first frame, the tags of a TIFF's
+first directory, and those of any EXIF data (to find the orientation). A file of a few megabytes made
 of tiny blocks holds hundreds of thousands of them and costs seconds of work. A real image has a few:
 :func:`check_structure` walks the same blocks the same way, in at most a set number of steps, and
 refuses a file that has more before Pillow sees it. The walk stops, and leaves the verdict to Pillow,
@@ -11,7 +12,7 @@ at anything it does not follow (truncated or malformed data, which Pillow refuse
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, Literal
 
 from PIL.JpegImagePlugin import MARKER as JPEG_MARKERS
 
@@ -21,15 +22,17 @@ MAX_PNG_CHUNKS: Final = 1024  # chunks other than image data, before or after it
 MAX_PNG_DATA_CHUNKS: Final = 4096  # image data (IDAT) chunks (8 MB in libpng's 8 KB chunks: 1,024)
 MAX_JPEG_STEPS: Final = 1024  # markers, fill and stray bytes before the first scan (a real JPEG: ~10-20)
 MAX_GIF_STEPS: Final = 4096  # blocks, sub-blocks and stray bytes before the first frame (XMP: ~300)
+MAX_TIFF_TAGS: Final = 256  # entries of a TIFF's first directory, or of EXIF data's (a camera's: ~10-60)
 
 _PNG_SIGNATURE: Final = b"\x89PNG\r\n\x1a\n"
+_TIFF_SIGNATURES: Final = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # classic and BigTIFF
 _JPEG_SCAN: Final = 0xFFDA
 _JPEG_PLAIN: Final = frozenset(m for m, (_, _, handler) in JPEG_MARKERS.items() if handler is None)  # no length
 _TOO_MANY: Final = "{kind} has more than {limit} {what} (a real image has far fewer): re-save it without metadata"
 
 
 def check_structure(data: bytes) -> None:
-    """Raise :class:`UnsupportedImageError` when ``data`` is a PNG, JPEG or GIF with more blocks than
+    """Raise :class:`UnsupportedImageError` when ``data`` is a PNG, JPEG, GIF or TIFF with more blocks than
     Pillow should walk (see the ``MAX_*`` limits); return at once for any other data. The cost is at
     most the limit's number of steps, each a few slice reads."""
     if data.startswith(_PNG_SIGNATURE):
@@ -38,6 +41,35 @@ def check_structure(data: bytes) -> None:
         _jpeg(data)
     elif data[:6] in (b"GIF87a", b"GIF89a") and len(data) >= 13:
         _gif(data)
+    elif data[:4] in _TIFF_SIGNATURES:
+        _tags(data, "TIFF", "tags in its first directory")
+
+
+def check_exif(exif: bytes | None) -> None:
+    """Raise :class:`UnsupportedImageError` when EXIF data (as Pillow keeps it in ``info["exif"]``, with
+    or without its ``Exif\\0\\0`` prefix) has more than ``MAX_TIFF_TAGS`` entries in its first
+    directory: Pillow reads them one by one in Python to find the orientation."""
+    if exif:
+        _tags(exif[6:] if exif.startswith(b"Exif\x00\x00") else exif, "EXIF data", "tags")
+
+
+def tiff_tags(data: bytes) -> int | None:
+    """The number of entries of the first directory of TIFF ``data`` (classic or BigTIFF), None when
+    it cannot be read (Pillow then refuses the file, or ignores the EXIF data, at once)."""
+    order: Literal["little", "big"] = "little" if data[:2] == b"II" else "big"
+    magic = int.from_bytes(data[2:4], order)
+    if data[:2] not in (b"II", b"MM") or magic not in (42, 43):
+        return None
+    offset, size = (int.from_bytes(data[4:8], order), 2) if magic == 42 else (int.from_bytes(data[8:16], order), 8)
+    if offset + size > len(data):
+        return None
+    return int.from_bytes(data[offset : offset + size], order)
+
+
+def _tags(data: bytes, kind: str, what: str) -> None:
+    count = tiff_tags(data)
+    if count is not None and count > MAX_TIFF_TAGS:
+        raise UnsupportedImageError(_TOO_MANY.format(kind=kind, limit=MAX_TIFF_TAGS, what=what))
 
 
 def _png(data: bytes) -> None:

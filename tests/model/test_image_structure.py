@@ -4,6 +4,7 @@ before Pillow walks them one by one; real images, with their metadata, pass."""
 from __future__ import annotations
 
 import io
+import struct
 
 import numpy as np
 import pytest
@@ -12,7 +13,15 @@ from PIL import Image
 from benchmarks.hostile_inputs import _chunk, padded_gif, padded_jpeg, padded_png
 from model.recipe import UnsupportedImageError, preprocess
 from model.recipe.decode import read_header
-from model.recipe.structure import MAX_GIF_STEPS, MAX_JPEG_STEPS, MAX_PNG_CHUNKS, MAX_PNG_DATA_CHUNKS, check_structure
+from model.recipe.structure import (
+    MAX_GIF_STEPS,
+    MAX_JPEG_STEPS,
+    MAX_PNG_CHUNKS,
+    MAX_PNG_DATA_CHUNKS,
+    MAX_TIFF_TAGS,
+    check_structure,
+    tiff_tags,
+)
 from tests.helpers import encode
 
 
@@ -139,3 +148,52 @@ def _png_with_text(im: Image.Image) -> bytes:
     buf = io.BytesIO()
     im.save(buf, "PNG", pnginfo=info)
     return buf.getvalue()
+
+
+def _exif(tags: int, order: str = "II") -> bytes:
+    """TIFF-structured EXIF data whose first directory has ``tags`` private SHORT entries."""
+    e = "<" if order == "II" else ">"
+    entries = b"".join(struct.pack(e + "HHII", 32768 + i, 3, 1, 0) for i in range(tags))
+    magic = b"*\x00" if order == "II" else b"\x00*"
+    return order.encode() + magic + struct.pack(e + "I", 8) + struct.pack(e + "H", tags) + entries + b"\0\0\0\0"
+
+
+def _tiff_with_tags(stroke: np.ndarray, extra: int) -> bytes:
+    """A 28x28 TIFF whose first directory is rewritten with ``extra`` private tags after its own."""
+    data = encode(stroke, "TIFF")
+    first = struct.unpack_from("<I", data, 4)[0]
+    count = struct.unpack_from("<H", data, first)[0]
+    own = [data[first + 2 + 12 * i : first + 14 + 12 * i] for i in range(count)]
+    added = [struct.pack("<HHII", 50000 + i, 3, 1, 0) for i in range(extra)]
+    at = len(data) + len(data) % 2
+    out = bytearray(data + b"\0" * (len(data) % 2))
+    out[4:8] = struct.pack("<I", at)
+    return bytes(out) + struct.pack("<H", count + extra) + b"".join(own + added) + b"\0\0\0\0"
+
+
+def test_tiff_with_many_tags_is_refused(stroke: np.ndarray) -> None:
+    assert preprocess(_tiff_with_tags(stroke, 100)).shape == (28, 28)
+    with pytest.raises(UnsupportedImageError, match=f"TIFF has more than {MAX_TIFF_TAGS} tags"):
+        read_header(_tiff_with_tags(stroke, MAX_TIFF_TAGS))
+
+
+@pytest.mark.parametrize("order", ["II", "MM"])
+def test_exif_with_many_tags_is_refused_wherever_it_is(stroke: np.ndarray, order: str) -> None:
+    png = encode(stroke, "PNG")
+    before, after = png[:33], png[33:]
+    assert preprocess(before + _chunk(b"eXIf", _exif(100, order)) + after).shape == (28, 28)
+    with pytest.raises(UnsupportedImageError, match=f"EXIF data has more than {MAX_TIFF_TAGS} tags"):
+        preprocess(before + _chunk(b"eXIf", _exif(MAX_TIFF_TAGS + 1, order)) + after)
+    end = png.index(b"IEND") - 4  # after the image data: read as the pixels are
+    with pytest.raises(UnsupportedImageError, match="EXIF data"):
+        preprocess(png[:end] + _chunk(b"eXIf", _exif(MAX_TIFF_TAGS + 1, order)) + png[end:])
+    with pytest.raises(UnsupportedImageError, match="EXIF data"):
+        preprocess(encode(stroke, "JPEG", exif=b"Exif\x00\x00" + _exif(MAX_TIFF_TAGS + 1, order)))
+
+
+def test_tiff_tags_reads_classic_and_big_tiff() -> None:
+    assert tiff_tags(_exif(7)) == 7 and tiff_tags(_exif(7, "MM")) == 7
+    big = b"II+\x00" + struct.pack("<HHQ", 8, 0, 16) + struct.pack("<Q", 5000)
+    assert tiff_tags(big) == 5000
+    assert tiff_tags(b"II*\x00" + struct.pack("<I", 999)) is None  # a directory past the end
+    assert tiff_tags(b"not tiff") is None

@@ -46,6 +46,39 @@ def test_components_match_a_flood_fill(density: float) -> None:
     assert len(pairs) == n
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_components_are_numbered_in_raster_order_of_their_first_cell(seed: int) -> None:
+    mask = np.random.default_rng(seed).random((30, 40)) < 0.3
+    labels, n = label_components(mask)
+    flat = labels.ravel()
+    first = [int(flat[i]) for i in np.flatnonzero(flat)]
+    assert list(dict.fromkeys(first)) == list(range(1, n + 1))
+
+
+@pytest.mark.parametrize(
+    ("mask", "expected"),
+    [
+        (np.indices((64, 64)).sum(axis=0) % 2 == 0, 1),  # a checkerboard: one run per two cells, all joined
+        (np.kron(np.ones((32, 32), bool), np.array([[1, 0], [0, 0]], bool)), 32 * 32),  # dots every 2 cells
+    ],
+)
+def test_components_of_patterns(mask: np.ndarray, expected: int) -> None:
+    labels, n = label_components(mask)
+    assert n == expected and ((labels > 0) == mask).all()
+
+
+def test_a_serpentine_is_one_component() -> None:
+    """One stroke winding over the whole grid: joined through hundreds of runs, end to end."""
+    mask = np.zeros((64, 64), bool)
+    mask[:, ::4] = True
+    mask[0, 1::8] = mask[0, 2::8] = mask[0, 3::8] = True  # joined at the top...
+    mask[63, 5::8] = mask[63, 6::8] = mask[63, 7::8] = True  # ...and the bottom, in turn
+    mask[63, 61:] = False
+    assert label_components(mask)[1] == 1
+    ref_n, _ = _flood_fill_count(mask)
+    assert ref_n == 1
+
+
 def test_diagonal_pixels_are_connected() -> None:
     mask = np.eye(6, dtype=bool)
     assert label_components(mask)[1] == 1
