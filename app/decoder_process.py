@@ -113,9 +113,13 @@ class DecoderProcess:
             return result
         raise value
 
+    def warm(self) -> None:
+        """Start a child now if none is running: a costly upload then never waits for a child to import
+        NumPy and Pillow (at start-up, and after a child was stopped)."""
+        self._connection()
+
     def _connection(self) -> Connection:
-        """The live child's pipe, starting a child if there is none (importing NumPy and Pillow costs
-        CPU time: a server that never gets a costly upload never pays for it)."""
+        """The live child's pipe, starting a child if there is none."""
         if self._process is not None and not self._process.is_alive():
             self.stop()
         if self._process is None or self._conn is None:

@@ -149,15 +149,9 @@ class Scheduler:
             tasks = [Task(p, account, loop.create_future(), loop) for p in programs]
             for task in tasks:
                 self._runnable.push(account, task)
-                task.future.add_done_callback(self._wake)
             self.pending += len(tasks)
             self._lock.notify_all()
         return [task.future for task in tasks]
-
-    def _wake(self, _: object = None) -> None:
-        """Wake the threads (a future was cancelled: a costly job may have to be stopped)."""
-        with self._lock:
-            self._lock.notify_all()
 
     # ---- the predictor thread --------------------------------------------------------------------
 
@@ -311,6 +305,8 @@ class Scheduler:
             self.decoder.close()
 
     def _next_costly(self) -> tuple[Task, Decode[Any]] | None:
+        """The next costly job in fair order (None once closed and answered), a child started first."""
+        self.decoder.warm()
         with self._lock:
             while not len(self._costly):
                 if self._closed and self.pending == 0:

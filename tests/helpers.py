@@ -166,8 +166,11 @@ def crash_the_process(data: bytes) -> None:
     ctypes.string_at(0)
 
 
-def sleep_then_len(data: bytes, seconds: float) -> int:
-    """A decoder job that takes ``seconds``; for the decoder process."""
+def sleep_then_len(data: bytes, seconds: float, started: str = "") -> int:
+    """A decoder job that takes ``seconds``, creating the file ``started`` first (if given) so a test
+    knows it runs; for the decoder process."""
+    if started:
+        Path(started).touch()
     time.sleep(seconds)
     return len(data)
 

@@ -14,6 +14,7 @@ finer (``segmentation.RECUTS``): a 1 pressed against its neighbour is narrower t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 import numpy as np
 
@@ -25,6 +26,8 @@ from .number_choice import DigitReading, best_spans, better_reading, digit_readi
 from .number_parts import Parts, find_parts, span_images, subset
 from .number_split import uncut_spans, unsettled
 from .number_tuning import TUNING
+
+SPANS_PER_STEP: Final = 16  # candidates drawn between two of the scheduler's turns
 
 
 @dataclass(frozen=True)
@@ -77,19 +80,30 @@ def reading(parts: Parts, threshold: float | None) -> Program[list[DigitReading]
     them: slices of strokes are read only for digits that touch or a stroke read unsurely. A spaced
     4-digit canvas then reads 4 candidates instead of 13."""
     read = uncut_spans(parts) or list(range(len(parts.spans)))
-    images = span_images(parts, read)
-    scores = yield Classify(images)
+    images, scores = yield from _read_spans(parts, read)
     for round_ in range(1, TUNING.max_rounds):
         more = unsettled(parts, read, scores, threshold, everything=round_ == TUNING.max_rounds - 1)
         if not more:
             break
-        more_images = span_images(parts, more)
-        more_scores = yield Classify(more_images)
+        more_images, more_scores = yield from _read_spans(parts, more)
         order = np.argsort(read + more, kind="stable")
         read = sorted(read + more)
         images = np.concatenate([images, more_images])[order]
         scores = np.concatenate([scores, more_scores])[order]
     return (yield from choosing(subset(parts, read, images), threshold, scores))
+
+
+def _read_spans(parts: Parts, spans: list[int]) -> Program[tuple[np.ndarray, np.ndarray]]:
+    """The spans numbered in ``spans`` drawn and read, ``SPANS_PER_STEP`` at a time: each step's work
+    is bounded, so a drawing of many candidates never holds the scheduler for long. Returns their
+    ``(len(spans), 28, 28)`` images and ``(len(spans), K)`` scores."""
+    images: list[np.ndarray] = []
+    scores: list[np.ndarray] = []
+    for k in range(0, len(spans), SPANS_PER_STEP):
+        chunk = span_images(parts, spans[k : k + SPANS_PER_STEP])
+        images.append(chunk)
+        scores.append((yield Classify(chunk)))
+    return np.concatenate(images), np.concatenate(scores)
 
 
 def choosing(parts: Parts, threshold: float | None, scores: np.ndarray) -> Program[list[DigitReading]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -165,13 +166,14 @@ def test_a_decoder_crash_is_that_uploads_error_and_the_next_upload_gets_a_fresh_
 
 
 def test_a_costly_job_whose_request_is_gone_is_stopped_and_the_next_one_is_served(
-    scheduler: Scheduler,
+    scheduler: Scheduler, tmp_path: Path
 ) -> None:
     big = b"\0" * (COSTLY_BYTES + 1)
+    started = tmp_path / "started"
 
     async def main() -> Any:
-        (slow,) = scheduler.submit([decoded(sleep_then_len, big, 60.0)])
-        while scheduler.decoder.pid is None:  # the job has reached the child
+        (slow,) = scheduler.submit([decoded(sleep_then_len, big, 60.0, str(started))])
+        while not started.exists():  # the job runs in the child
             await asyncio.sleep(0.01)
         slow.cancel()  # the client went away, or its deadline passed
         (next_job,) = scheduler.submit([decoded(len, big)])
