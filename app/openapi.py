@@ -68,6 +68,7 @@ ERROR_MEANINGS = {
     415: "Content-Type not accepted.",
     422: "Not an image in an accepted format, corrupt or truncated, invalid base64, JSON of the wrong "
     "shape, or no digit found.",
+    501: "The loaded model cannot explain its readings (not the library's own network).",
     503: "The model is not loaded yet.",
 }
 

@@ -49,6 +49,7 @@ import numpy as np
 from PIL import Image
 
 from model.calibration import split_refusal
+from model.explain import Explanation
 from model.normalize import INPUT_SIZE
 from model.recipe import (
     DEFAULT_MAX_PIXELS,
@@ -64,7 +65,7 @@ from model.recipe import (
 from model.second_look import look_again
 
 from .decoder_process import DecoderProcess
-from .errors import ServiceBusyError
+from .errors import NotExplainableError, ServiceBusyError
 from .settings import Settings
 
 COSTLY_PIXELS: Final = 512 * 1024  # decode cost over this goes to the decoder process
@@ -124,6 +125,7 @@ class _Job:
     seen_png: bytes | None = None
     raw: bool = False  # predict_digits: the outcome is the network's raw (k, K) scores
     call: tuple[Callable[..., Any], tuple[Any, ...]] | None = None  # run_decoder: fn and its extra args
+    explain: tuple[int | None] | None = None  # explain: (target,); the outcome is an Explanation
     outcome: Any = None  # Outcome, raw scores, a call's result, or the Exception of a bug
 
     @property
@@ -328,6 +330,23 @@ class Predictor:
         result: T = await job.future
         return result
 
+    async def explain(self, data: bytes, target: int | None) -> Explanation:
+        """Look inside the network for one encoded image (``target``: the digit to look for, default the
+        digit read): decoded and preprocessed as for :meth:`predict` (the same limits, lanes and fair
+        order), then explained in the predictor thread as a batch of its own. Image problems raise
+        their :class:`~model.recipe.ImageError`; a network without ``explain`` is a 501."""
+        if not callable(getattr(self.net, "explain", None)):
+            raise NotExplainableError(f"the loaded model ({self.version}) cannot explain its readings")
+        job = self._job(data, False)
+        job.explain = (target,)
+        self._queues.put([job])
+        result = await job.future
+        if isinstance(result, Outcome):  # the image could not be read
+            assert result.error is not None
+            raise result.error
+        explanation: Explanation = result
+        return explanation
+
     async def alone(self) -> bool:
         """May the caller do its request's short work on the event loop (the idle lane)? True when the
         predictor thread is idle and no other request reached this point in the same turn of the loop
@@ -456,6 +475,9 @@ class Predictor:
 
     def _infer(self, jobs: list[_Job]) -> None:
         """Classify prepared jobs in one network call (their outcomes are set, not yet settled)."""
+        if any(job.explain is not None for job in jobs):
+            self._explain([job for job in jobs if job.explain is not None])
+            jobs = [job for job in jobs if job.explain is None]
         if not jobs:
             return
         try:
@@ -477,6 +499,15 @@ class Predictor:
                 self.on_batch(start)
         except Exception as exc:  # a bug: these requests get a 500, the thread lives on
             for job in jobs:
+                job.outcome = exc
+
+    def _explain(self, jobs: list[_Job]) -> None:
+        """Explain each prepared ``explain`` job's digit (an :class:`Explanation` as its outcome)."""
+        for job in jobs:
+            assert job.explain is not None
+            try:
+                job.outcome = self.net.explain(job.digits, *job.explain)  # type: ignore[attr-defined]
+            except Exception as exc:  # a bug: this request gets a 500, the thread lives on
                 job.outcome = exc
 
     def _second_look(self, jobs: list[_Job], batch: np.ndarray, scores: np.ndarray) -> np.ndarray:
