@@ -23,9 +23,11 @@ DENSE_COLUMNS: Final = 16  # units per row of a dense layer's map
 
 
 def grid_shape(count: int) -> tuple[int, int]:
-    """``(rows, columns)`` for ``count`` tiles: about twice as wide as tall (a card's shape)."""
-    columns = max(1, math.ceil(math.sqrt(2 * count)))
-    return math.ceil(count / columns), columns
+    """``(rows, columns)`` for ``count`` tiles, every row full: the divisor of ``count`` nearest to
+    ``sqrt(2 * count)`` columns (about twice as wide as tall; 32 -> 4 x 8, 64 -> 8 x 8)."""
+    divisors = [d for d in range(1, count + 1) if count % d == 0] or [1]
+    columns = min(divisors, key=lambda d: (abs(d - math.sqrt(2 * count)), d))
+    return max(1, count // columns), columns
 
 
 def scaled(values: np.ndarray) -> np.ndarray:
@@ -39,13 +41,12 @@ def scaled(values: np.ndarray) -> np.ndarray:
 
 def tile(values: np.ndarray) -> np.ndarray:
     """One digit's layer output -> a ``(H', W')`` uint8 picture: ``(C, H, W)`` feature maps on a grid,
-    strongest first, each scaled to itself; ``(F,)`` units as one map of ``DENSE_COLUMNS`` columns,
-    strongest first, scaled together."""
+    strongest first, each scaled to itself; ``(F,)`` units as one map of ``DENSE_COLUMNS`` columns, in
+    their order, scaled together."""
     if values.ndim == 1:
-        order = np.argsort(-values, kind="stable")
         rows = math.ceil(len(values) / DENSE_COLUMNS)
         cells = np.zeros(rows * DENSE_COLUMNS, np.float32)
-        cells[: len(values)] = values[order]
+        cells[: len(values)] = values
         picture: np.ndarray = scaled(cells.reshape(1, rows, DENSE_COLUMNS))[0]
         return picture
     c, h, w = values.shape

@@ -61,7 +61,7 @@ class LayerView(BaseModel):
                              "[units] for the dense layer.", examples=[[32, 28, 28]])
     image: str = Field(
         description="Its feature maps side by side as data:image/png;base64,...: strongest channel first, each "
-        "scaled to its own largest value; the dense layer's units as one map, strongest first.",
+        "scaled to its own largest value; the dense layer's units as one map, in their order, 16 to a row.",
         examples=["data:image/png;base64,iVBORw0KGgo..."],
     )
 

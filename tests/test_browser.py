@@ -216,8 +216,7 @@ def test_curl_examples_on_the_page_work(pad, tmp_path, example):
 
     image = Image.new("RGBA", (140, 140), (0, 0, 0, 0))
     ImageDraw.Draw(image).line([(72, 20), (68, 120)], fill=(17, 17, 17, 255), width=12)
-    image.save(tmp_path / "digit.png")
-    image.save(tmp_path / "number.png")
+    image.save(tmp_path / "drawing.png")  # what the page's "Download this drawing" saves
     command = pad.page.locator(f"#{example}").text_content()
     run = subprocess.run(["bash", "-c", command], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
