@@ -6,6 +6,7 @@ Screenshots land in artifacts/screenshots/; look-inside.png there is the README'
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import shutil
@@ -13,7 +14,15 @@ import subprocess
 
 import pytest
 
-from .browser_drawing import DIGITS, NOT_DIGITS, SCREENSHOTS, draw_with_mouse, draw_with_touch, tap_with_touch
+from .browser_drawing import (
+    CONTRAST_JS,
+    DIGITS,
+    NOT_DIGITS,
+    SCREENSHOTS,
+    draw_with_mouse,
+    draw_with_touch,
+    tap_with_touch,
+)
 from .test_browser import PHONE, chromium, pad, phone, server  # noqa: F401  (fixtures)
 
 try:
@@ -59,6 +68,17 @@ def check_pictures(pad) -> None:  # noqa: F811
         expect(img).to_be_visible()
         lit[name] = img.evaluate(BRIGHT_PIXELS)
     assert sum(n > 20 for n in lit.values()) >= 2, f"layer views with pixels: {lit}"
+
+
+def save_readme_picture(png: bytes) -> None:
+    """The README's picture (docs/look-inside.png, copied from artifacts/screenshots/look-inside.png): the
+    draw-pad's cards at 1000 px wide in 256 colours, as docs/draw-pad.png."""
+    from PIL import Image
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shot = Image.open(io.BytesIO(png)).convert("RGB")
+    small = shot.resize((1000, round(shot.height * 1000 / shot.width)), Image.Resampling.LANCZOS)
+    small.quantize(256).save(SCREENSHOTS / "look-inside.png", optimize=True)
 
 
 def test_look_inside_a_seven(pad) -> None:  # noqa: F811
@@ -126,8 +146,7 @@ def test_look_inside_a_number_by_keyboard_with_the_readme_picture(pad) -> None: 
     assert second["x"] > first["x"] + first["width"] / 2, (first, second)  # over the 7 now
     box = pad.box(1).bounding_box()
     assert box["x"] < second["x"] + second["width"] / 2 < box["x"] + box["width"]
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "look-inside.png"), full_page=True)
+    save_readme_picture(page.locator("main").screenshot())
     pad.check_clean()
 
 
@@ -208,4 +227,17 @@ def test_download_this_drawing_makes_the_footer_commands_work(pad, tmp_path) -> 
         answer = json.loads(run.stdout)
         digit = answer["digits"][0] if example == "curl" else answer
         assert digit["digit"] == 3, answer
+    pad.check_clean()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_inside_text_has_sufficient_contrast(pad, scheme) -> None:  # noqa: F811
+    pad.page.emulate_media(color_scheme=scheme)
+    pad.draw("0")
+    expect(pad.prediction).to_have_text("0")
+    open_inside(pad)
+    selectors = ["#inside-toggle", ".inside-status", ".inside-help", ".looked figcaption", ".layer figcaption"]
+    ratios = dict(pad.page.evaluate(CONTRAST_JS, selectors))
+    low = {sel: round(r, 2) for sel, r in ratios.items() if r < 4.5}
+    assert low == {}, f"contrast below 4.5:1 in {scheme} mode: {low}"
     pad.check_clean()
