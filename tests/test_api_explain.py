@@ -59,6 +59,15 @@ def test_the_three_ways_and_the_same_reading_as_predict(client: TestClient) -> N
         assert body["target"] == body["digit"]
 
 
+def test_a_large_photo_goes_through_the_decoder_process(client: TestClient) -> None:  # noqa: F811
+    """Over a megapixel: decoded in the predictor's decoder process, like /predict's costly images."""
+    ink = pen_redraw(sample_digits()[0][1], (1200, 1000), (200.0, 100.0, 800.0), 60.0)
+    data = cv.encode(cv.compose(ink, cv.STYLES[0]), "JPEG")
+    predicted, explained = raw(client, data, "image/jpeg").json(), raw(client, data, "image/jpeg", "/explain").json()
+    assert explained["digit"] == predicted["digit"] == 2
+    assert np.abs(np.subtract(explained["probabilities"], predicted["probabilities"])).max() <= 1e-4
+
+
 def test_what_the_network_saw_and_where_it_looked(client: TestClient) -> None:  # noqa: F811
     digit = sample_digits()[0][0]
     body = raw(client, png(digit), url="/explain").json()
