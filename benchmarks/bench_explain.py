@@ -29,7 +29,7 @@ from app.settings import configure_blas_threads  # noqa: E402
 
 configure_blas_threads()  # as the service: before NumPy does any work
 
-from model import load  # noqa: E402
+from model import keep_freed_memory, load  # noqa: E402
 from model.generators import canvas as cv  # noqa: E402
 from model.generators.pen import pen_redraw  # noqa: E402
 from model.recipe import preprocess  # noqa: E402
@@ -97,7 +97,9 @@ def server_times(data: bytes, runs: int, port: int, server_cpu: int | None) -> d
 
 
 def in_process(data: bytes, runs: int) -> dict[str, list[float]]:
-    """The network's reading and the explainer's work on the preprocessed digit, in ms."""
+    """The network's reading and the explainer's work on the preprocessed digit, in ms (freed memory kept
+    for reuse, as the service keeps it)."""
+    keep_freed_memory()
     net = load()
     digit = preprocess(data)[None]
     work = {"classify": lambda: net.classify(digit), "explain": lambda: net.explain(digit)}
