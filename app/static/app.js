@@ -351,7 +351,7 @@
     const n = reading.digits.length;
     return {
       key: String(i), digit: d.digit, refused: isRefused(d), box: d.box.map(Number),
-      width: reading.width, height: reading.height, image: digitImage(d.box.map(Number)),
+      width: reading.width, height: reading.height, image: () => digitImage(d.box.map(Number)),
       where: n > 1 ? `Digit ${i + 1} of ${n}` : "The drawing",
     };
   }

@@ -4,7 +4,8 @@
 
 window.LookInside = (options) => {
   const ENDPOINT = "/explain";
-  const { digit: chosenDigit, bars, surface } = options; // chosenDigit(): what to explain, or null
+  // chosenDigit(): the digit to explain ({ key, digit, refused, box, width, height, where, image() }) or null
+  const { digit: chosenDigit, bars, surface } = options;
   const $ = (id) => document.getElementById(id);
   const ui = {
     toggle: $("inside-toggle"), section: $("inside"), status: $("inside-status"), heatmap: $("heatmap"),
@@ -46,7 +47,7 @@ window.LookInside = (options) => {
       const res = await fetch(ENDPOINT + query, {
         method: "POST",
         headers: { "Content-Type": "application/json", Accept: "application/json" },
-        body: JSON.stringify({ image: d.image }),
+        body: JSON.stringify({ image: d.image() }), // the drawing is cut out only when it is sent
       });
       const body = await res.json().catch(() => null);
       if (id !== seq || !open) return;
