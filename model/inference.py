@@ -159,10 +159,11 @@ class InferenceNetwork:
         probs = look_again(self.predict, images, self.predict(images))
         return split_refusal(probs, self.reject_threshold)
 
-    def explain(self, images: np.ndarray, target: int | None = None) -> Explanation:
+    def explain(self, images: np.ndarray, target: int | np.ndarray | None = None) -> Explanation:
         """Look inside: images as for :meth:`predict` -> each layer's output and where the network looked
-        for ``target`` (default: the digit read); see :mod:`model.explain`. Its probabilities are
-        :meth:`predict`'s and :meth:`classify`'s, computed again on the unfolded layers."""
+        for ``target`` (one digit for all, or ``(N,)``; default: each digit read); see :mod:`model.explain`.
+        Its probabilities are :meth:`predict`'s and :meth:`classify`'s, computed again on the unfolded
+        layers."""
         if self.explainer is None:
             raise ValueError("this network was not built from a Sequential: nothing to explain with")
         return self.explainer.explain(images, target)
