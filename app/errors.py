@@ -46,6 +46,12 @@ class UnprocessableError(ApiError):
     status_code = 422
 
 
+class NotExplainableError(ApiError):
+    """The loaded model has no way to explain its readings (a network other than the library's own)."""
+
+    status_code = 501
+
+
 class NotReadyError(ApiError):
     status_code = 503
 

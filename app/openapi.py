@@ -75,6 +75,7 @@ ERROR_MEANINGS = {
     431: f"Request line and headers over {MAX_HEADER_BYTES} bytes.",
     499: "The client disconnected before the answer: counted in the metrics, never sent.",
     500: "A bug in the service, not in the request.",
+    501: "The loaded model cannot explain its readings (not the library's own network).",
     503: "Not ready yet (the model is loading), or busy: too many open connections (DIGITS_MAX_CONNECTIONS) "
     "or bodies in memory (DIGITS_MAX_BUFFERED_BYTES); retry after Retry-After.",
     504: "No answer within DIGITS_REQUEST_TIMEOUT seconds.",

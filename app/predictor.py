@@ -1,7 +1,8 @@
 """What the routes call: each kind of request as one reading program, run by the scheduler.
 
 ``/predict`` and every image of ``/predict/batch`` are :func:`~model.recipe.digit_reader.read_digit`,
-``/predict/number`` is :func:`~model.recipe.number_reader.read_number`: the same programs the scripts
+``/predict/number`` is :func:`~model.recipe.number_reader.read_number`, and ``/explain`` is
+:func:`~model.recipe.digit_reader.explain_digit`: the same programs the scripts
 run with :func:`model.steps.run`, so the service and the evaluation read alike. The scheduler
 (:mod:`app.scheduler`) runs them off the event loop, fairly, with their digits batched.
 """
@@ -11,9 +12,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 
-from model.recipe.digit_reader import Reading, read_digit
+from model.explain import Explanation
+from model.recipe.digit_reader import Reading, explain_digit, read_digit
 from model.recipe.number_reader import NumberReading, read_number
 
+from .errors import NotExplainableError
 from .scheduler import MAX_PENDING, Network, Scheduler
 
 __all__ = ["Network", "Predictor"]
@@ -88,6 +91,17 @@ class Predictor:
                 raise result  # cancellation and the like are not per-image problems
             out.append(result)
         return out
+
+    async def explain(self, data: bytes, target: int | None) -> Explanation:
+        """Look inside the network for one encoded image (``target``: the digit to look for; default the
+        digit read): read as for :meth:`predict`, by the same scheduler and limits, then explained in
+        the predictor thread. A network without ``explain`` is a 501."""
+        explain = getattr(self.net, "explain", None)
+        if not callable(explain):
+            raise NotExplainableError(f"the loaded model ({self.version}) cannot explain its readings")
+        (future,) = self.scheduler.submit([explain_digit(data, explain, target, self.max_pixels)])
+        explanation: Explanation = await future
+        return explanation
 
     async def read_number(self, data: bytes) -> NumberReading:
         """The digits of a number written left to right in one encoded image."""

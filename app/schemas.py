@@ -54,6 +54,37 @@ class Prediction(BaseModel):
     )
 
 
+class LayerView(BaseModel):
+    """One layer of the network as it saw the digit."""
+
+    name: str = Field(description="conv1, conv2, conv3 (the convolution blocks, after their ReLU) or dense.",
+                      examples=["conv1"])
+    shape: list[int] = Field(description="The layer's output for one digit: [channels, height, width], or "
+                             "[units] for the dense layer.", examples=[[32, 28, 28]])
+    image: str = Field(
+        description="Its feature maps side by side as data:image/png;base64,...: strongest channel first, each "
+        "scaled to its own largest value; the dense layer's units as one map, in their order, 16 to a row.",
+        examples=["data:image/png;base64,iVBORw0KGgo..."],
+    )
+
+
+class Explanation(Prediction):
+    """What the network read in one image (as /predict), what it saw, and where it looked."""
+
+    target: int = Field(ge=0, le=9, description="The digit the heatmap looks for (the ?target= asked, else the "
+                        "digit read).", examples=[7])
+    input: list[list[int]] = Field(
+        min_length=28, max_length=28, description="The 28x28 digit the network saw, rows of pixels 0-255 "
+        "(white ink on black).", examples=[[[0] * 28] * 28],
+    )
+    heatmap: list[list[float]] = Field(
+        min_length=28, max_length=28, description="28x28, non-negative, largest 1: the ink that speaks for the "
+        "target (gradient x input of log p(target), scaled by Grad-CAM of the last convolution block); all 0 "
+        "when nothing does.", examples=[[[0.0] * 28] * 28],
+    )
+    layers: list[LayerView] = Field(description="Each convolution block and the dense layer, in order.")
+
+
 class NumberDigit(BaseModel):
     """One digit of a number, where it was written."""
 

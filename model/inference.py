@@ -22,6 +22,7 @@ import numpy as np
 
 from .calibration import split_refusal
 from .compiler import CHUNK, Program, compile_program
+from .explain import Explainer, Explanation
 from .layers.activation import ReLUOp
 from .layers.batchnorm import AffineOp
 from .layers.conv import ConvOp
@@ -120,6 +121,7 @@ class InferenceNetwork:
     metadata: dict[str, Any] = field(default_factory=dict, compare=False)
     temperature: float = 1.0
     reject_threshold: float | None = None
+    explainer: Explainer | None = field(default=None, compare=False, repr=False)  # for explain()
     program: Program | None = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -140,6 +142,7 @@ class InferenceNetwork:
             meta,
             float(calib.get("temperature", 1.0)),
             None if threshold is None else float(threshold),
+            Explainer.from_sequential(net, meta),
         )
 
     def logits(self, x: np.ndarray) -> np.ndarray:
@@ -197,6 +200,15 @@ class InferenceNetwork:
         (:func:`model.second_look.look_again`), as the service gives them."""
         probs = look_again(self.predict, images, self.predict(images))
         return split_refusal(probs, self.reject_threshold)
+
+    def explain(self, images: np.ndarray, target: int | np.ndarray | None = None) -> Explanation:
+        """Look inside: images as for :meth:`predict` -> each layer's output and where the network looked
+        for ``target`` (one digit for all, or ``(N,)``; default: each digit read); see :mod:`model.explain`.
+        Its probabilities are :meth:`predict`'s and :meth:`classify`'s, computed again on the unfolded
+        layers."""
+        if self.explainer is None:
+            raise ValueError("this network was not built from a Sequential: nothing to explain with")
+        return self.explainer.explain(images, target)
 
     def __repr__(self) -> str:
         names = ", ".join(type(op).__name__ for op in self.ops)

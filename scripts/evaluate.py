@@ -7,6 +7,8 @@
 Writes report.md (accuracy, classification report, confusion matrix), confusion_matrix.png,
 misclassified.png (a gallery of the errors, true -> predicted) and, when matplotlib is installed
 (the ``train`` extra), training_curves.png from the training history in the weights metadata.
+``--heatmaps N`` adds misclassified_heatmaps.png beside it: for each of the N most confident errors,
+where the network looked for the digit it read and for the true digit (``model.explain``).
 ``--via-preprocessing`` also renders every test digit as a PNG and sends it through the service's
 preprocessing, to measure the accuracy of the whole image pipeline.
 
@@ -47,6 +49,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--download", action="store_true", help="fetch the public MNIST copy if none is found")
     p.add_argument("--out", type=Path, default=None, help="report folder (default: reports/<weights name>)")
     p.add_argument("--gallery", type=int, default=100, help="misclassified digits to show")
+    p.add_argument("--heatmaps", type=int, default=0, help="most confident errors to explain with heatmaps (0: none)")
     p.add_argument("--via-preprocessing", action="store_true", help="also measure through the service pipeline")
     p.add_argument("--drawn", type=int, default=2000, help="samples per drawn evaluation set (0: none)")
     p.add_argument("--drawn-seed", type=int, default=2026, help="another seed draws other digits in other styles")
@@ -66,6 +69,32 @@ def gallery(images: np.ndarray, true: np.ndarray, pred: np.ndarray, conf: np.nda
         digit = Image.fromarray(255 - img).resize((28 * scale, 28 * scale), Image.Resampling.NEAREST)
         sheet.paste(digit, (x0 + 4, y0 + 2))
         draw.text((x0 + 4, y0 + 88), f"{true[i]} as {pred[i]} {conf[i]:.0%}", fill=(180, 0, 0))
+    return sheet
+
+
+def heat_overlay(digit: np.ndarray, heat: np.ndarray) -> Image.Image:
+    """A ``(28, 28)`` uint8 digit in grey with a ``(28, 28)`` heatmap in ``[0, 1]`` over it in warm colours
+    (the draw-pad's colours): an RGB image."""
+    grey = (20 + 0.4 * digit.astype(np.float32))[..., None]
+    colour = np.stack([np.full_like(heat, 255), 40 + 200 * heat, 30 * (1 - heat)], axis=-1)
+    alpha = np.sqrt(np.clip(heat, 0, 1))[..., None]
+    return Image.fromarray(np.round(grey * (1 - alpha) + colour * alpha).astype(np.uint8), "RGB")
+
+
+def heatmap_sheet(net: Any, images: np.ndarray, true: np.ndarray, pred: np.ndarray, cols: int = 5) -> Image.Image:
+    """For each ``(28, 28)`` uint8 error, where the network looked for the digit it read, then for the
+    true digit (``net.explain``), each scaled 3x and captioned."""
+    seen, wanted = net.explain(images, target=pred).heatmaps, net.explain(images, target=true).heatmaps
+    cell_w, cell_h, scale = 184, 104, 3
+    rows = max(1, -(-len(images) // cols))
+    sheet = Image.new("RGB", (cols * cell_w, rows * cell_h), "white")
+    draw = ImageDraw.Draw(sheet)
+    for i, img in enumerate(images):
+        x0, y0 = (i % cols) * cell_w, (i // cols) * cell_h
+        for k, heat in enumerate((seen[i], wanted[i])):
+            picture = heat_overlay(img, heat).resize((28 * scale, 28 * scale), Image.Resampling.NEAREST)
+            sheet.paste(picture, (x0 + 4 + k * 88, y0 + 2))
+        draw.text((x0 + 4, y0 + 88), f"looked for {pred[i]} | for {true[i]}", fill=(120, 40, 0))
     return sheet
 
 
@@ -175,6 +204,10 @@ def main(argv: list[str] | None = None) -> int:
     wrong = wrong[np.argsort(-probs[wrong, y_pred[wrong]])][: args.gallery]  # most confident errors first
     confidence = probs[wrong, y_pred[wrong]]
     gallery(mnist.x_test[wrong], y_true[wrong], y_pred[wrong], confidence).save(out / "misclassified.png")
+    explained = wrong[: args.heatmaps]
+    if len(explained):
+        sheet = heatmap_sheet(net, mnist.x_test[explained], y_true[explained], y_pred[explained])
+        sheet.save(out / "misclassified_heatmaps.png")
     confusion_png(cm).save(out / "confusion_matrix.png")
     has_curves = training_curves(net.metadata.get("history", []), out / "training_curves.png")
 
@@ -200,6 +233,11 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "![misclassified](misclassified.png)",
     ]
+    if len(explained):
+        lines += [
+            "", f"Where the network looked in the {len(explained)} most confident errors: for the digit it read "
+            "(left), for the true digit (right).", "", "![heatmaps](misclassified_heatmaps.png)",
+        ]
     if has_curves:
         lines += ["", "## Training curves", "", "![training curves](training_curves.png)"]
     (out / "report.md").write_text("\n".join(lines) + "\n")

@@ -12,10 +12,15 @@ from app.settings import configure_blas_threads
 
 configure_blas_threads()  # before NumPy is imported, as the service does: one BLAS thread (DIGITS_THREADS)
 
+from collections.abc import Iterator  # noqa: E402
+
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from fastapi.testclient import TestClient  # noqa: E402
 
-from tests.helpers import FakeNetwork, png, sample_digits  # noqa: E402
+from app.main import create_app  # noqa: E402
+from app.settings import Settings  # noqa: E402
+from tests.helpers import LIMIT, MAX_BATCH, FakeNetwork, png, sample_digits  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -36,6 +41,21 @@ def seven(digits: tuple[list[bytes], np.ndarray]) -> bytes:
     """The first sample digit, a 7, as a 28x28 PNG."""
     assert digits[1][0] == 7
     return digits[0][0]
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[TestClient]:
+    """The app with default settings, in process, its lifespan run (the shipped weights)."""
+    with TestClient(create_app(Settings())) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def small() -> Iterator[TestClient]:
+    """An app with a small body cap (``LIMIT``), batch cap (``MAX_BATCH``) and pixel limit."""
+    settings = Settings(max_upload_bytes=LIMIT, max_batch=MAX_BATCH, max_image_pixels=300 * 300)
+    with TestClient(create_app(settings)) as c:
+        yield c
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ under tests/data, image encoding, and a real uvicorn on a free port."""
 
 from __future__ import annotations
 
+import base64
 import io
 import os
 import socket
@@ -188,3 +189,28 @@ def write_number(
         ink.paste(Image.fromarray(d).resize((field, field), Image.Resampling.BICUBIC),
                   (20 + int(i * field * (1 + gap) * 0.75), 60))
     return cv.encode(cv.compose(ink, cv.STYLES[style]), "PNG")
+
+
+LIMIT = 64 * 1024  # body cap of the ``small`` app (conftest)
+MAX_BATCH = 3  # and its batch cap
+
+
+def data_url(data: bytes, kind: str = "image/png") -> str:
+    """``data`` as a base64 data URL."""
+    return f"data:{kind};base64,{base64.b64encode(data).decode()}"
+
+
+def raw(client: Any, body: bytes, kind: str = "image/png", url: str = "/predict") -> Any:
+    """POST ``body`` as the raw request body with Content-Type ``kind``."""
+    return client.post(url, content=body, headers={"content-type": kind})
+
+
+def assert_error(response: Any, status: int, *words: str) -> str:
+    """The response is a JSON error with ``status`` whose detail mentions every word (case-insensitive)."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    detail = response.json()["detail"]
+    assert isinstance(detail, str) and detail
+    for word in words:
+        assert word.lower() in detail.lower(), detail
+    return detail

@@ -1,4 +1,5 @@
-// Draw-pad: Pointer Events drawing; live reading of a digit or a whole number through POST /predict/number.
+// Draw-pad: Pointer Events drawing; live reading of a digit or a whole number through POST /predict/number;
+// the chosen digit's inside view through inside.js.
 "use strict";
 
 (() => {
@@ -8,10 +9,12 @@
   const LIVE_DELAY_MS = 150; // at most one live prediction per this interval while drawing
   const TAP_SLOP = 0.01; // a press that moves less than this (canvas heights) is a tap, not a stroke
   const ENDPOINT = "/predict/number?debug=true";
+  const CROP_MARGIN = 2; // export px around a digit's box when it is sent alone to look inside
 
   const canvas = document.querySelector("canvas"); // the page's first canvas is the drawing surface
   const ctx = canvas.getContext("2d");
   const exportCanvas = document.createElement("canvas");
+  const cropCanvas = document.createElement("canvas");
   const $ = (id) => document.getElementById(id);
   const ui = {
     result: $("result"), prediction: $("prediction"), confidence: $("confidence"), status: $("status"),
@@ -220,7 +223,7 @@
     if (!reading) return -1;
     if (selected !== null && selected < reading.digits.length) return selected;
     const refused = reading.digits.findIndex(isRefused);
-    return refused >= 0 ? refused : reading.digits.length - 1; // the digit being written, usually
+    return refused >= 0 ? refused : 0; // a number is read from its first digit
   }
 
   function select(i) {
@@ -253,8 +256,9 @@
     }
   }
 
-  function setBars(probs) {
+  function setBars(probs, refused = false) {
     const top = probs ? probs.indexOf(Math.max(...probs)) : -1;
+    ui.bars.classList.toggle("refused", refused); // a closest guess is not an answer: not in the answer's colour
     [...ui.bars.children].forEach((li, d) => {
       const p = probs ? Math.min(1, Math.max(0, Number(probs[d]) || 0)) : 0;
       li.classList.toggle("top", d === top);
@@ -277,6 +281,7 @@
 
   function showNothing() {
     reading = null;
+    inside.reset();
     setNumber("");
     ui.confidence.textContent = "";
     ui.boxes.replaceChildren();
@@ -334,6 +339,34 @@
     drawBoxes(i);
     buildChips(i);
     showDetail(i);
+    inside.refresh();
+  }
+
+  // ---- Look inside: the chosen digit, cut from the drawing, for inside.js -------------------------
+
+  function chosenDigit() {
+    const i = current();
+    if (i < 0 || !strokes.length) return null;
+    const d = reading.digits[i];
+    const n = reading.digits.length;
+    return {
+      key: String(i), digit: d.digit, refused: isRefused(d), box: d.box.map(Number),
+      width: reading.width, height: reading.height, image: () => digitImage(d.box.map(Number)),
+      where: n > 1 ? `Digit ${i + 1} of ${n}` : "The drawing",
+    };
+  }
+
+  // The drawing inside one digit's box (export pixels, plus CROP_MARGIN), as a PNG data URL.
+  function digitImage([x0, y0, x1, y1]) {
+    exportImage();
+    const left = Math.max(0, Math.floor(x0) - CROP_MARGIN);
+    const top = Math.max(0, Math.floor(y0) - CROP_MARGIN);
+    const w = Math.max(1, Math.min(exportCanvas.width, Math.ceil(x1) + CROP_MARGIN) - left);
+    const h = Math.max(1, Math.min(exportCanvas.height, Math.ceil(y1) + CROP_MARGIN) - top);
+    cropCanvas.width = w;
+    cropCanvas.height = h;
+    cropCanvas.getContext("2d").drawImage(exportCanvas, left, top, w, h, 0, 0, w, h);
+    return cropCanvas.toDataURL("image/png");
   }
 
   function drawBoxes(chosen) {
@@ -405,7 +438,7 @@
     }
     ui.detailTitle.classList.toggle("refused", isRefused(d));
     const probs = Array.isArray(d.probabilities) && d.probabilities.length === 10 ? d.probabilities : null;
-    setBars(probs);
+    setBars(probs, isRefused(d));
     if (typeof d.debug_image === "string" && d.debug_image.startsWith("data:image/")) {
       ui.seen.src = d.debug_image;
       ui.seen.hidden = false;
@@ -420,6 +453,24 @@
     version++;
     canvas.setAttribute("data-drawing-version", String(version));
     ui.hint.classList.toggle("gone", strokes.length > 0);
+    $("download").disabled = strokes.length === 0;
+  }
+
+  // ---- Download this drawing: the PNG the page sends, so the footer's commands work on it ---------
+
+  function downloadDrawing() {
+    if (!strokes.length) return;
+    exportImage();
+    exportCanvas.toBlob((blob) => {
+      if (!blob) return;
+      const link = document.createElement("a");
+      link.href = URL.createObjectURL(blob);
+      link.download = "drawing.png";
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(link.href), 1000);
+    }, "image/png");
   }
 
   function restart() {
@@ -459,13 +510,14 @@
 
   // ---- Wiring --------------------------------------------------------------------------------
 
+  const inside = window.LookInside({ digit: chosenDigit, bars: ui.bars, surface: canvas.parentElement });
   buildBars();
   showBlank();
   ui.curl.textContent =
     `curl -s -X POST '${location.origin}${ENDPOINT}' \\\n` +
     `  -H 'Content-Type: application/json' \\\n` +
-    `  -d "{\\"image\\": \\"data:image/png;base64,$(base64 -w0 number.png)\\"}"`;
-  $("curl-file").textContent = `curl -s -F file=@digit.png '${location.origin}/predict?debug=true'`;
+    `  -d "{\\"image\\": \\"data:image/png;base64,$(base64 -w0 drawing.png)\\"}"`;
+  $("curl-file").textContent = `curl -s -F file=@drawing.png '${location.origin}/predict?debug=true'`;
 
   canvas.addEventListener("pointerdown", onDown);
   canvas.addEventListener("pointermove", onMove);
@@ -475,6 +527,7 @@
   canvas.addEventListener("contextmenu", (e) => e.preventDefault());
   $("clear").addEventListener("click", clear);
   $("undo").addEventListener("click", undo);
+  $("download").addEventListener("click", downloadDrawing);
   document.addEventListener("keydown", onKey);
   new ResizeObserver(resize).observe(canvas);
   window.addEventListener("resize", resize);

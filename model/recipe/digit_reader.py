@@ -7,7 +7,9 @@ look (:func:`model.second_look.look`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -16,6 +18,8 @@ from ..calibration import split_refusal
 from ..steps import Decode, Program
 from .decode import DEFAULT_MAX_PIXELS
 from .fit import preprocess
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -38,3 +42,16 @@ def read_digit(data: bytes, threshold: float | None, max_pixels: int = DEFAULT_M
     scores = yield from second_look.look(digit[None])
     probabilities, is_digit = split_refusal(scores, threshold)
     return Reading(probabilities[0], bool(is_digit[0]), digit)
+
+
+def explain_digit(
+    data: bytes,
+    explain: Callable[[np.ndarray, int | None], T],
+    target: int | None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> Program[T]:
+    """Encoded image bytes -> ``explain(digits, target)`` of the ``(1, 28, 28)`` digit it holds, read
+    through the same recipe as :func:`read_digit` (``explain``: ``InferenceNetwork.explain``, run when
+    the program advances: by the service's scheduler, in its predictor thread)."""
+    digit: np.ndarray = yield Decode(preprocess, data, (max_pixels,))
+    return explain(digit[None], target)

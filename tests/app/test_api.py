@@ -9,7 +9,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx2
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -20,44 +19,7 @@ from app.main import create_app
 from app.schemas import BatchResponse, ModelInfo, Prediction
 from app.settings import Settings
 from model.recipe import preprocess
-from tests.helpers import ROOT, encode, png
-
-LIMIT = 64 * 1024  # body cap of the small-limits app
-MAX_BATCH = 3
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[TestClient]:
-    with TestClient(create_app(Settings())) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def small() -> Iterator[TestClient]:
-    """An app with a small body cap, batch cap and pixel limit."""
-    settings = Settings(max_upload_bytes=LIMIT, max_batch=MAX_BATCH, max_image_pixels=300 * 300)
-    with TestClient(create_app(settings)) as c:
-        yield c
-
-
-def data_url(data: bytes, kind: str = "image/png") -> str:
-    return f"data:{kind};base64,{base64.b64encode(data).decode()}"
-
-
-def raw(client: TestClient, body: bytes, kind: str = "image/png", url: str = "/predict") -> httpx2.Response:
-    return client.post(url, content=body, headers={"content-type": kind})
-
-
-def assert_error(response: object, status: int, *words: str) -> str:
-    """The response is a JSON error with ``status`` whose detail mentions every word (case-insensitive)."""
-    assert response.status_code == status, response.text  # type: ignore[attr-defined]
-    assert response.headers["content-type"].startswith("application/json")  # type: ignore[attr-defined]
-    detail = response.json()["detail"]  # type: ignore[attr-defined]
-    assert isinstance(detail, str) and detail
-    for word in words:
-        assert word.lower() in detail.lower(), detail
-    return detail
-
+from tests.helpers import LIMIT, MAX_BATCH, ROOT, assert_error, data_url, encode, png, raw
 
 # --- POST /predict, three ways ------------------------------------------------------------------
 

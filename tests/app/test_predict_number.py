@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -12,9 +11,7 @@ from fastapi.testclient import TestClient
 from PIL import Image, ImageDraw
 
 import model
-from app.main import create_app
 from app.schemas import NumberResponse
-from app.settings import Settings
 from model.generators import canvas as cv
 from model.generators import negatives as neg
 from model.generators import pen
@@ -24,12 +21,6 @@ from model.steps import run
 from scripts import drawn_sets
 from tests.helpers import encode
 from tests.helpers import write_number as write
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[TestClient]:
-    with TestClient(create_app(Settings())) as c:
-        yield c
 
 
 def post(client: TestClient, data: bytes, **params: str) -> dict:

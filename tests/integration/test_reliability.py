@@ -29,7 +29,6 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from app.main import create_app
 from app.settings import Settings
 from tests.helpers import free_port, sample_digits, stop
 
@@ -88,12 +87,6 @@ def multipart(field: str, images: list[bytes]) -> tuple[bytes, str]:
 
 
 # ---- the cost bound (in process) ---------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[TestClient]:
-    with TestClient(create_app(Settings())) as c:
-        yield c
 
 
 @pytest.mark.parametrize("data", [webp_bomb(4096), png_line(16_777_216)], ids=["webp-4096x4096", "png-1x16M"])
