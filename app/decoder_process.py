@@ -114,9 +114,16 @@ class DecoderProcess:
         raise value
 
     def warm(self) -> None:
-        """Start a child now if none is running: a costly upload then never waits for a child to import
-        NumPy and Pillow (at start-up, and after a child was stopped)."""
-        self._connection()
+        """Start a child now if one ran before and none runs now: after a child was stopped, the next
+        costly upload never waits for a new one to import NumPy and Pillow. (The first child starts with
+        the first costly upload: a server that never gets one never holds a child's memory.) A child
+        that cannot start now is started by the next job instead."""
+        if self._process is not None or self.restarts == 0:
+            return
+        try:
+            self._connection()
+        except Exception:
+            self.stop()
 
     def _connection(self) -> Connection:
         """The live child's pipe, starting a child if there is none."""
@@ -143,9 +150,10 @@ class DecoderProcess:
             self._conn.close()
             self._conn = None
         if self._process is not None:
-            if self._process.is_alive():
-                self._process.kill()
-            self._process.join(1.0)
+            with contextlib.suppress(AssertionError, ValueError):  # never started, or already closed
+                if self._process.is_alive():
+                    self._process.kill()
+                self._process.join(1.0)
             self._process = None
             self.restarts += 1
 

@@ -15,8 +15,8 @@ from .errors import StartupError
 from .limits import ByteBudget
 from .memory import freeze_start_up_objects, thaw_start_up_objects
 from .metrics import Metrics, ServingCollector
+from .network import Network
 from .predictor import Predictor
-from .scheduler import Network
 from .schemas import model_version
 from .settings import Settings
 from .supervisor import stop_supervisor

@@ -17,7 +17,8 @@ from model.recipe.digit_reader import Reading, explain_digit, read_digit
 from model.recipe.number_reader import NumberReading, read_number
 
 from .errors import NotExplainableError
-from .scheduler import MAX_PENDING, Network, Scheduler
+from .network import Network
+from .scheduler import MAX_PENDING, Scheduler
 
 __all__ = ["Network", "Predictor"]
 from .settings import Settings

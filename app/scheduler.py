@@ -16,11 +16,10 @@ scheduler runs every program of the worker on one thread, the **predictor** thre
 the seconds of work done for it (:mod:`app.fairness`); the next step is always the least-served
 request's, so a number's candidate digits take their turn like any other digits.
 
-**Bounded.** Every step is bounded by its input (the recipe caps pixels, atoms and candidates), and
-work for a request that is gone is dropped before its next step: its future was cancelled by the
-client's disconnect or its deadline (:mod:`app.limits`). A costly job whose request goes is stopped
-with its child process. Over ``max_pending`` readings in flight a new request is refused at once
-(:class:`~app.errors.ServiceBusyError`). Nothing here runs on the event loop.
+**Bounded.** Every step is bounded by its input (the recipe caps pixels, atoms and candidates); a
+request that is gone (its client left, or its deadline passed: :mod:`app.limits`) is dropped before its
+next step, and its costly job stopped with its child process. Over ``max_pending`` readings in flight a
+new request is a 503. Nothing here runs on the event loop.
 """
 
 from __future__ import annotations
@@ -32,7 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 import numpy as np
 
@@ -43,24 +42,12 @@ from .decoder_process import DecoderProcess
 from .errors import ServiceBusyError
 from .fairness import Account, FairQueue
 from .memory import HEAVY_SECONDS, release_free_memory
+from .network import Network
 
 COSTLY_PIXELS: Final = 512 * 1024  # decode cost over this goes to the decoder process
 COSTLY_BYTES: Final = 1024 * 1024  # and uploads this large, whatever their header says
 BATCH_WINDOW: Final = 0.004  # seconds: a batch stops taking more digits after this much collecting
 MAX_PENDING: Final = 4096  # readings in flight; more is a 503
-
-
-class Network(Protocol):
-    """What the service needs of a model (``model.InferenceNetwork`` fits)."""
-
-    @property
-    def metadata(self) -> dict[str, Any]:
-        """The weights metadata (name, sha256, calibration...)."""
-        ...
-
-    def predict(self, images: np.ndarray) -> np.ndarray:
-        """``(N, 28, 28)`` uint8, white on black -> ``(N, K)`` float32 calibrated probabilities."""
-        ...
 
 
 @dataclass(eq=False)
@@ -108,7 +95,9 @@ class Scheduler:
         self.dropped = 0  # programs stopped because nobody waited for them any more
         self.pending = 0  # programs in flight
         self.decoder = DecoderProcess()
-        self._lock = threading.Condition()
+        self._lock = threading.Lock()
+        self._has_work = threading.Condition(self._lock)  # the predictor thread waits on it
+        self._has_costly = threading.Condition(self._lock)  # the decoder thread waits on it
         self._runnable = FairQueue()
         self._costly = FairQueue()
         self._closed = False
@@ -131,7 +120,8 @@ class Scheduler:
         """Stop the threads once the programs in flight are answered."""
         with self._lock:
             self._closed = True
-            self._lock.notify_all()
+            self._has_work.notify_all()
+            self._has_costly.notify_all()
         for thread in (self._thread, self._decoder_thread):
             if thread.is_alive():
                 thread.join(timeout)
@@ -150,7 +140,7 @@ class Scheduler:
             for task in tasks:
                 self._runnable.push(account, task)
             self.pending += len(tasks)
-            self._lock.notify_all()
+            self._has_work.notify()
         return [task.future for task in tasks]
 
     # ---- the predictor thread --------------------------------------------------------------------
@@ -177,7 +167,7 @@ class Scheduler:
                     finally:
                         self._lock.acquire()
                     continue
-                self._lock.wait()
+                self._has_work.wait()
             return True
 
     def _trim_if_heavy(self) -> None:
@@ -213,14 +203,14 @@ class Scheduler:
             task.program.close()
             self.dropped += 1
             return None
-        began = time.perf_counter()
+        began = time.thread_time()
         try:
             step = advance(task.program, task.value, task.error)
         except Exception as exc:  # the reading failed: an ImageError is the client's, anything else a bug
             task.value, task.error = None, exc
             return None
         finally:
-            self._charge(task, time.perf_counter() - began)
+            self._charge(task, time.thread_time() - began)
         if isinstance(step, Done):
             task.value, task.error = step.value, None
             return None
@@ -232,14 +222,14 @@ class Scheduler:
             task.heavy = True
             with self._lock:
                 self._costly.push(task.account, (task, step))
-                self._lock.notify_all()
+                self._has_costly.notify()
             return
-        began = time.perf_counter()
+        began = time.thread_time()
         try:
             task.value, task.error = step(), None
         except Exception as exc:
             task.value, task.error = None, exc
-        self._charge(task, time.perf_counter() - began)
+        self._charge(task, time.thread_time() - began)
         self._requeue(task)
 
     def _is_costly(self, step: Decode[Any]) -> bool:
@@ -272,12 +262,15 @@ class Scheduler:
         for task, _ in batch:
             self._requeue(task)
 
-    def _requeue(self, task: Task) -> None:
+    def _requeue(self, task: Task, wake: bool = False) -> None:
+        """Make ``task`` runnable again; ``wake`` the predictor thread when called from another thread."""
         with self._lock:
             self._runnable.push(task.account, task)
-            self._lock.notify_all()
+            if wake:
+                self._has_work.notify()
 
     def _charge(self, task: Task, seconds: float) -> None:
+        """Count ``seconds`` of work (CPU time of this process's steps, wall time of a child's job)."""
         task.account.served += seconds
         if seconds >= HEAVY_SECONDS:
             task.heavy = True
@@ -289,7 +282,7 @@ class Scheduler:
             while (item := self._next_costly()) is not None:
                 task, step = item
                 if task.gone:
-                    self._requeue(task)  # the predictor thread drops it
+                    self._requeue(task, wake=True)  # the predictor thread drops it
                     continue
                 began = time.perf_counter()
                 try:
@@ -300,7 +293,7 @@ class Scheduler:
                 except Exception as exc:  # an ImageError, a crash, or AbandonedError (the task is gone)
                     task.value, task.error = None, exc
                 self._charge(task, time.perf_counter() - began)
-                self._requeue(task)
+                self._requeue(task, wake=True)
         finally:
             self.decoder.close()
 
@@ -311,7 +304,7 @@ class Scheduler:
             while not len(self._costly):
                 if self._closed and self.pending == 0:
                     return None
-                self._lock.wait()
+                self._has_costly.wait()
             item: tuple[Task, Decode[Any]] | None = self._costly.pop()
             return item
 
@@ -323,7 +316,9 @@ class Scheduler:
             self.pending -= len(tasks)
             if any(t.heavy for t in tasks):
                 self._heavy = True
-            self._lock.notify_all()
+            if self._closed and self.pending == 0:  # the threads may stop
+                self._has_work.notify_all()
+                self._has_costly.notify_all()
 
 
 def _settle(tasks: list[Task]) -> None:

@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from model import WeightsError, load
 
 from .errors import StartupError
-from .scheduler import Network
+from .network import Network
 
 
 def load_network(path: Path | None) -> Network:

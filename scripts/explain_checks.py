@@ -19,17 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from app.settings import configure_blas_threads  # noqa: E402
-
-configure_blas_threads()
-
-from model import data, load  # noqa: E402
-from model.faithfulness import correlation, deletion_wins  # noqa: E402
-from model.normalize import to_network_input  # noqa: E402
-from model.recipe import ImageError, preprocess  # noqa: E402
-from scripts import drawn_sets  # noqa: E402
+from model import data, load
+from model.faithfulness import correlation, deletion_wins
+from model.normalize import to_network_input
+from model.recipe import ImageError, preprocess
+from scripts import drawn_sets
 
 SEED = 2029
 

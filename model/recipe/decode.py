@@ -134,7 +134,18 @@ def upload_cost(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> int:
     if webp is not None:
         check_size("WEBP", webp, max_pixels)
         return webp[0] * webp[1]
+    png = png_size(data)
+    if png is not None:  # the common upload: its size without Pillow (the decode checks the rest)
+        check_size("PNG", png, max_pixels)
+        return png[0] * png[1]
     return decode_cost(read_header(data, max_pixels))
+
+
+def png_size(data: bytes) -> tuple[int, int] | None:
+    """The size in a PNG's header chunk (IHDR), or None if ``data`` does not start like a PNG."""
+    if len(data) < 24 or data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
+        return None
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
 
 
 def open_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
