@@ -28,6 +28,8 @@ from PIL import Image, ImageFilter
 
 from model.generators import canvas as cv
 from model.generators import negatives as neg
+from model.generators import scribbles as scr
+from model.generators.hand import hand_redraw
 from model.generators.pen import pen_redraw
 from model.normalize import DIGIT_BOX, INPUT_SIZE
 from model.recipe import ImageError, preprocess
@@ -37,6 +39,10 @@ from model.recipe.segmentation import INK_LEVEL, max_pool
 NOT_DIGIT = 10  # the label of the 11th class
 MARGIN = (INPUT_SIZE - DIGIT_BOX) // 2  # pixels between MNIST's digit box and the edge of its field
 KINDS = ("canvas", "pen", "not-digit")
+# Drawn as people draw with a pen (model.generators.hand, .scribbles): digits with pen lifts, open loops,
+# overshoots and retracing; scribbles. Kept apart from KINDS so that the sets and pools made before
+# them stay the same; a pool has them only when asked (train.py --hand, --scribbles).
+HAND_KINDS = ("hand", "scribble")
 NUMBER_PART = "number-part"  # training only: the candidate parts of generated numbers (number_parts)
 # Letters for training come from the DejaVu families (Debian's fonts-dejavu-core, on most Linux
 # machines), so that a machine with more fonts generates the same pool; the evaluation takes every
@@ -77,7 +83,7 @@ def _finish(ink: Image.Image, rng: np.random.Generator, label: int, kind: str, t
         ink = ink.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.5)))
     style, fmt = _style(rng)
     data = cv.encode(cv.compose(ink, style), fmt, quality=int(rng.integers(60, 96)))
-    return Sample(data, label, kind, f"{style.name}/{fmt}" if kind != "not-digit" else tag)
+    return Sample(data, label, kind, f"{style.name}/{fmt}" if label != NOT_DIGIT else tag)
 
 
 def _canvas_size(rng: np.random.Generator, sizes: tuple[int, int]) -> tuple[int, int]:
@@ -101,6 +107,27 @@ def pen_digit(digit: np.ndarray, label: int, rng: np.random.Generator, sizes: tu
     box = cv.random_box(rng, size, (0.35, 0.85))
     width = rng.uniform(0.04, 0.18) * box[2] * DIGIT_BOX / INPUT_SIZE
     return _finish(pen_redraw(digit, size, box, width), rng, label, "pen", "")
+
+
+def hand_digit(digit: np.ndarray, label: int, rng: np.random.Generator, sizes: tuple[int, int] = (128, 513)) -> Sample:
+    """The digit drawn as a person draws it with a pen (:func:`model.generators.hand.hand_redraw`),
+    a pen 4-16 % of the digit's height wide."""
+    size = _canvas_size(rng, sizes)
+    box = cv.random_box(rng, size, (0.35, 0.85))
+    width = rng.uniform(0.04, 0.16) * box[2] * DIGIT_BOX / INPUT_SIZE
+    return _finish(hand_redraw(digit, size, box, width, rng), rng, label, "hand", "")
+
+
+def scribble(rng: np.random.Generator, sizes: tuple[int, int] = (128, 513)) -> Sample:
+    """A scribble (:mod:`model.generators.scribbles`), small or large on its canvas, a pen 2-15 % of
+    its height wide; ``Sample.style`` is ``scribble-<kind>``."""
+    size = _canvas_size(rng, sizes)
+    left, top, field = cv.random_box(rng, size, (0.2, 0.9))
+    aspect = rng.uniform(0.5, 1.8)
+    box = (left, top, field * min(aspect, 1.0), field * min(1 / aspect, 1.0))
+    name, strokes = scr.scribble_strokes(rng)
+    ink = scr.draw_scribble(strokes, size, box, rng.uniform(0.02, 0.15) * max(box[2], box[3]), rng)
+    return _finish(ink, rng, NOT_DIGIT, "scribble", f"scribble-{name}")
 
 
 def non_digit(
@@ -147,20 +174,27 @@ def generate(
             yield canvas_digit(x[i % len(x)], int(y[i % len(x)]), rng, sizes)
         elif kind == "pen":
             yield pen_digit(x[i % len(x)], int(y[i % len(x)]), rng, sizes)
+        elif kind == "hand":
+            yield hand_digit(x[i % len(x)], int(y[i % len(x)]), rng, sizes)
+        elif kind == "scribble":
+            yield scribble(rng, sizes)
         else:
             yield non_digit(rng, fonts, x, sizes)
 
 
 def number_ink(
-    x: np.ndarray, y: np.ndarray, rng: np.random.Generator
+    x: np.ndarray, y: np.ndarray, rng: np.random.Generator, hand: bool = False
 ) -> tuple[np.ndarray, list[np.ndarray], str, str]:
     """2-5 of the digits ``x`` written left to right on one wide canvas: their own pixels or pen-traced
     (half each), spaced (gaps of 0.1-0.4 digit heights) or tight (from touching slightly, -0.06, to
     0.05), with a slight baseline drift. Returns the ``(H, W)`` uint8 ink, each digit's own ink (same
-    shape), ``"pen|pixels/tight|spaced"`` and the digits."""
+    shape), ``"pen|pixels/tight|spaced"`` and the digits. With ``hand``, every number is spaced and
+    drawn with the hand pen (:func:`model.generators.hand.hand_redraw`), kind ``"hand/spaced"``."""
     k = int(rng.integers(2, 6))
     idx = rng.integers(len(x), size=k)
     pen, tight = rng.random() < 0.5, rng.random() < 0.5
+    if hand:
+        pen, tight = True, False
     gaps = rng.uniform(-0.06, 0.05, k) if tight else rng.uniform(0.1, 0.4, k)
     cols = [np.flatnonzero((x[i] >= 96).any(axis=0)) for i in idx]
     widths = np.array([(c[-1] - c[0] + 1) / DIGIT_BOX if c.size else 0.5 for c in cols])  # in digit heights
@@ -176,17 +210,22 @@ def number_ink(
     for n, i in enumerate(idx):
         first = cols[n][0] if cols[n].size else 4
         box = (left - first / INPUT_SIZE * field, top - field * MARGIN / INPUT_SIZE + drift * n / max(k - 1, 1), field)
-        part = pen_redraw(x[i], (width, height), box, pen_w) if pen else cv.paste_pixels((width, height), x[i], box)
+        if hand:
+            part = hand_redraw(x[i], (width, height), box, pen_w, rng)
+        elif pen:
+            part = pen_redraw(x[i], (width, height), box, pen_w)
+        else:
+            part = cv.paste_pixels((width, height), x[i], box)
         parts.append(np.asarray(part))
         left += (widths[n] + gaps[n]) * ink_h
-    kind = f"{'pen' if pen else 'pixels'}/{'tight' if tight else 'spaced'}"
+    kind = f"{'hand' if hand else 'pen' if pen else 'pixels'}/{'tight' if tight else 'spaced'}"
     return np.maximum.reduce(parts), parts, kind, "".join(str(int(y[i])) for i in idx)
 
 
-def number_sample(x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> Sample:
+def number_sample(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, hand: bool = False) -> Sample:
     """A number canvas (:func:`number_ink`) as a draw-pad sends it. ``Sample.style`` says its kind and
     style; the digits are ``Sample.number``."""
-    ink, _, kind, number = number_ink(x, y, rng)
+    ink, _, kind, number = number_ink(x, y, rng, hand)
     sample = _finish(Image.fromarray(ink), rng, -1, "number", "")
     return Sample(sample.data, -1, "number", f"{kind}/{sample.style}", number)
 
@@ -302,7 +341,7 @@ def training_pool(
     (default: one a core, at most ``POOL_CHUNKS``) make the chunks; the result does not depend on it."""
     workers = workers or min(os.cpu_count() or 1, POOL_CHUNKS)
     jobs = []
-    for k, kind in enumerate((*KINDS, NUMBER_PART)):
+    for k, kind in enumerate((*KINDS, NUMBER_PART, *HAND_KINDS)):
         n = counts.get(kind, 0)
         per = -(-n // POOL_CHUNKS) if n else 0
         for w in range(POOL_CHUNKS if n else 0):

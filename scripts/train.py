@@ -47,6 +47,7 @@ from model.parameter import Parameter
 from model.schedules import SCHEDULES, Schedule
 from model.second_look import look_again
 from model.sequential import Sequential
+from model.serialization import load_sequential
 from model.training import Trainer, TrainState, evaluate
 from scripts import drawn_sets
 
@@ -94,11 +95,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--number-parts", type=int, default=20000,
         help="candidate parts of generated numbers, as /predict/number's reader cuts them (training only)",
     )
+    p.add_argument("--hand", type=int, default=0, help="digits drawn as people draw with a pen (lifts, open loops)")
+    p.add_argument("--scribbles", type=int, default=0, help="scribbles (loose, dense, open, closed), not digits")
+    p.add_argument(
+        "--init-weights", type=Path, default=None,
+        help="start from these weights (.npz) instead of at random, e.g. with --epochs 0 to run only the finish",
+    )
     p.add_argument(
         "--distill", type=Path, nargs="+", default=[],
         help="teacher weights (.npz): train towards their mean softmax too (knowledge distillation)",
     )
     p.add_argument("--distill-weight", type=float, default=0.5, help="the teachers' share of each target")
+    p.add_argument("--pool-workers", type=int, default=None,
+                   help="processes making the drawn pool (default: one a core, at most 2; same pool either way)")
     p.add_argument("--run-dir", type=Path, default=None, help="default: runs/<arch>")
     p.add_argument("--export", type=Path, default=None, help="also copy the weights here (e.g. weights/default.npz)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint")
@@ -125,18 +134,37 @@ def drawn_data(
     if count <= 0:
         return np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.int64), np.zeros(0, str)
     parts = args.number_parts if name == "pool" else 0
+    hand = hand_counts(args, name == "pool")
     version = drawn_sets.pool_version()  # the code that made it: a stale pool is not reused
-    cache = args.run_dir / f"{name}-{count}{f'-parts{parts}' if parts else ''}-seed{seed}-n{len(x)}-{version}.npz"
+    extra = "".join(f"-{k}{n}" for k, n in hand.items() if n)
+    parts_tag = f"-parts{parts}" if parts else ""
+    cache = args.run_dir / f"{name}-{count}{parts_tag}{extra}-seed{seed}-n{len(x)}-{version}.npz"
     if cache.exists():
         with np.load(cache) as f:
             return f["x"], f["y"], f["kind"]
     started = time.time()
-    counts = {**dict.fromkeys(drawn_sets.KINDS, count), drawn_sets.NUMBER_PART: parts}
-    xs, ys, kinds = drawn_sets.training_pool(x, y, counts, seed)
+    counts = {**dict.fromkeys(drawn_sets.KINDS, count), drawn_sets.NUMBER_PART: parts, **hand}
+    xs, ys, kinds = drawn_sets.training_pool(x, y, counts, seed, args.pool_workers)
     cache.parent.mkdir(parents=True, exist_ok=True)
     np.savez(cache, x=xs, y=ys, kind=kinds)
     print(f"{name}: {len(xs)} drawn samples in {time.time() - started:.0f}s -> {cache}")
     return xs, ys, kinds
+
+
+def hand_counts(args: argparse.Namespace, pool: bool) -> dict[str, int]:
+    """How many hand-pen digits and scribbles (``drawn_sets.HAND_KINDS``) the training ``pool`` or the
+    validation set (at most 1,000 of each, as the other kinds) holds."""
+    counts = {"hand": args.hand, "scribble": args.scribbles}
+    return counts if pool else {k: min(n, 1000) for k, n in counts.items()}
+
+
+def start_from(net: Sequential, path: Path | None) -> None:
+    """Load ``--init-weights`` into the freshly built ``net`` (same architecture and classes)."""
+    if path is None:
+        return
+    trained, _ = load_sequential(path)
+    net.load_state_dict(trained.state_dict())
+    print(f"starting from {path}")
 
 
 def finish(
@@ -169,13 +197,15 @@ def calibrate(net: Sequential, val: dict[str, tuple[np.ndarray, np.ndarray]]) ->
     """Fit the temperature on the held-out digits and choose the refusal threshold on held-out
     digits and non-digits (``val[kind] = (images, labels)``)."""
     logits = {k: net.eval().logits(to_network_input(x)) for k, (x, _) in val.items()}
-    digit_kinds = [k for k in val if k != "not-digit"]
+    negative_kinds = [k for k in val if (val[k][1] == drawn_sets.NOT_DIGIT).all() and len(val[k][1])]
+    digit_kinds = [k for k in val if k not in negative_kinds]
     all_logits = np.concatenate([logits[k] for k in digit_kinds])
     all_labels = np.concatenate([val[k][1] for k in digit_kinds])
     temperature = calibration.fit_temperature(all_logits, all_labels)
     reject = {k: softmax(logits[k] / temperature)[:, drawn_sets.NOT_DIGIT] for k in val}
     threshold = calibration.choose_threshold(
-        {k: reject[k] for k in digit_kinds}, reject.get("not-digit", np.zeros(0)), REFUSAL_BUDGETS
+        {k: reject[k] for k in digit_kinds},
+        np.concatenate([reject[k] for k in negative_kinds]) if negative_kinds else np.zeros(0), REFUSAL_BUDGETS,
     )
     result = {"temperature": round(temperature, 4), "reject_threshold": round(threshold, 4)}
     for k in val:
@@ -185,7 +215,7 @@ def calibrate(net: Sequential, val: dict[str, tuple[np.ndarray, np.ndarray]]) ->
 
 # Shares of held-out digits the threshold may refuse: half the service's targets (1 % canvases, 2 %
 # pen strokes), the margin for drawings we did not generate.
-REFUSAL_BUDGETS = {"mnist": 0.003, "canvas": 0.005, "pen": 0.01}
+REFUSAL_BUDGETS = {"mnist": 0.003, "canvas": 0.005, "pen": 0.01, "hand": 0.01}
 
 
 def _plain(value: object) -> object:
@@ -238,7 +268,8 @@ def training_sets(args: argparse.Namespace, mnist: data.MNIST) -> TrainingSets:
     drawn_x, drawn_y, _ = drawn_data(args, x_tr, y_tr, args.drawn, args.seed, "pool")
     val_x, val_y, val_kind = drawn_data(args, x_val, y_val, min(args.drawn, 1000), args.seed + 7, "val")
     val = {"mnist": (x_val, y_val)}
-    val.update({k: (val_x[val_kind == k], val_y[val_kind == k]) for k in drawn_sets.KINDS if len(val_x)})
+    kinds = (*drawn_sets.KINDS, *drawn_sets.HAND_KINDS)
+    val.update({k: (val_x[val_kind == k], val_y[val_kind == k]) for k in kinds if (val_kind == k).any()})
     x_fit, y_fit = np.concatenate([x_tr, drawn_x]), np.concatenate([y_tr, drawn_y])
     if args.distill:
         started = time.time()
@@ -342,6 +373,7 @@ def main(argv: list[str] | None = None) -> int:
     sets = training_sets(args, mnist)
     manual_seed(args.seed)
     net = architectures.build(args.arch, sets.num_classes)
+    start_from(net, args.init_weights)
     trainer = main_trainer(args, sets, net)
     print(
         f"{args.arch}: {net.num_parameters():,} parameters, {sets.num_classes} classes; {sets.train_size} MNIST + "

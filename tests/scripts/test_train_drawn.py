@@ -135,3 +135,25 @@ def test_the_training_pool_is_the_same_whatever_the_number_of_processes() -> Non
     for a, b in zip(one, two, strict=True):
         np.testing.assert_array_equal(a, b)
     assert (one[2] == "number-part").sum() == 6
+
+
+def test_a_run_can_start_from_weights_with_hand_pen_digits_and_scribbles(tmp_path: Path) -> None:
+    x, y = sample_digits()
+    data = tmp_path / "mnist.npz"
+    np.savez(data, x_train=x[:600], y_train=y[:600], x_test=x[600:800], y_test=y[600:800])
+    run = tmp_path / "run"
+    shipped = ROOT / "weights" / "default.npz"
+    args = ["--epochs", "0", "--finish-epochs", "0", "--data", str(data), "--no-verify", "--val-size", "100",
+            "--drawn", "12", "--number-parts", "0", "--hand", "10", "--scribbles", "8", "--pool-workers", "1",
+            "--init-weights", str(shipped), "--run-dir", str(run)]
+    assert train.main(args) == 0
+    version = drawn_sets.pool_version()
+    with np.load(run / f"pool-12-hand10-scribble8-seed0-n500-{version}.npz") as f:
+        kinds, labels = f["kind"], f["y"]
+    assert (kinds == "hand").sum() == 10 and (labels[kinds == "scribble"] == drawn_sets.NOT_DIGIT).all()
+    assert (kinds == "scribble").sum() == 8
+    # nothing trained: the weights are the shipped ones, calibrated again with the scribbles as non-digits
+    with np.load(run / "default.npz") as got, np.load(shipped) as start:
+        assert all(np.array_equal(got[k], start[k]) for k in start.files)
+    calibration = json.loads((run / "default.json").read_text())["calibration"]
+    assert {"val_refused_hand", "val_refused_scribble", "val_refused_not-digit"} <= set(calibration)
