@@ -164,9 +164,12 @@ def finish(
     return trainer.fit(args.finish_epochs)
 
 
-def calibrate(net: Sequential, val: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
+def calibrate(
+    net: Sequential, val: dict[str, tuple[np.ndarray, np.ndarray]], budgets: dict[str, float] | None = None
+) -> dict[str, float]:
     """Fit the temperature on the held-out digits and choose the refusal threshold on held-out
-    digits and non-digits (``val[kind] = (images, labels)``)."""
+    digits and non-digits (``val[kind] = (images, labels)``); ``budgets[kind]``: the share of each
+    digit kind the threshold may refuse (default ``REFUSAL_BUDGETS``)."""
     logits = {k: net.eval().logits(to_network_input(x)) for k, (x, _) in val.items()}
     digit_kinds = [k for k in val if k != "not-digit"]
     all_logits = np.concatenate([logits[k] for k in digit_kinds])
@@ -174,7 +177,7 @@ def calibrate(net: Sequential, val: dict[str, tuple[np.ndarray, np.ndarray]]) ->
     temperature = calibration.fit_temperature(all_logits, all_labels)
     reject = {k: softmax(logits[k] / temperature)[:, drawn_sets.NOT_DIGIT] for k in val}
     threshold = calibration.choose_threshold(
-        {k: reject[k] for k in digit_kinds}, reject.get("not-digit", np.zeros(0)), REFUSAL_BUDGETS
+        {k: reject[k] for k in digit_kinds}, reject.get("not-digit", np.zeros(0)), budgets or REFUSAL_BUDGETS
     )
     result = {"temperature": round(temperature, 4), "reject_threshold": round(threshold, 4)}
     for k in val:
