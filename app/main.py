@@ -21,7 +21,7 @@ from .headers import SecurityHeadersMiddleware
 from .lifespan import CleanStartupMiddleware, Loader, load_network, make_lifespan
 from .limits import ByteBudget, LimitsMiddleware
 from .metrics import Metrics, MetricsMiddleware
-from .routes import page_router, predict_router, status_router
+from .routes import collect_router, page_router, predict_router, status_router
 from .routes.page import STATIC_DIR, SWAGGER_DIR, SWAGGER_URL
 from .settings import Settings, SettingsError
 
@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None, loader: Loader = load_network) 
     install_error_handlers(app)
     app.include_router(predict_router)
     app.include_router(status_router)
+    app.include_router(collect_router)
     app.include_router(page_router)
     app.mount("/static", Labelled(StaticFiles(directory=STATIC_DIR, check_dir=False), "/static"), name="static")
     app.mount(SWAGGER_URL, Labelled(StaticFiles(directory=SWAGGER_DIR, check_dir=False), SWAGGER_URL), name="swagger")

@@ -65,10 +65,12 @@ def batch_body() -> dict[str, Any]:
 ERROR_MEANINGS = {
     400: "Empty body, invalid JSON or an invalid multipart body.",
     413: "Body over DIGITS_MAX_UPLOAD_BYTES, image over DIGITS_MAX_IMAGE_PIXELS, or batch over DIGITS_MAX_BATCH.",
+    404: "Collecting drawings is off on this server (DIGITS_COLLECT_DIR is not set).",
     415: "Content-Type not accepted.",
     422: "Not an image in an accepted format, corrupt or truncated, invalid base64, JSON of the wrong "
     "shape, or no digit found.",
     503: "The model is not loaded yet.",
+    507: "The collect folder is full (DIGITS_COLLECT_MAX_BYTES).",
 }
 
 

@@ -1,7 +1,8 @@
-"""The API's routers: prediction, service status, and the draw-pad page."""
+"""The API's routers: prediction, service status, collecting labelled drawings, and the draw-pad page."""
 
+from .collect import router as collect_router
 from .page import router as page_router
 from .predict import router as predict_router
 from .status import router as status_router
 
-__all__ = ["page_router", "predict_router", "status_router"]
+__all__ = ["collect_router", "page_router", "predict_router", "status_router"]
