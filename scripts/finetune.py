@@ -53,6 +53,7 @@ from scripts import finetune_data  # noqa: E402
 from scripts.train import LABELS, REFUSAL_BUDGETS, calibrate  # noqa: E402
 
 USER_BUDGET = 0.01  # share of the held-out user digits the new threshold may refuse
+MIN_ERRORS = 10  # held-out digits misread needed to refit the temperature (else the base's is kept)
 
 
 class RefusedError(Exception):
@@ -200,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     manual_seed(args.seed)
     val = (np.concatenate([v[0] for v in val_sets.values()]), np.concatenate([v[1] for v in val_sets.values()]))
     train(args, net, base, (found.images[fit_idx], found.labels[fit_idx]), keep, val)
-    calib = calibrate(net, val_sets, {**REFUSAL_BUDGETS, "yours": USER_BUDGET, "font": USER_BUDGET})
+    budgets = {**REFUSAL_BUDGETS, "yours": USER_BUDGET, "font": USER_BUDGET}
+    calib = calibrate(net, val_sets, budgets, keep_temperature=base.temperature, min_errors=MIN_ERRORS)
     tuned = InferenceNetwork.from_sequential(net, {**meta, "calibration": calib})
     after = readings_report(tuned, *held)
     kept_after = {k: readings_report(tuned, *v)["accuracy"] for k, v in keep.val.items()}

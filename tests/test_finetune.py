@@ -142,3 +142,20 @@ def test_thirty_images_a_digit_lift_a_new_style_to_99_percent_through_the_api(tm
     meta = json.loads(export.with_suffix(".json").read_text())
     if FULL_MNIST.exists():
         assert meta["test_accuracy_refusals_wrong"] >= 0.994
+
+
+def test_a_held_out_set_read_without_error_keeps_the_base_temperature(sample: tuple[np.ndarray, np.ndarray]) -> None:
+    """Fitting a temperature on digits all read right runs to its lower bound (every answer certain):
+    with fewer than ``MIN_ERRORS`` misread, the fine-tune keeps the base network's temperature."""
+    from scripts.train import calibrate
+
+    net, meta = load_sequential()
+    x, y = sample
+    read = net.predict(x[:300]).argmax(axis=1)
+    noise = np.random.default_rng(0).integers(0, 256, (50, 28, 28)).astype(np.uint8)
+    val = {"yours": (x[:300][read == y[:300]], y[:300][read == y[:300]]), "not-digit": (noise, np.full(50, 10))}
+    base_t = meta["calibration"]["temperature"]
+    fitted = calibrate(net, val, {"yours": 0.01})
+    kept = calibrate(net, val, {"yours": 0.01}, keep_temperature=base_t, min_errors=finetune.MIN_ERRORS)
+    assert fitted["temperature"] < base_t / 2 and "temperature_kept" not in fitted
+    assert kept["temperature"] == base_t and kept["temperature_kept"] == 0
