@@ -202,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     val = (np.concatenate([v[0] for v in val_sets.values()]), np.concatenate([v[1] for v in val_sets.values()]))
     train(args, net, base, (found.images[fit_idx], found.labels[fit_idx]), keep, val)
     budgets = {**REFUSAL_BUDGETS, "yours": USER_BUDGET, "font": USER_BUDGET}
-    calib = calibrate(net, val_sets, budgets, keep_temperature=base.temperature, min_errors=MIN_ERRORS)
+    base_calibration = {"temperature": base.temperature, "reject_threshold": base.reject_threshold or 1.0}
+    calib = calibrate(net, val_sets, budgets, base=base_calibration, min_errors=MIN_ERRORS)
     tuned = InferenceNetwork.from_sequential(net, {**meta, "calibration": calib})
     after = readings_report(tuned, *held)
     kept_after = {k: readings_report(tuned, *v)["accuracy"] for k, v in keep.val.items()}

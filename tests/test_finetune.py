@@ -156,6 +156,9 @@ def test_a_held_out_set_read_without_error_keeps_the_base_temperature(sample: tu
     val = {"yours": (x[:300][read == y[:300]], y[:300][read == y[:300]]), "not-digit": (noise, np.full(50, 10))}
     base_t = meta["calibration"]["temperature"]
     fitted = calibrate(net, val, {"yours": 0.01})
-    kept = calibrate(net, val, {"yours": 0.01}, keep_temperature=base_t, min_errors=finetune.MIN_ERRORS)
+    base = {"temperature": base_t, "reject_threshold": 0.9}
+    kept = calibrate(net, val, {"yours": 0.01}, base=base, min_errors=finetune.MIN_ERRORS)
     assert fitted["temperature"] < base_t / 2 and "temperature_kept" not in fitted
     assert kept["temperature"] == base_t and kept["temperature_kept"] == 0
+    del val["not-digit"]  # no non-digits to choose a threshold on: the base's is kept
+    assert calibrate(net, val, {"yours": 0.01}, base=base, min_errors=0)["reject_threshold"] == 0.9
