@@ -17,7 +17,7 @@ from model.finetune import Mix, mix, right, service_readings, stratified_split, 
 from model.recipe import preprocess
 from model.recipe.folders import read_folder
 from model.serialization import DEFAULT_WEIGHTS
-from scripts import finetune, style_sets
+from scripts import evaluate, finetune, style_sets
 from tests.helpers import FULL_MNIST, ROOT, uvicorn_server
 
 README = (ROOT / "README.md").read_text()
@@ -123,6 +123,36 @@ def test_readme_walkthrough_from_folder_to_curl(tuned: dict[str, Path]) -> None:
             assert number.status_code == 200 and number.json()["model"] == info["version"]
             if digit < 10:
                 assert number.json()["number"] == str(digit)
+        # python scripts/evaluate.py --images my-test/ --url http://127.0.0.1:8000: the same readings
+        out = tuned["root"] / "report-http"
+        assert evaluate.main(["--images", str(tuned["test"]), "--url", url, "--out", str(out)]) == 0
+    served = (out / "report.md").read_text()
+    assert f"`{info['version']} via {url}`" in served
+    style = read_folder(tuned["test"])
+    in_process = right(service_readings(mine, style.images), style.labels).mean()
+    assert _row(served, "all", 1) == f"**{in_process:.2%}**"  # the service reads as the network in process
+
+
+def _row(report: str, name: str, column: int) -> str:
+    """The ``column``-th figure of the report's table row ``name`` (1 = the first weights)."""
+    line = next(x for x in report.splitlines() if x.startswith(f"| **{name}**") or x.startswith(f"| {name} "))
+    return line.split("|")[column + 1].strip()
+
+
+def test_evaluate_images_reports_base_and_fine_tuned_side_by_side(tuned: dict[str, Path]) -> None:
+    out = tuned["root"] / "report-local"
+    argv = ["--images", str(tuned["test"]), "--weights", str(DEFAULT_WEIGHTS), "--weights", str(tuned["weights"]),
+            "--out", str(out)]
+    assert evaluate.main(argv) == 0
+    report = (out / "report.md").read_text()
+    assert "`default-37bfb2a6bdc5`" in report and re.search(r"`mine-[0-9a-f]{12}`", report)
+    for d in range(10):
+        assert f"| {d} (20) |" in report
+    before, after = (float(_row(report, "all", k).strip("*%")) for k in (1, 2))
+    assert after > before
+    assert report.count("true \\ read") == 2 and (out / "misclassified-0.png").exists()
+    assert (out / "misclassified-1.png").exists()
+    assert evaluate.main(["--images", str(tuned["root"] / "missing")]) == 2
 
 
 @pytest.mark.slow
