@@ -61,7 +61,8 @@ def tuned(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     style_sets.write("seven-segment", root / "my-test", per_digit=20, seed=style_sets.EVALUATION_SEEDS + 3)
     export = root / "mine" / "mine.npz"
     argv = [str(root / "my-digits"), "--export", str(export), "--keep", "replay", "--replay", "150",
-            "--epochs", "2", "--epoch-size", "384", "--cache-dir", str(root / "cache")]
+            "--epochs", "2", "--epoch-size", "384", "--user-share", "0.3", "--lr", "5e-4",  # few steps: a larger share
+            "--cache-dir", str(root / "cache")]
     assert finetune.main(argv) == 0
     return {"root": root, "weights": export, "test": root / "my-test"}
 
