@@ -52,6 +52,16 @@ class NotExplainableError(ApiError):
     status_code = 501
 
 
+class NotFoundError(ApiError):
+    status_code = 404
+
+
+class InsufficientStorageError(ApiError):
+    """The server has no room left for what the request would store (a configured cap)."""
+
+    status_code = 507
+
+
 class NotReadyError(ApiError):
     status_code = 503
 

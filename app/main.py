@@ -22,7 +22,7 @@ from .lifespan import Loader, make_lifespan
 from .limits import ByteBudget, LimitsMiddleware
 from .metrics import Metrics, MetricsMiddleware
 from .openapi import ANY_REQUEST, WITH_BODY, error_responses
-from .routes import explain_router, page_router, predict_router, status_router
+from .routes import collect_router, explain_router, page_router, predict_router, status_router
 from .routes.page import STATIC_DIR, SWAGGER_DIR, SWAGGER_URL
 from .settings import Settings, SettingsError, environment_settings
 from .startup import CleanStartupMiddleware, load_network
@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None, loader: Loader = load_network) 
     app.include_router(predict_router, responses=error_responses(*WITH_BODY))
     app.include_router(explain_router, responses=error_responses(*WITH_BODY))
     app.include_router(status_router)
+    app.include_router(collect_router, responses=error_responses(*WITH_BODY))
     app.include_router(page_router)
     app.mount("/static", Labelled(StaticFiles(directory=STATIC_DIR, check_dir=False), "/static"), name="static")
     app.mount(SWAGGER_URL, Labelled(StaticFiles(directory=SWAGGER_DIR, check_dir=False), SWAGGER_URL), name="swagger")

@@ -69,6 +69,7 @@ ERROR_MEANINGS = {
     f"{MAX_BOUNDARY} characters, broken framing).",
     408: "The body did not arrive within DIGITS_BODY_TIMEOUT seconds.",
     413: "Body over DIGITS_MAX_UPLOAD_BYTES, image over DIGITS_MAX_IMAGE_PIXELS, or batch over DIGITS_MAX_BATCH.",
+    404: "Collecting drawings is off on this server (DIGITS_COLLECT_DIR is not set).",
     415: "Content-Type not accepted.",
     422: "Not an image in an accepted format, corrupt or truncated, more blocks or marks than a real image "
     "has, invalid base64, JSON of the wrong shape, or no digit found.",
@@ -79,6 +80,7 @@ ERROR_MEANINGS = {
     503: "Not ready yet (the model is loading), or busy: too many open connections (DIGITS_MAX_CONNECTIONS) "
     "or bodies in memory (DIGITS_MAX_BUFFERED_BYTES); retry after Retry-After.",
     504: "No answer within DIGITS_REQUEST_TIMEOUT seconds.",
+    507: "The collect folder is full (DIGITS_COLLECT_MAX_BYTES).",
 }
 ANY_REQUEST = (431, 500, 503, 504)  # statuses any request may get, whatever its endpoint
 WITH_BODY = (400, 408, 413, 415, 422, 499)  # and those of a request whose body is read

@@ -160,6 +160,12 @@ class ModelInfo(BaseModel):
         "'shifts' ([down, right] pixels) and the readings averaged (model/second_look.py).",
     )
     created: str | None = None
+    fine_tuned: bool = Field(False, description="True for weights made by scripts/finetune.py from the 'base' ones.")
+    base: dict[str, Any] | None = Field(None, description="Fine-tuned weights: the weights they started from "
+                                        "(name, sha256, path).")
+    fine_tuning: dict[str, Any] | None = Field(
+        None, description="Fine-tuned weights: the folder, images per class, held-out accuracy before and after."
+    )
 
     @classmethod
     def from_metadata(cls, meta: dict[str, Any]) -> ModelInfo:
@@ -177,7 +183,41 @@ class ModelInfo(BaseModel):
             labels=[str(label) for label in meta.get("labels", range(10))],
             calibration=dict(meta.get("calibration", {})),
             created=meta.get("created"),
+            fine_tuned=bool(meta.get("fine_tuned", False)),
+            base=meta.get("base"),
+            fine_tuning=_fine_tuning_summary(meta.get("fine_tuning")),
         )
+
+
+def _fine_tuning_summary(record: Any) -> dict[str, Any] | None:
+    """What ``GET /model`` shows of ``scripts/finetune.py``'s record: where the images came from and
+    what the fine-tune changed (not its settings, nor the list of skipped files)."""
+    if not isinstance(record, dict):
+        return None
+    held = record.get("held_out", {})
+    return {
+        "folder": record.get("folder"),
+        "counts": record.get("counts"),
+        "held_out_images": held.get("images"),
+        "held_out_accuracy_before": held.get("before", {}).get("accuracy"),
+        "held_out_accuracy_after": held.get("after", {}).get("accuracy"),
+        "kept": record.get("kept", {}).get("set"),
+    }
+
+
+class CollectStatus(BaseModel):
+    """Whether ``POST /collect`` saves drawings on this server."""
+
+    enabled: bool = Field(description="True when the operator set DIGITS_COLLECT_DIR.")
+    labels: list[str] = Field(description="The labels POST /collect?digit= accepts.")
+
+
+class Collected(BaseModel):
+    """A saved drawing."""
+
+    path: str = Field(description="Where it was saved, relative to the collect folder: <digit>/<UTC time>-<random>.png",
+                      examples=["7/20261207T014502.123456Z-9f2c4e1a0b3d5c7e.png"])
+    digit: str = Field(description="Its label.", examples=["7"])
 
 
 def model_version(meta: dict[str, Any]) -> str:

@@ -17,6 +17,13 @@ test digits (``scripts/drawn_sets.py``: canvases in every style and format, pen-
 non-digits, whole numbers), read through the service's preprocessing in this process, or through a
 running service with ``--url http://127.0.0.1:8000``; digits by other writers when scikit-learn is
 installed (the ``eval`` extra); the expected calibration error before and after the temperature.
+
+Your own images (``--images DIR``: ``DIR/0/`` ... ``DIR/9/``, ``DIR/not_digit/``, the layout
+``scripts/finetune.py`` trains on): accuracy as the service reads them, per class, confusion matrices
+and misclassified sheets, for each ``--weights`` side by side (repeat it: base and fine-tuned), or
+through a running service with ``--url``; MNIST is not needed for it.
+
+    python scripts/evaluate.py --images my-test/ --weights weights/default.npz --weights mine.npz
 """
 
 from __future__ import annotations
@@ -43,7 +50,9 @@ from scripts import drawn_report, drawn_sets
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--weights", type=Path, default=None, help="weights .npz (default: the shipped model)")
+    p.add_argument("--weights", type=Path, action="append", default=None,
+                   help="weights .npz (default: the shipped model); repeat it with --images to compare")
+    p.add_argument("--images", type=Path, default=None, help="report this folder of labelled images instead")
     p.add_argument("--data", type=Path, default=None, help=f"MNIST .npz or IDX folder (else ${data.ENV_VAR})")
     p.add_argument("--no-verify", action="store_true", help="skip the SHA-256 check (your own data)")
     p.add_argument("--download", action="store_true", help="fetch the public MNIST copy if none is found")
@@ -183,8 +192,33 @@ def drawn_section(net: Any, x_test: np.ndarray, y_test: np.ndarray, args: argpar
     return lines
 
 
+def images_main(args: argparse.Namespace) -> int:
+    """``--images DIR``: the folder report (:mod:`scripts.folder_report`)."""
+    from model.recipe.folders import FolderError
+    from scripts import folder_report
+
+    readers = [folder_report.local(w) for w in args.weights or [None]]
+    if args.url:
+        readers = [folder_report.http(args.url)]
+    try:
+        text = folder_report.report(args.images, readers, args.out or Path("reports") / f"images-{args.images.name}",
+                                    args.gallery)
+    except FolderError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(text.split("## Confusion matrices")[0].rstrip())
+    print(f"report written to {args.out or Path('reports') / f'images-{args.images.name}'}/report.md")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.images is not None:
+        return images_main(args)
+    if args.weights and len(args.weights) > 1:
+        print("error: several --weights are compared on --images DIR only", file=sys.stderr)
+        return 2
+    args.weights = args.weights[0] if args.weights else None
     try:
         source = data.download() if args.download and args.data is None else args.data
         mnist = data.load_mnist(source, verify=not args.no_verify)

@@ -193,21 +193,37 @@ def finish(
     return trainer.fit(args.finish_epochs)
 
 
-def calibrate(net: Sequential, val: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
+def calibrate(
+    net: Sequential, val: dict[str, tuple[np.ndarray, np.ndarray]], budgets: dict[str, float] | None = None,
+    base: dict[str, float] | None = None, min_errors: int = 0,
+) -> dict[str, float]:
     """Fit the temperature on the held-out digits and choose the refusal threshold on held-out
-    digits and non-digits (``val[kind] = (images, labels)``)."""
+    digits and non-digits (``val[kind] = (images, labels)``); ``budgets[kind]``: the share of each
+    digit kind the threshold may refuse (default ``REFUSAL_BUDGETS``). With ``base`` (a calibration,
+    as fine-tuning passes it): its temperature is kept when the held-out digits hold fewer than
+    ``min_errors`` misread ones (on digits read without error the fit runs to its lower bound, every
+    answer certain), and its threshold when there are no held-out non-digits to choose one on."""
     logits = {k: net.eval().logits(to_network_input(x)) for k, (x, _) in val.items()}
     negative_kinds = [k for k in val if (val[k][1] == drawn_sets.NOT_DIGIT).all() and len(val[k][1])]
     digit_kinds = [k for k in val if k not in negative_kinds]
     all_logits = np.concatenate([logits[k] for k in digit_kinds])
     all_labels = np.concatenate([val[k][1] for k in digit_kinds])
-    temperature = calibration.fit_temperature(all_logits, all_labels)
+    errors = int(np.sum(all_logits.argmax(axis=1) != all_labels))
+    kept = base is not None and errors < min_errors
+    fitted = not (base is not None and kept)
+    temperature = calibration.fit_temperature(all_logits, all_labels) if fitted or base is None else base["temperature"]
     reject = {k: softmax(logits[k] / temperature)[:, drawn_sets.NOT_DIGIT] for k in val}
-    threshold = calibration.choose_threshold(
-        {k: reject[k] for k in digit_kinds},
-        np.concatenate([reject[k] for k in negative_kinds]) if negative_kinds else np.zeros(0), REFUSAL_BUDGETS,
-    )
+    if base is not None and not negative_kinds:
+        threshold = base["reject_threshold"]
+    else:
+        threshold = calibration.choose_threshold(
+            {k: reject[k] for k in digit_kinds},
+            np.concatenate([reject[k] for k in negative_kinds]) if negative_kinds else np.zeros(0),
+            budgets or REFUSAL_BUDGETS,
+        )
     result = {"temperature": round(temperature, 4), "reject_threshold": round(threshold, 4)}
+    if kept:
+        result["temperature_kept"] = errors  # held-out digits misread: too few to fit a temperature
     for k in val:
         result[f"val_refused_{k}"] = round(float(np.mean(reject[k] >= threshold)), 4)
     return result

@@ -91,6 +91,12 @@ class Settings:
         64 * 1024 * 1024, _positive_int, "request body bytes one worker holds at once; more waits 2 s, then 503"
     )
     max_connections: int = _setting(512, _positive_int, "open connections per worker (under the file limit; 503)")
+    collect_dir: Path | None = _setting(
+        None, _path, "folder where POST /collect saves labelled drawings (DIR/<digit>/*.png); unset: off"
+    )
+    collect_max_bytes: int = _setting(
+        256 * 1024 * 1024, _positive_int, "most bytes the collect folder may hold; past it POST /collect is a 507"
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -20,6 +20,7 @@
     result: $("result"), prediction: $("prediction"), confidence: $("confidence"), status: $("status"),
     seen: $("seen"), bars: $("bars"), hint: $("hint"), model: $("model"), curl: $("curl"),
     boxes: $("boxes"), chips: $("chips"), detail: $("detail"), detailTitle: $("detail-title"),
+    correct: $("correct"), rightDigit: $("right-digit"), correctSend: $("correct-send"), correctNote: $("correct-note"),
   };
 
   // Points are [x, y] in canvas heights from the top left: y runs 0..1, x 0..(width / height).
@@ -33,6 +34,7 @@
   let frame = 0;
   let reading = null; // the answer on show: { digits, width, height } (boxes in those export pixels)
   let selected = null; // index of the digit the user chose; null: chosen automatically
+  let collecting = false; // the server saves corrected drawings (GET /collect); else they are downloaded
 
   // ---- Drawing -------------------------------------------------------------------------------
 
@@ -291,6 +293,7 @@
     ui.seen.hidden = true;
     ui.seen.removeAttribute("src");
     setBars(null);
+    ui.correct.hidden = true;
   }
 
   function showBlank() {
@@ -327,6 +330,8 @@
     else setStatus("Add strokes to refine, or Clear to start over.");
     if (r.model) ui.model.textContent = `Model: ${r.model}` + timingText(timing);
     showDigits();
+    ui.correct.hidden = n !== 1; // one drawing, one label: a number is not labelled as a whole
+    ui.correctNote.textContent = "";
   }
 
   function timingText(timing) {
@@ -447,6 +452,64 @@
     }
   }
 
+  // ---- Correcting a reading -----------------------------------------------------------------
+  // The drawing with its right label goes to POST /collect when the server collects, else it is
+  // downloaded as <label>/<UTC time>.png, the folder layout scripts/finetune.py reads.
+
+  async function checkCollecting() {
+    try {
+      const res = await fetch("/collect", { headers: { Accept: "application/json" } });
+      const body = await res.json();
+      setCollecting(res.ok && body && body.enabled === true);
+    } catch (err) {
+      setCollecting(false);
+    }
+  }
+
+  function setCollecting(on) {
+    collecting = on;
+    ui.correctSend.textContent = on ? "Save drawing" : "Download drawing";
+    ui.correctSend.title = on
+      ? "Saves the drawing on the server with the right answer, to fine-tune the network"
+      : "Downloads the drawing named after the right answer, to fine-tune the network with";
+  }
+
+  const stamp = () => new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+
+  async function correct(e) {
+    e.preventDefault();
+    const label = ui.rightDigit.value;
+    if (!label) {
+      ui.correctNote.textContent = "Choose the right digit first.";
+      ui.rightDigit.focus();
+      return;
+    }
+    const drawing = exportImage();
+    if (collecting) {
+      const res = await fetch(`/collect?digit=${encodeURIComponent(label)}`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify({ image: drawing.url }),
+      }).catch(() => null);
+      const body = res ? await res.json().catch(() => null) : null;
+      if (res && res.status === 201 && body) {
+        ui.correctNote.textContent = `Saved as ${body.path}. Thank you!`;
+        return;
+      }
+      if (!res || res.status !== 404) {
+        ui.correctNote.textContent = `Not saved: ${(body && body.detail) || "the server could not be reached"}`;
+        return;
+      }
+      setCollecting(false); // turned off since the page loaded: download instead
+    }
+    const name = `${label}/${stamp()}.png`;
+    const link = document.createElement("a");
+    link.href = drawing.url;
+    link.download = name;
+    link.click();
+    ui.correctNote.textContent = `Downloaded as ${name}: keep it in the folder ${label}/ of your images.`;
+  }
+
   // ---- Clear and undo ------------------------------------------------------------------------
 
   function changed() {
@@ -528,6 +591,8 @@
   $("clear").addEventListener("click", clear);
   $("undo").addEventListener("click", undo);
   $("download").addEventListener("click", downloadDrawing);
+  ui.correct.addEventListener("submit", correct);
+  checkCollecting();
   document.addEventListener("keydown", onKey);
   new ResizeObserver(resize).observe(canvas);
   window.addEventListener("resize", resize);

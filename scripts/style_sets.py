@@ -1,0 +1,49 @@
+#!/usr/bin/env python
+"""Write a folder of digits in a style MNIST never showed, in the layout ``scripts/finetune.py`` reads.
+
+    python scripts/style_sets.py seven-segment runs/styles/seven-train --per-digit 30 --seed 1
+    python scripts/style_sets.py seven-segment runs/styles/seven-test --per-digit 100 --seed 1001
+
+Styles: ``model/generators/styles.py``. Training sets use seeds below 1000, evaluation sets 1000 and up,
+so that no evaluation image is ever trained on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from model.generators.styles import STYLES, style_set  # noqa: E402
+
+EVALUATION_SEEDS = 1000  # seeds from here on are for evaluation sets only
+
+
+def write(style: str, folder: Path, per_digit: int, seed: int) -> int:
+    """``per_digit`` images of each digit in ``folder/<digit>/<n>.png|jpg``; returns how many."""
+    written = 0
+    for n, (digit, data) in enumerate(style_set(style, per_digit, seed)):
+        ext = "jpg" if data[:2] == b"\xff\xd8" else "png"
+        path = folder / str(digit) / f"{style}-{seed}-{n:05d}.{ext}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        written += 1
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("style", choices=sorted(STYLES))
+    p.add_argument("folder", type=Path)
+    p.add_argument("--per-digit", type=int, default=30)
+    p.add_argument("--seed", type=int, default=0, help=f"below {EVALUATION_SEEDS} for training sets")
+    args = p.parse_args(argv)
+    n = write(args.style, args.folder, args.per_digit, args.seed)
+    print(f"wrote {n} {args.style} images to {args.folder}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
