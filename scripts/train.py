@@ -198,35 +198,50 @@ def calibrate(
     base: dict[str, float] | None = None, min_errors: int = 0,
 ) -> dict[str, float]:
     """Fit the temperature on the held-out digits and choose the refusal threshold on held-out
-    digits and non-digits (``val[kind] = (images, labels)``); ``budgets[kind]``: the share of each
-    digit kind the threshold may refuse (default ``REFUSAL_BUDGETS``). With ``base`` (a calibration,
-    as fine-tuning passes it): its temperature is kept when the held-out digits hold fewer than
-    ``min_errors`` misread ones (on digits read without error the fit runs to its lower bound, every
-    answer certain), and its threshold when there are no held-out non-digits to choose one on."""
+    digits and non-digits (``val[kind] = (images, labels)``; a kind all "not a digit" is a non-digit
+    kind); ``budgets[kind]``: the share of each digit kind the threshold may refuse (default
+    ``REFUSAL_BUDGETS``). With ``base`` (a calibration, as fine-tuning passes it): its temperature is
+    kept when the held-out digits hold fewer than ``min_errors`` misread ones (on digits read without
+    error the fit runs to its lower bound, every answer certain), and its threshold when there are no
+    held-out non-digits to choose one on."""
     logits = {k: net.eval().logits(to_network_input(x)) for k, (x, _) in val.items()}
     negative_kinds = [k for k in val if (val[k][1] == drawn_sets.NOT_DIGIT).all() and len(val[k][1])]
     digit_kinds = [k for k in val if k not in negative_kinds]
-    all_logits = np.concatenate([logits[k] for k in digit_kinds])
-    all_labels = np.concatenate([val[k][1] for k in digit_kinds])
-    errors = int(np.sum(all_logits.argmax(axis=1) != all_labels))
-    kept = base is not None and errors < min_errors
-    fitted = not (base is not None and kept)
-    temperature = calibration.fit_temperature(all_logits, all_labels) if fitted or base is None else base["temperature"]
+    temperature, kept = _temperature(logits, val, digit_kinds, base, min_errors)
     reject = {k: softmax(logits[k] / temperature)[:, drawn_sets.NOT_DIGIT] for k in val}
-    if base is not None and not negative_kinds:
-        threshold = base["reject_threshold"]
-    else:
-        threshold = calibration.choose_threshold(
-            {k: reject[k] for k in digit_kinds},
-            np.concatenate([reject[k] for k in negative_kinds]) if negative_kinds else np.zeros(0),
-            budgets or REFUSAL_BUDGETS,
-        )
+    threshold = _threshold(reject, digit_kinds, negative_kinds, budgets, base)
     result = {"temperature": round(temperature, 4), "reject_threshold": round(threshold, 4)}
-    if kept:
-        result["temperature_kept"] = errors  # held-out digits misread: too few to fit a temperature
+    if kept is not None:
+        result["temperature_kept"] = kept  # held-out digits misread: too few to fit a temperature
     for k in val:
         result[f"val_refused_{k}"] = round(float(np.mean(reject[k] >= threshold)), 4)
     return result
+
+
+def _threshold(
+    reject: dict[str, np.ndarray], digit_kinds: list[str], negative_kinds: list[str],
+    budgets: dict[str, float] | None, base: dict[str, float] | None,
+) -> float:
+    """The refusal threshold chosen on the held-out kinds' "not a digit" probabilities, or ``base``'s
+    when there are no held-out non-digits to choose one on."""
+    if base is not None and not negative_kinds:
+        return float(base["reject_threshold"])
+    negatives = np.concatenate([reject[k] for k in negative_kinds]) if negative_kinds else np.zeros(0)
+    return calibration.choose_threshold({k: reject[k] for k in digit_kinds}, negatives, budgets or REFUSAL_BUDGETS)
+
+
+def _temperature(
+    logits: dict[str, np.ndarray], val: dict[str, tuple[np.ndarray, np.ndarray]], digit_kinds: list[str],
+    base: dict[str, float] | None, min_errors: int,
+) -> tuple[float, int | None]:
+    """The temperature fitted on the held-out digits and ``None``; or ``base``'s and the count of misread
+    digits, when there are fewer than ``min_errors`` of them."""
+    all_logits = np.concatenate([logits[k] for k in digit_kinds])
+    all_labels = np.concatenate([val[k][1] for k in digit_kinds])
+    errors = int(np.sum(all_logits.argmax(axis=1) != all_labels))
+    if base is not None and errors < min_errors:
+        return float(base["temperature"]), errors
+    return calibration.fit_temperature(all_logits, all_labels), None
 
 
 # Shares of held-out digits the threshold may refuse: half the service's targets (1 % canvases, 2 %

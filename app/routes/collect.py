@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from .. import collector
 from ..dependencies import SettingsDep
 from ..errors import InsufficientStorageError, NotFoundError, UnprocessableError
-from ..openapi import error_responses, single_image_body
+from ..openapi import WITH_BODY, error_responses, single_image_body
 from ..schemas import Collected, CollectStatus
 from ..settings import Settings
 from ..uploads import read_single
@@ -42,7 +42,7 @@ async def collect_status(settings: SettingsDep) -> CollectStatus:
     "/collect",
     response_model=Collected,
     status_code=201,
-    responses=error_responses(400, 404, 413, 415, 422, 507),
+    responses=error_responses(*WITH_BODY, 404, 507),
     openapi_extra=single_image_body(),
     summary="Save a drawing with its right label, for fine-tuning",
 )

@@ -32,6 +32,9 @@ def _linked(on: set[tuple[int, int]], p: tuple[int, int]) -> list[tuple[int, int
     return out
 
 
+Pixel = tuple[int, int]
+
+
 def skeleton_paths(skeleton: np.ndarray, min_spur: int = 4) -> list[Path]:
     """``(H, W)`` bool one-pixel skeleton -> its polylines as ``(K, 2)`` float ``(x, y)`` pixel arrays:
     one per branch between ends and junctions, one per closed loop (first point repeated last).
@@ -39,39 +42,44 @@ def skeleton_paths(skeleton: np.ndarray, min_spur: int = 4) -> list[Path]:
     a stroke was thick or turned back, and no pen draws them."""
     on = {(int(y), int(x)) for y, x in zip(*np.nonzero(skeleton), strict=True)}
     links = {p: _linked(on, p) for p in on}
-    nodes = {p for p, n in links.items() if len(n) != 2}
-    seen: set[frozenset[tuple[int, int]]] = set()
-    paths: list[list[tuple[int, int]]] = []
-
-    def walk(start: tuple[int, int], nxt: tuple[int, int]) -> list[tuple[int, int]]:
-        path, prev, cur = [start], start, nxt
-        seen.add(frozenset((start, nxt)))
-        while True:
-            path.append(cur)
-            if cur in nodes or cur == start:
-                return path
-            step = [q for q in links[cur] if q != prev and frozenset((cur, q)) not in seen]
-            if not step:
-                return path
-            seen.add(frozenset((cur, step[0])))
-            prev, cur = cur, step[0]
-
-    for p in sorted(nodes):
-        for q in links[p]:
-            if frozenset((p, q)) not in seen:
-                paths.append(walk(p, q))
-    for p in sorted(on - nodes):  # loops without a junction (a 0)
-        for q in links[p]:
-            if frozenset((p, q)) not in seen:
-                paths.append(walk(p, q))
-    if not paths and on:
-        paths = [[min(on)]]
+    paths = _branches(links, {p for p, n in links.items() if len(n) != 2}) or ([[min(on)]] if on else [])
     ends = {p for p, n in links.items() if len(n) <= 1}
-    keep = [
-        path for path in paths
-        if len(path) >= min_spur or not ({path[0], path[-1]} & ends) or ({path[0], path[-1]} <= ends)
-    ]
+    keep = [path for path in paths if not _spur(path, ends, min_spur)]
     return [np.array([(x, y) for y, x in path], np.float64) for path in keep or paths]
+
+
+def _branches(links: dict[Pixel, list[Pixel]], nodes: set[Pixel]) -> list[list[Pixel]]:
+    """Every branch from a node (an end or a junction), then every loop without one (a 0)."""
+    seen: set[frozenset[Pixel]] = set()
+    paths: list[list[Pixel]] = []
+    for starts in (sorted(nodes), sorted(set(links) - nodes)):
+        for p in starts:
+            paths += [_walk(links, nodes, seen, p, q) for q in links[p] if frozenset((p, q)) not in seen]
+    return paths
+
+
+def _walk(
+    links: dict[Pixel, list[Pixel]], nodes: set[Pixel], seen: set[frozenset[Pixel]], start: Pixel, nxt: Pixel
+) -> list[Pixel]:
+    """The pixels from ``start`` through ``nxt`` to the next node (or back to ``start``), marking each
+    link walked in ``seen``."""
+    path, prev, cur = [start], start, nxt
+    seen.add(frozenset((start, nxt)))
+    while True:
+        path.append(cur)
+        if cur in nodes or cur == start:
+            return path
+        step = [q for q in links[cur] if q != prev and frozenset((cur, q)) not in seen]
+        if not step:
+            return path
+        seen.add(frozenset((cur, step[0])))
+        prev, cur = cur, step[0]
+
+
+def _spur(path: list[Pixel], ends: set[Pixel], min_spur: int) -> bool:
+    """A branch shorter than ``min_spur`` with one free end (not a lone short stroke)."""
+    touches = {path[0], path[-1]} & ends
+    return len(path) < min_spur and bool(touches) and not {path[0], path[-1]} <= ends
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,6 @@ class NumberTuning:
     # (``segmentation.CUTS``), is 10 slices, with a flag or bar of another stroke among them
     max_span: int = 12
     max_atoms: int = 168  # atoms in one image: more is a 422 (it bounds the candidates read)
-    max_candidates: int = 600  # runs of atoms that may be digits: more is a 422 (each costs a network read)
     max_width: float = 1.6  # line heights a multi-atom digit may span
     join_gap: float = 0.12  # line heights: atoms of different groups further apart are never one digit
     part_penalty: float = 0.1  # log-probability cost of each part (ties go to fewer digits)

@@ -188,18 +188,3 @@ def test_a_second_reading_only_beside_read_digits_and_kept_only_when_sure() -> N
     assert better_reading(first, second) is second
     assert better_reading(first, [one, _reading(1, 0.9), _reading(9, 0.9)]) is first  # digits, but unsure
     assert better_reading(first, [one, _reading(1, 0.999), refused]) is first  # still a refused part
-
-
-def test_a_drawing_with_too_many_candidate_digits_is_refused_before_any_is_read(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from model.recipe import TooManyPartsError, number_tuning
-    from tests.helpers import sample_digits
-
-    x, _ = sample_digits()
-    data = write(list(x[:6]), gap=-0.1, size=(1200, 300))  # touching digits: many slices, many spans
-    spans = len(find_parts(data).spans)
-    monkeypatch.setattr(number_tuning, "TUNING", number_tuning.NumberTuning(max_candidates=spans - 1))
-    monkeypatch.setattr("model.recipe.number_parts.TUNING", number_tuning.TUNING)
-    with pytest.raises(TooManyPartsError, match=f"holds {spans} ways"):
-        find_parts(data)
