@@ -77,7 +77,8 @@ def _bounds(pieces: list[Atom]) -> tuple[int, int, int, int]:
 
 def candidate_spans(pieces: list[Atom], line: float) -> list[tuple[int, int]]:
     """``(i, j)``: atoms ``i..j-1`` may be one digit (always for ``j = i + 1``). Slices of one stroke
-    may always join; a separate stroke joins only if it is near, and overlaps the others horizontally
+    may always join; a separate stroke joins if its box is within ``near_gap`` of the others' (a digit
+    drawn in pieces), or if it is within ``join_gap`` to the right and overlaps the others horizontally
     or is small (the two strokes of a 4, a 5's flag, a 7's crossbar, a pen gap)."""
     spans = []
     for i in range(len(pieces)):
@@ -92,13 +93,21 @@ def _may_join(left: list[Atom], new: Atom, line: float) -> bool:
     x0, x1 = min(a.x0 for a in left), max(a.x1 for a in left)
     if max(x1, new.x1) - min(x0, new.x0) > TUNING.max_width * line:
         return False
-    if new.stroke == left[-1].stroke:
+    if new.stroke == left[-1].stroke or _near(left, new, line):
         return True
     if new.x0 - x1 > TUNING.join_gap * line:
         return False
     overlap = min(x1, new.x1) - max(x0, new.x0)
     small = min(max(a.y1 for a in left) - min(a.y0 for a in left), new.y1 - new.y0) < TUNING.small * line
     return small or overlap >= TUNING.overlap * min(x1 - x0, new.x1 - new.x0)
+
+
+def _near(left: list[Atom], new: Atom, line: float) -> bool:
+    """Is ``new``'s box within ``near_gap`` line heights of the box of ``left``, across and up or down?"""
+    x0, y0, x1, y1 = _bounds(left)
+    across = max(new.x0 - x1, x0 - new.x1, 0)
+    down = max(new.y0 - y1, y0 - new.y1, 0)
+    return max(across, down) <= TUNING.near_gap * line
 
 
 def prepare(parts: Parts) -> Parts:

@@ -20,7 +20,11 @@ class NumberTuning:
     max_span: int = 12
     max_atoms: int = 168  # atoms in one image: more is a 422 (it bounds the candidates read)
     max_width: float = 1.6  # line heights a multi-atom digit may span
-    join_gap: float = 0.12  # line heights: atoms of different groups further apart are never one digit
+    join_gap: float = 0.12  # line heights: a separate stroke further right joins only if near (below)
+    # line heights: a separate stroke whose box is this close to the others' box, across and up or down,
+    # may join them whatever its overlap: a digit drawn in pieces (a 4's two strokes side by side, a 9's
+    # tail lifted off its loop); whether the pieces read better together is the reader's choice
+    near_gap: float = 0.25
     part_penalty: float = 0.1  # log-probability cost of each part (ties go to fewer digits)
     cut_penalty: float = 0.6  # and of each cut through a stroke: touching digits are rarer than separate ones
     sure: float = 0.98  # parts of a cut stroke read this surely (geometric mean) are digits, whatever the whole

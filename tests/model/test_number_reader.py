@@ -4,8 +4,11 @@ run it (``model.steps.run``)."""
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
+from PIL import Image, ImageDraw
 
 import model
 from model.calibration import split_refusal
@@ -19,9 +22,10 @@ from model.recipe.number_choice import (
     refuse_cut_strokes,
     to_recut,
 )
-from model.recipe.number_parts import Parts, find_parts, prepare
+from model.recipe.number_parts import Parts, candidate_spans, find_parts, prepare
 from model.recipe.number_reader import choosing, read_number, reading
 from model.recipe.number_split import uncut_spans, unsettled
+from model.recipe.number_tuning import TUNING
 from model.recipe.segmentation import Atom
 from model.second_look import SECOND_LOOK_BELOW, SHIFTS
 from model.steps import Classify, Done, advance, run
@@ -188,3 +192,45 @@ def test_a_second_reading_only_beside_read_digits_and_kept_only_when_sure() -> N
     assert better_reading(first, second) is second
     assert better_reading(first, [one, _reading(1, 0.9), _reading(9, 0.9)]) is first  # digits, but unsure
     assert better_reading(first, [one, _reading(1, 0.999), refused]) is first  # still a refused part
+
+
+def _pen_drawing(strokes: list[list[tuple[int, int]]], size: tuple[int, int] = (300, 160)) -> bytes:
+    """Black pen strokes (polylines, 9 px wide) on a white ``size`` canvas, as PNG bytes."""
+    image = Image.new("L", size, 255)
+    pen = ImageDraw.Draw(image)
+    for stroke in strokes:
+        pen.line(stroke, fill=0, width=9, joint="curve")
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+FOUR_IN_TWO_STROKES = [[(40, 30), (30, 90), (88, 90)], [(96, 30), (96, 130)]]  # the upright a pen lift away
+
+
+@pytest.mark.parametrize(
+    ("strokes", "number"),
+    [
+        (FOUR_IN_TWO_STROKES + [[(170, 35), (225, 35), (190, 130)]], "47"),  # not "617"
+        (FOUR_IN_TWO_STROKES + [[(140, 30), (140, 130)]], "41"),  # a 1 a line height away stays a digit
+        ([[(150, 30), (150, 130)], [(165, 35), (215, 35), (185, 130)]], "17"),  # close, but better apart
+    ],
+)
+def test_a_digit_drawn_in_pieces_stays_whole_and_a_1_beside_a_7_stays_two(
+    strokes: list[list[tuple[int, int]]], number: str
+) -> None:
+    net = model.load()
+    read = run(read_number(_pen_drawing(strokes), net.reject_threshold), net.predict)
+    assert "".join(str(int(d.probabilities.argmax())) for d in read.digits if d.is_digit) == number
+
+
+def test_strokes_near_each_other_may_be_one_digit_however_little_they_overlap() -> None:
+    def atom(x0: int, y0: int, x1: int, y1: int, stroke: int) -> Atom:
+        return Atom(np.ones((y1 - y0, x1 - x0), bool), x0, y0, x1, y1, stroke)
+
+    line = 100.0  # two tall strokes side by side, no overlap: one digit only if the gap is small
+    near, far = TUNING.near_gap * line - 1, TUNING.near_gap * line + 1
+    assert (0, 2) in candidate_spans([atom(0, 0, 40, 100, 0), atom(40 + int(near), 0, 60 + int(near), 100, 1)], line)
+    assert (0, 2) not in candidate_spans([atom(0, 0, 40, 100, 0), atom(40 + int(far) + 1, 0, 80, 100, 1)], line)
+    # a 9's tail lifted off below its loop, overlapping it by a sliver
+    assert (0, 2) in candidate_spans([atom(0, 0, 50, 50, 0), atom(48, 60, 56, 120, 1)], line)
