@@ -1,9 +1,11 @@
 """Fixtures shared by the tests; the plain helpers they use are in ``tests/helpers.py``.
 
 Tests run with the service's BLAS threading (one thread per process unless ``DIGITS_THREADS`` says
-otherwise): many threads each starting BLAS threads would crowd the cores. The long accuracy sweeps
-are marked ``slow`` and left out of the default run (``addopts`` in
-pyproject.toml); ``python -m pytest -m ""`` runs everything, as CI does.
+otherwise): many threads each starting BLAS threads would crowd the cores. The default run is the
+unit tests, one pytest-xdist worker a core, each test file on one worker (``addopts`` in
+pyproject.toml). The real servers and Chromium (``tests/integration``, marked ``integration`` below)
+and the long accuracy sweeps (marked ``slow``) are left out of it; ``python -m pytest -m ""`` runs
+everything, as CI does.
 """
 
 from __future__ import annotations
