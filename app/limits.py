@@ -68,6 +68,11 @@ class ByteBudget:
         self._waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
         self._trim: asyncio.TimerHandle | None = None
 
+    @property
+    def waiting(self) -> int:
+        """Bodies queued for room."""
+        return len(self._waiters)
+
     def share(self, size: int) -> int:
         """The bytes a body of ``size`` reserves (capped at what its kind may ever hold)."""
         return size if size <= SMALL_BODY else min(size, self.large_limit)

@@ -141,7 +141,7 @@ class MetricsMiddleware:
 
 class ServingCollector(Collector):
     """Prometheus metrics of the serving core, read when scraped: images dropped because their client
-    had gone, images waiting, request body bytes held."""
+    had gone, images waiting, request body bytes held and bodies waiting for room."""
 
     def __init__(self, predictor: Predictor, budget: ByteBudget) -> None:
         self.predictor = predictor
@@ -155,4 +155,7 @@ class ServingCollector(Collector):
         yield GaugeMetricFamily("digits_pending_images", "Images waiting to be decoded.", value=self.predictor.pending)
         yield GaugeMetricFamily(
             "digits_buffered_body_bytes", "Request body bytes reserved by requests in flight.", value=self.budget.held
+        )
+        yield GaugeMetricFamily(
+            "digits_waiting_bodies", "Request bodies waiting for room in the byte budget.", value=self.budget.waiting
         )

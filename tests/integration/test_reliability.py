@@ -317,10 +317,10 @@ def test_a_body_that_does_not_arrive_is_a_408_and_the_connection_closes(server: 
 def test_uploads_over_the_byte_budget_get_503_with_retry_after(server: str) -> None:
     head = b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 900000\r\n\r\n"
     with socket.create_connection(address(server)) as first, socket.create_connection(address(server)) as second:
-        first.sendall(head + b"\0" * 1000)  # holds 900 KB of the 1 MB budget
-        time.sleep(0.2)
+        first.sendall(head + b"\0" * 1000)  # holds the large bodies' share of the 1 MB budget
+        assert wait_for(lambda: metric(server, "digits_buffered_body_bytes") > 800_000)
         second.sendall(head + b"\0" * 1000)  # waits for room
-        time.sleep(0.2)
+        assert wait_for(lambda: metric(server, "digits_waiting_bodies") == 1)
         small = httpx.post(f"{server}/predict", content=digit_png(), headers={"content-type": "image/png"})
         assert small.status_code == 200  # a small body does not queue behind large ones
         answer = read_answer(second, timeout=10)
