@@ -244,9 +244,11 @@ def _temperature(
     return calibration.fit_temperature(all_logits, all_labels), None
 
 
-# Shares of held-out digits the threshold may refuse: half the service's targets (1 % canvases, 2 %
-# pen strokes), the margin for drawings we did not generate.
-REFUSAL_BUDGETS = {"mnist": 0.003, "canvas": 0.005, "pen": 0.01, "hand": 0.01}
+# Shares of held-out digits the threshold may refuse: a quarter of the service's targets (1 % canvases,
+# 2 % pen strokes) or less. The threshold settles at these budgets' edge once scribbles are among the
+# held-out non-digits, and writers we did not generate (blurred scans) sit beyond that edge: the
+# margin is theirs.
+REFUSAL_BUDGETS = {"mnist": 0.001, "canvas": 0.003, "pen": 0.005, "hand": 0.005}
 
 
 def _plain(value: object) -> object:
@@ -383,6 +385,7 @@ def write_weights(
         test_accuracy_refusals_wrong=report.refusals_wrong,
         test_loss=report.loss,
         confusion_matrix=report.confusion,
+        **({"base": _base_record(args.init_weights)} if args.init_weights else {}),
     )
     print(f"wrote {out} ({meta['parameters']:,} parameters, sha256 {meta['sha256'][:12]}...)")
     if args.export:
@@ -391,6 +394,13 @@ def write_weights(
             shutil.copyfile(out.with_suffix(suffix), args.export.with_suffix(suffix))
         print(f"exported to {args.export}")
     return out
+
+
+def _base_record(path: Path) -> dict[str, Any]:
+    """What weights trained from others (``--init-weights``) keep of them: their hash, date, recipe,
+    history, calibration and own base, so the metadata still says how the whole was trained."""
+    meta = load(path, self_check=False).metadata
+    return {k: meta[k] for k in ("sha256", "created", "calibration", "training", "history", "base") if k in meta}
 
 
 def main(argv: list[str] | None = None) -> int:

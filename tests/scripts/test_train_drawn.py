@@ -155,5 +155,7 @@ def test_a_run_can_start_from_weights_with_hand_pen_digits_and_scribbles(tmp_pat
     # nothing trained: the weights are the shipped ones, calibrated again with the scribbles as non-digits
     with np.load(run / "default.npz") as got, np.load(shipped) as start:
         assert all(np.array_equal(got[k], start[k]) for k in start.files)
-    calibration = json.loads((run / "default.json").read_text())["calibration"]
-    assert {"val_refused_hand", "val_refused_scribble", "val_refused_not-digit"} <= set(calibration)
+    meta = json.loads((run / "default.json").read_text())
+    assert {"val_refused_hand", "val_refused_scribble", "val_refused_not-digit"} <= set(meta["calibration"])
+    base = json.loads(shipped.with_suffix(".json").read_text())  # how the weights it started from were made
+    assert meta["base"]["sha256"] == base["sha256"] and meta["base"]["training"] == base["training"]
