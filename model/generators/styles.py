@@ -18,8 +18,9 @@ training sets.
   boxes side by side, of boxes apart or of a comb (a base line with ticks) around it, the neighbours'
   edges in view, the box itself sometimes cut by the crop, the digit sometimes touching or crossing it.
 - ``own-pen``: one writer (:data:`OWN_PEN`) in blue ballpoint on paper: narrow pen, wide digits leaning
-  right, a 1 with flag and foot, an open 4, a barred 7, a straight-tailed 9, and always the same habits
-  (pen lifts at junctions, loops left open, strokes run on past their ends).
+  far right, a slashed 0, a 1 with a long flag, a 2 looped at its foot, a flat-topped 3, an open 4, a
+  barred 7, a curled 9, and always the same habits (pen lifts at junctions, loops left open, strokes
+  run on past their ends).
 """
 
 from __future__ import annotations
@@ -190,7 +191,7 @@ def _paint(paper: Colour, layers: list[tuple[Image.Image, Colour]]) -> Image.Ima
 
 ANY_WRITER = Writer()
 OWN_PEN = Writer(
-    forms={1: 1, 4: 1, 7: 1, 9: 0}, slant=(0.26, 0.36), aspect=(1.2, 1.35), pen=(0.035, 0.045),
+    forms={0: 1, 1: 2, 2: 1, 3: 1, 4: 1, 7: 1, 9: 1}, slant=(0.32, 0.42), aspect=(1.2, 1.35), pen=(0.035, 0.045),
     habits=Habits(lift=0.9, mid_lift=0.0, open_loop=0.9, gap=(0.05, 0.08), overshoot_p=0.7, overshoot=(0.06, 0.1),
                   retrace=0.0, width_var=(0.1, 0.2), jitter=(0.004, 0.008), tremor=0.002),
 )

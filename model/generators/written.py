@@ -1,9 +1,10 @@
 """Handwritten digits without MNIST: a writer's strokes for each digit, drawn with the pen of :mod:`.hand`.
 
 Each digit is one to three strokes in a box one unit tall and about 0.6 wide (x to the right, y down),
-made of lines and elliptical arcs. Some digits come in the forms people write: a 1 with or without its
-flag and foot, a 4 open or closed at the top, a 7 with or without its bar, a 9 with a straight or a
-curled tail. A :class:`Writer` picks the forms, the slant, the width, the pen and the habits
+made of lines and elliptical arcs. Some digits come in the forms people write: a 0 with or without a
+slash, a 1 plain, with flag and foot or with a long flag, a 2 with or without a loop at its foot, a 3
+round or flat-topped, a 4 open or closed at the top, a 7 with or without its bar, a 9 with a straight
+or a curled tail. A :class:`Writer` picks the forms, the slant, the width, the pen and the habits
 (:class:`.hand.Habits`: pen lifts, open loops, overshoots); :func:`write` places a digit on an ink
 canvas and draws it, its proportions a little different each time. Used by :mod:`.styles`.
 """
@@ -44,11 +45,15 @@ def _join(*parts: Stroke) -> Stroke:
 
 # Each digit's forms: a list of strokes per form, the first the most common.
 FORMS: dict[int, tuple[list[Stroke], ...]] = {
-    0: ([loop(0.3, 0.5, 0.28, 0.48)],),
+    0: ([loop(0.3, 0.5, 0.28, 0.48)], [loop(0.3, 0.5, 0.28, 0.48), line((0.58, 0.05), (0.02, 0.95))]),
     1: ([line((0.32, 0.0), (0.32, 1.0))],
-        [line((0.1, 0.24), (0.34, 0.0), (0.34, 1.0)), line((0.12, 1.0), (0.56, 1.0))]),
-    2: ([_join(arc(0.3, 0.28, 0.27, 0.26, 190, 400), line((0.03, 0.98), (0.6, 0.98)))],),
-    3: ([_join(arc(0.28, 0.25, 0.26, 0.23, 200, 450), arc(0.28, 0.73, 0.28, 0.25, -90, 160))],),
+        [line((0.1, 0.24), (0.34, 0.0), (0.34, 1.0)), line((0.12, 1.0), (0.56, 1.0))],
+        [line((0.0, 0.42), (0.36, 0.0), (0.36, 1.0))]),
+    2: ([_join(arc(0.3, 0.28, 0.27, 0.26, 190, 400), line((0.03, 0.98), (0.6, 0.98)))],
+        [_join(arc(0.3, 0.28, 0.27, 0.26, 190, 400), line((0.12, 0.86)), loop(0.14, 0.92, 0.08, 0.07, -60)[:-1],
+               line((0.2, 0.98), (0.6, 0.98)))]),
+    3: ([_join(arc(0.28, 0.25, 0.26, 0.23, 200, 450), arc(0.28, 0.73, 0.28, 0.25, -90, 160))],
+        [_join(line((0.04, 0.0), (0.54, 0.0), (0.2, 0.42)), arc(0.26, 0.7, 0.3, 0.28, -100, 160))]),
     4: ([line((0.44, 0.0), (0.02, 0.66), (0.6, 0.66)), line((0.44, 0.0), (0.44, 1.0))],
         [line((0.1, 0.0), (0.04, 0.6), (0.6, 0.6)), line((0.46, 0.25), (0.46, 1.0))]),
     5: ([_join(line((0.1, 0.0), (0.08, 0.45)), arc(0.3, 0.7, 0.28, 0.28, -125, 150)), line((0.1, 0.0), (0.56, 0.0))],),

@@ -52,10 +52,11 @@ def test_every_form_of_every_digit_is_one_unit_tall_and_loops_are_closed() -> No
 def test_the_own_pen_writer_always_writes_the_same_forms_leaning_right() -> None:
     rng = np.random.default_rng(0)
     for _ in range(20):
-        one, seven = strokes(1, styles.OWN_PEN, rng), strokes(7, styles.OWN_PEN, rng)
-        assert len(one) == 2 and len(seven) == 2  # a 1 with its foot, a 7 with its bar, every time
-        stem = one[0]
-        assert stem[-1, 1] > stem[1, 1] and stem[1, 0] > stem[-1, 0]  # its top right of its bottom
+        zero, one, seven = (strokes(d, styles.OWN_PEN, rng) for d in (0, 1, 7))
+        assert len(zero) == 2 and len(seven) == 2  # a slashed 0, a 7 with its bar, every time
+        stem, = one
+        assert stem[0, 1] > 0.3  # a long flag
+        assert stem[-1, 1] > stem[1, 1] and stem[1, 0] > stem[-1, 0] + 0.25  # its top far right of its bottom
     anyone = Writer()
     sevens = {len(strokes(7, anyone, rng)) for _ in range(40)}
     assert sevens == {1, 2}  # any writer: both forms
