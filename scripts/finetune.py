@@ -73,6 +73,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data", type=Path, default=None, help=f"MNIST .npz or IDX folder (else ${data.ENV_VAR})")
     p.add_argument("--mnist-digits", type=int, default=12000, help="MNIST training digits to mix in (--keep mnist)")
     p.add_argument("--drawn", type=int, default=1500, help="drawn canvases, pen redraws, non-digits each (mnist)")
+    p.add_argument("--pen", type=int, default=3000, help="more pen redraws in the kept pool (mnist)")
     p.add_argument("--replay", type=int, default=3000, help="font digits to mix in (--keep replay)")
     p.add_argument("--distill", type=float, default=0.5, help="share of the base network's answers in kept targets")
     p.add_argument("--freeze", type=int, default=0, help="convolutional blocks left as they are (0-3)")
@@ -187,8 +188,8 @@ def main(argv: list[str] | None = None) -> int:
         base = load(args.base)
         if (found.labels == 10).any() and len(meta.get("labels", [])) < 11:
             raise RefusedError(f"{resolve(args.base)} has no 'not a digit' output: remove {args.folder}/not_digit/")
-        keep = finetune_data.choose(args.keep, args.data, {"mnist": args.mnist_digits, "drawn": args.drawn,
-                                                           "replay": args.replay}, args.seed, args.cache_dir)
+        sizes = {"mnist": args.mnist_digits, "drawn": args.drawn, "pen": args.pen, "replay": args.replay}
+        keep = finetune_data.choose(args.keep, args.data, sizes, args.seed, args.cache_dir)
     except (RefusedError, WeightsError, data.DatasetError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

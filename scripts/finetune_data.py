@@ -1,8 +1,9 @@
 """What a fine-tune keeps reading: the images mixed with the user's own so the network does not forget.
 
 - ``mnist`` (when MNIST is found, see ``model/data.py``): MNIST training digits and a drawn pool made
-  from them (``scripts/drawn_sets.py``: canvases, pen redraws, non-digits), all from the training split
-  the shipped network trained on; validation from the digits it held out.
+  from them (``scripts/drawn_sets.py``: canvases, pen redraws, non-digits, and more pen redraws: what
+  a fine-tune forgets first), all from the training split the shipped network trained on; validation
+  from the digits it held out.
 - ``replay`` (no MNIST): digits typed in the machine's training fonts, filled or traced with a pen, on
   canvases in every style and format, and the generators' non-digits (letters, shapes, scribbles, two
   digits at once). The base network's own answers on them are the targets (distillation), so it keeps
@@ -118,10 +119,10 @@ def replay_keep(count: int, seed: int, cache_dir: Path) -> KeepSet:
     return KeepSet("replay", x, y, val)
 
 
-def mnist_keep(mnist: data.MNIST, digits: int, drawn: int, seed: int, cache_dir: Path) -> KeepSet:
+def mnist_keep(mnist: data.MNIST, digits: int, drawn: int, seed: int, cache_dir: Path, pen: int = 0) -> KeepSet:
     """The ``mnist`` keep set: ``digits`` MNIST training digits and ``drawn`` each of drawn canvases,
-    pen redraws and non-digits from them; validation from the 5,000 digits ``scripts/train.py`` holds out
-    (1,000 of them, and 300 drawn of each kind)."""
+    pen redraws and non-digits from them, and ``pen`` more pen redraws; validation from the 5,000 digits
+    ``scripts/train.py`` holds out (1,000 of them, and 300 drawn of each kind)."""
     x_tr, y_tr, x_val, y_val = data.train_val_split(mnist.x_train, mnist.y_train, 5000, 0)
     pick = np.random.default_rng(seed).choice(len(x_tr), min(digits, len(x_tr)), replace=False)
     xs, ys = x_tr[pick], y_tr[pick].astype(np.int64)
@@ -133,6 +134,10 @@ def mnist_keep(mnist: data.MNIST, digits: int, drawn: int, seed: int, cache_dir:
                        lambda: drawn_sets.training_pool(x, y, counts, s))
 
     px, py, _ = pool(xs, ys, drawn, seed) if drawn else (*EMPTY, None)
+    if pen:  # a pool of its own (another seed), so that the first is reused from the cache
+        ex, ey, _ = _cached(cache_dir / f"pen-{pen}-seed{seed + 3}-n{len(xs)}-{version}.npz",
+                            lambda: drawn_sets.training_pool(xs, ys, {"pen": pen}, seed + 3))
+        px, py = np.concatenate([px, ex]), np.concatenate([py, ey])
     vx, vy, vk = pool(x_val, y_val.astype(np.int64), 300, seed + 7)
     val = {"mnist": (x_val[:1000], y_val[:1000].astype(np.int64))}
     val.update({k: (vx[vk == k], vy[vk == k]) for k in drawn_sets.KINDS})
@@ -153,5 +158,5 @@ def choose(keep: str, data_path: Path | None, sizes: dict[str, int], seed: int, 
             print(f"MNIST not found ({str(exc).split(':')[0]}): keeping what the network knows with font "
                   "digits, generated non-digits and its own answers on them (--keep replay)")
         else:
-            return mnist_keep(mnist, sizes["mnist"], sizes["drawn"], seed, cache_dir)
+            return mnist_keep(mnist, sizes["mnist"], sizes["drawn"], seed, cache_dir, sizes.get("pen", 0))
     return replay_keep(sizes["replay"], seed, cache_dir)

@@ -3,9 +3,11 @@
 
     python scripts/style_sets.py seven-segment runs/styles/seven-train --per-digit 30 --seed 1
     python scripts/style_sets.py seven-segment runs/styles/seven-test --per-digit 100 --seed 1001
+    python scripts/style_sets.py boxed runs/styles/boxed-train --per-digit 30 --seed 3
+    python scripts/style_sets.py own-pen runs/styles/pen-train --per-digit 30 --seed 4
 
-Styles: ``model/generators/styles.py``. Training sets use seeds below 1000, evaluation sets 1000 and up,
-so that no evaluation image is ever trained on.
+Styles (seven-segment, dot-matrix, boxed, own-pen): ``model/generators/styles.py``. Training sets use
+seeds below 1000, evaluation sets 1000 and up, so that no evaluation image is ever trained on.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Digit styles MNIST never showed, rendered procedurally: seven-segment displays and dot-matrix prints.
+"""Digit styles MNIST never showed, rendered procedurally: seven-segment displays, dot-matrix prints,
+digits written in a form's boxes, and one writer's own pen.
 
 Each style draws one digit as a photo or scan of it would reach the service: a 60-240 px image, the
 digit at 50-90 % of its height somewhere on it, in a "look" (colours, glow, noise, blur) and encoded as
@@ -12,6 +13,14 @@ training sets.
   (bright bars glowing on black) or an ink drawing (bars drawn with a pen on paper). The 6, 7 and 9 come
   in both forms displays use (with and without their tail).
 - ``dot-matrix``: a 5x7 grid of round dots (a receipt printer, a ticket), dark on paper or lit on black.
+- ``boxed``: a digit handwritten (:mod:`.written`, any writer) in one box of a form's row of boxes,
+  cut out around that box: the printed lines (black, grey, or a light "dropout" red, blue or green) of
+  boxes side by side, of boxes apart or of a comb (a base line with ticks) around it, the neighbours'
+  edges in view, the box itself sometimes cut by the crop, the digit sometimes touching or crossing it.
+- ``own-pen``: one writer (:data:`OWN_PEN`) in blue ballpoint on paper: narrow pen, wide digits leaning
+  far right, a slashed 0, a 1 with a long flag, a 2 looped at its foot, a flat-topped 3, an open 4, a
+  barred 7, a curled 9, and always the same habits (pen lifts at junctions, loops left open, strokes
+  run on past their ends).
 """
 
 from __future__ import annotations
@@ -21,6 +30,9 @@ from collections.abc import Callable
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
+
+from .hand import Habits
+from .written import Writer, strokes, width_of, write
 
 SIZES = (60, 241)  # image heights, pixels (upper bound excluded)
 SUPER = 4  # supersampling of the drawings: anti-aliased edges
@@ -168,9 +180,81 @@ def dot_matrix(digit: int, rng: np.random.Generator) -> bytes:
     return _finish(im, rng)
 
 
+def _paint(paper: Colour, layers: list[tuple[Image.Image, Colour]]) -> Image.Image:
+    """``"L"`` masks painted in their colours over ``paper``, in order (the last on top)."""
+    rgb: np.ndarray = np.broadcast_to(np.asarray(paper, np.float32), (layers[0][0].height, layers[0][0].width, 3))
+    for mask, colour in layers:
+        alpha = np.asarray(mask, np.float32)[..., None] / 255
+        rgb = rgb * (1 - alpha) + np.asarray(colour, np.float32) * alpha
+    return Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8))
+
+
+ANY_WRITER = Writer()
+OWN_PEN = Writer(
+    forms={0: 1, 1: 2, 2: 1, 3: 1, 4: 1, 7: 1, 9: 1}, slant=(0.32, 0.42), aspect=(1.2, 1.35), pen=(0.035, 0.045),
+    habits=Habits(lift=0.9, mid_lift=0.0, open_loop=0.9, gap=(0.05, 0.08), overshoot_p=0.7, overshoot=(0.06, 0.1),
+                  retrace=0.0, width_var=(0.1, 0.2), jitter=(0.004, 0.008), tremor=0.002),
+)
+PRINTED = ((40, 40, 40), (110, 110, 110), (235, 130, 130), (130, 165, 235), (140, 205, 160))  # box lines
+INKS = ((25, 35, 120), (30, 30, 30), (80, 80, 85))  # ballpoint, felt pen, pencil
+
+
+def own_pen(digit: int, rng: np.random.Generator) -> bytes:
+    """One ``digit`` (0-9) by the writer of :data:`OWN_PEN`, photographed on paper (see the module doc)."""
+    paths = strokes(digit, OWN_PEN, rng)
+    size, (left, top, _, dh) = _place(rng, width_of(paths)[1])
+    ink = write(paths, OWN_PEN, size, (left, top, dh), rng)
+    return _finish(_paint(_jitter(rng, (244, 242, 234), 10), [(ink, _jitter(rng, (25, 35, 120), 15))]), rng)
+
+
+def _form_lines(size: tuple[int, int], box: tuple[float, float, float, float], rng: np.random.Generator) -> Image.Image:
+    """The printed lines around ``box = (left, top, width, height)`` and its neighbours' on either side:
+    boxes side by side, boxes apart, or a comb."""
+    left, top, bw, bh = box
+    kind = int(rng.integers(3))
+    apart = rng.uniform(0.1, 0.35) * bw if kind == 1 else 0.0
+    width = max(rng.uniform(0.01, 0.03) * bh, 1.0)
+    tick = rng.uniform(0.25, 0.45) * bh
+
+    def draw(d: ImageDraw.ImageDraw, s: float) -> None:
+        w = max(int(round(width * s)), 1)
+        for k in range(-4, 5):
+            x0, x1, y1 = (left + k * (bw + apart)) * s, (left + k * (bw + apart) + bw) * s, (top + bh) * s
+            if kind == 2:
+                d.line([(x0, y1), (x1, y1)], fill=255, width=w)
+                d.line([(x0, y1 - tick * s), (x0, y1)], fill=255, width=w)
+            else:
+                d.rectangle([x0, top * s, x1, y1], outline=255, width=w)
+
+    return _render(size, draw)
+
+
+def boxed(digit: int, rng: np.random.Generator) -> bytes:
+    """One handwritten ``digit`` (0-9) in a form's box, cut out around the box (see the module doc)."""
+    height = int(rng.integers(*SIZES))
+    bh = height * rng.uniform(0.7, 1.02)
+    bw = bh * rng.uniform(0.7, 1.1)
+    size = (int(bw * rng.uniform(0.95, 1.6)), height)
+    box = ((size[0] - bw) / 2 + rng.normal(0, 0.06 * bw), (height - bh) / 2 + rng.normal(0, 0.04 * bh), bw, bh)
+    paths = strokes(digit, ANY_WRITER, rng)
+    dh = bh * rng.uniform(0.55, 0.95)
+    dw = width_of(paths)[1] * dh
+    top = box[1] + rng.uniform(0.03 * bh, max(0.97 * bh - dh, 0.04 * bh))
+    if rng.random() < 0.3:  # written over the top or the bottom line
+        top = box[1] - rng.uniform(0, 0.1) * bh if rng.random() < 0.5 else box[1] + bh - dh + rng.uniform(0, 0.1) * bh
+    ink = write(paths, ANY_WRITER, size, (box[0] + (bw - dw) / 2 + rng.normal(0, 0.06 * bw), top, dh), rng)
+    lines = _form_lines(size, box, rng)
+    paper = _jitter(rng, (246, 245, 240), 8)
+    printed = _jitter(rng, PRINTED[int(rng.integers(len(PRINTED)))], 12)
+    written = _jitter(rng, INKS[int(rng.integers(len(INKS)))], 12)
+    return _finish(_paint(paper, [(lines, printed), (ink, written)]), rng)
+
+
 STYLES: dict[str, Callable[[int, np.random.Generator], bytes]] = {
     "seven-segment": seven_segment,
     "dot-matrix": dot_matrix,
+    "boxed": boxed,
+    "own-pen": own_pen,
 }
 
 
