@@ -145,18 +145,22 @@ def test_issue_32_is_not_measured_without_the_onnxruntime_endpoint() -> None:
     assert targets_32(summarize(rounds, ["ours"]), ["fastapi-ort"]) == []  # ours not run: no target
 
 
-def test_issue_28_wants_this_tree_within_5_percent_of_the_revision_before() -> None:
+def test_issue_28_wants_this_tree_no_more_than_5_percent_slower_than_the_revision_before() -> None:
     rounds = rounds_of(
         {
-            "ours": {"28x28": [(1050, 2000), (1000, 2000), (1000, 2000)], "canvas": [(1000, 2000)] * 3},
-            "ours@9edfd16": {"28x28": [(1000, 2000)] * 3, "canvas": [(1000, 2200)] * 3},
+            "ours": {"28x28": [(1050, 2000), (1000, 2000), (1000, 2000)], "canvas": [(1000, 2000)] * 3,
+                     "28x28-raw": [(1000, 2600)] * 3},
+            "ours@9edfd16": {
+                "28x28": [(1000, 2000)] * 3, "canvas": [(1000, 2200)] * 3, "28x28-raw": [(1000, 2000)] * 3
+            },
         }
     )
     names = ["ours", "ours@9edfd16"]
     checks = targets_28(summarize(rounds, names), names)
     met = by_target(checks)
-    assert met["ours / ours@9edfd16 within 5% at 1 connection, 28x28"] is True  # median 1.00 (1.00-1.05)
-    assert met["ours / ours@9edfd16 within 5% at 16 connections, 28x28"] is True
-    assert met["ours / ours@9edfd16 within 5% at 16 connections, canvas"] is False  # 0.91x
+    assert met["ours / ours@9edfd16 >= 0.95x at 1 connection, 28x28"] is True  # median 1.00 (1.00-1.05)
+    assert met["ours / ours@9edfd16 >= 0.95x at 16 connections, 28x28"] is True
+    assert met["ours / ours@9edfd16 >= 0.95x at 16 connections, canvas"] is False  # 0.91x
+    assert met["ours / ours@9edfd16 >= 0.95x at 16 connections, 28x28-raw"] is True  # 1.30x: faster is no regression
     assert next(c["value"] for c in checks if c["target"].endswith("1 connection, 28x28")) == "1.00 (1.00-1.05)"
     assert targets_28(summarize(rounds, ["ours"]), ["ours"]) == []  # no --against: no target
