@@ -146,7 +146,8 @@ def test_evaluate_images_reports_base_and_fine_tuned_side_by_side(tuned: dict[st
             "--out", str(out)]
     assert evaluate.main(argv) == 0
     report = (out / "report.md").read_text()
-    assert "`default-37bfb2a6bdc5`" in report and re.search(r"`mine-[0-9a-f]{12}`", report)
+    shipped = json.loads(DEFAULT_WEIGHTS.with_suffix(".json").read_text())["sha256"][:12]
+    assert f"`default-{shipped}`" in report and re.search(r"`mine-[0-9a-f]{12}`", report)
     for d in range(10):
         assert f"| {d} (20) |" in report
     before, after = (float(_row(report, "all", k).strip("*%")) for k in (1, 2))
