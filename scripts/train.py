@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Train a network on MNIST and drawn digits, calibrate it, and export it to the weights format.
 
-    python scripts/train.py --export weights/default.npz    # reproduces the shipped weights
+    python scripts/train.py --run-dir runs/base    # the shipped weights' base (then docs/training.md's finish)
     python scripts/train.py --arch small --epochs 1 --drawn 0 --finish-epochs 0   # a quick run, runs/small/
 
 Everything a run writes goes to its run folder (``--run-dir``, default ``runs/<arch>``): the
