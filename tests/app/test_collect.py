@@ -121,6 +121,7 @@ def test_bounded_by_the_request_limits_and_the_folder_cap(folder: Path) -> None:
     assert len(files(folder)) == 2
 
 
+@pytest.mark.integration  # a real server with two workers
 def test_concurrent_writers_through_two_workers(tmp_path: Path) -> None:
     folder = tmp_path / "collected"
     images = [drawing(120 + 8 * i) for i in range(24)]

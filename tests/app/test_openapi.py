@@ -15,6 +15,8 @@ from app.openapi import ANY_REQUEST, WITH_BODY
 from app.protocol import SPEC
 from tests.helpers import uvicorn_server
 
+pytestmark = pytest.mark.integration  # the document served by a real server
+
 EVERY_STATUS = {400, 408, 413, 415, 422, 431, 499, 503, 504, 500}  # what any route can answer, besides 200
 ROUTE_STATUSES = {("post", "/explain"): {501}, ("post", "/collect"): {404, 507}}  # and what only some can
 

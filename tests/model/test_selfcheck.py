@@ -113,6 +113,7 @@ MODES = {
 }
 
 
+@pytest.mark.integration  # real servers, started and refused
 @pytest.mark.parametrize(("mode", "case"), [("digits-serve", "x1e38"), ("uvicorn --workers 2", "zeros")])
 def test_the_service_does_not_start_on_them(tmp_path: Path, mode: str, case: str) -> None:
     break_them, reason = BROKEN[case]

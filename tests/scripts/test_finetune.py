@@ -96,6 +96,7 @@ def test_the_metadata_says_where_the_weights_came_from(tuned: dict[str, Path]) -
     assert meta["labels"] == shipped["labels"]
 
 
+@pytest.mark.integration  # a real server on the fine-tuned weights
 def test_readme_walkthrough_from_folder_to_curl(tuned: dict[str, Path]) -> None:
     section = README.split("## Your own digits", 1)[1].split("\n## ", 1)[0]
     steps = (
