@@ -46,6 +46,7 @@ from model.metrics import (
 )
 from model.second_look import look_again
 from scripts import drawn_report, drawn_sets
+from scripts.sheets import gallery
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -65,20 +66,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--numbers", type=int, default=500, help="number canvases to read (0: none)")
     p.add_argument("--url", default=None, help="read the drawn sets through this running service instead")
     return p.parse_args(argv)
-
-
-def gallery(images: np.ndarray, true: np.ndarray, pred: np.ndarray, conf: np.ndarray, cols: int = 10) -> Image.Image:
-    """Grid of ``(N, 28, 28)`` uint8 digits, each scaled 3x and captioned ``true as pred conf%``."""
-    cell_w, cell_h, scale = 92, 104, 3
-    rows = max(1, -(-len(images) // cols))
-    sheet = Image.new("RGB", (cols * cell_w, rows * cell_h), "white")
-    draw = ImageDraw.Draw(sheet)
-    for i, img in enumerate(images):
-        x0, y0 = (i % cols) * cell_w, (i // cols) * cell_h
-        digit = Image.fromarray(255 - img).resize((28 * scale, 28 * scale), Image.Resampling.NEAREST)
-        sheet.paste(digit, (x0 + 4, y0 + 2))
-        draw.text((x0 + 4, y0 + 88), f"{true[i]} as {pred[i]} {conf[i]:.0%}", fill=(180, 0, 0))
-    return sheet
 
 
 def heat_overlay(digit: np.ndarray, heat: np.ndarray) -> Image.Image:

@@ -20,6 +20,7 @@ from model import load
 from model.finetune import REFUSED, right
 from model.recipe.folders import CLASS_FOLDERS, LabelledImages, read_folder
 from scripts.drawn_report import _post
+from scripts.sheets import gallery
 
 COLUMNS = [*map(str, range(10)), "refused"]
 
@@ -95,8 +96,6 @@ def matrix_lines(found: LabelledImages, r: Readings) -> list[str]:
 
 def sheet(found: LabelledImages, r: Readings, path: Path, limit: int) -> int:
     """The misclassified images (most confident first) as ``path``; returns how many there are."""
-    from scripts.evaluate import gallery  # the MNIST report's sheet, captions "true as read conf%"
-
     wrong = np.flatnonzero(~right(r.digits, found.labels))
     wrong = wrong[np.argsort(-r.confidence[wrong], kind="stable")][:limit]
     names = np.asarray([c if c != "not_digit" else "nd" for c in CLASS_FOLDERS])

@@ -12,35 +12,19 @@ connections, every case (faster is no regression).
 from __future__ import annotations
 
 import os
-import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from benchmarks.peers.build import key_versions
 from benchmarks.peers.payloads import CASES, PAYLOADS, case, title
 from benchmarks.peers.servers import PEERS, SERVERS
+from benchmarks.peers.stats import Rounds, median, spread
 
 if TYPE_CHECKING:
     from benchmarks.peers.runner import Results
 
-# rounds[k][server][case]["c1" or "c16"]: one wrk run's numbers (``benchmarks.peers.load.measure``)
-Rounds = list[dict[str, dict[str, dict[str, dict[str, float]]]]]
 FLAT_MIB = 4.0  # RSS growth over --rss-requests that still counts as flat
-
-
-def median(values: Sequence[float]) -> float:
-    """The median of the values that are numbers (NaN left out); NaN when none is."""
-    values = [v for v in values if v == v]
-    return float(statistics.median(values)) if values else float("nan")
-
-
-def spread(values: Sequence[float]) -> dict[str, float]:
-    """Median, min and max of the values that are numbers."""
-    values = [v for v in values if v == v]
-    if not values:
-        return {"median": float("nan"), "min": float("nan"), "max": float("nan")}
-    return {"median": median(values), "min": min(values), "max": max(values)}
 
 
 def _ratios(runs: list[Any], ours: list[Any]) -> dict[str, dict[str, float]]:

@@ -30,8 +30,8 @@ from benchmarks.peers.check import check_answers
 from benchmarks.peers.load import measure, open_loop, wrk
 from benchmarks.peers.payloads import PAYLOADS, UPLOADS, case, multipart, post, request_body, split_case
 from benchmarks.peers.processes import Running, memory_mib, start, stop, tree
-from benchmarks.peers.report import Rounds, median
 from benchmarks.peers.servers import SERVERS, takes_raw_body
+from benchmarks.peers.stats import Rounds, median
 
 WARM_REQUESTS = 10  # requests of each case before the idle memory is read
 LONGEST_RUN = 600  # seconds of one wrk run of the RSS check

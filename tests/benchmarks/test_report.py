@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from benchmarks.peers.report import Rounds, median, ratio, spread, summarize, table, targets, targets_28, targets_32
+from benchmarks.peers.report import ratio, summarize, table, targets, targets_28, targets_32
+from benchmarks.peers.stats import Rounds, median, spread
 
 
 def run(rps: float, p99: float = 5.0) -> dict[str, float]:
