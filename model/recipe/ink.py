@@ -3,7 +3,8 @@
 On a transparent background the alpha channel is the ink; otherwise the ink is how far each pixel's
 colour is from the background colour (the median of the border), so dark-on-light, light-on-dark and
 coloured ink all work the same way. The ink is then stretched to ``[0, 1]`` above a noise floor (no
-binarisation).
+binarisation). :func:`digit_ink` adds the last step both ``/predict`` and the number reader take: a
+form's printed lines taken out (:mod:`.rulings`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from PIL import Image
 
 from .decode import FORMAT_NAMES, plain_mode
 from .errors import CorruptImageError, NoDigitError
+from .rulings import remove_rulings
 
 MIN_CONTRAST: Final = 0.12  # strongest ink below this (fraction of full scale): no digit
 NOISE_FLOOR: Final = 0.1  # ink below this fraction of the strongest ink is background noise
@@ -99,3 +101,10 @@ def normalize_ink(ink: np.ndarray) -> np.ndarray:
     out = ink - np.float32(floor)
     out *= np.float32(1 / (peak - floor))
     return np.clip(out, 0, 1, out=out)
+
+
+def digit_ink(im: Image.Image) -> np.ndarray:
+    """The ink of a decoded image as the digits are found in it, ``(H, W)`` float32 in ``[0, 1]``:
+    :func:`ink_map`, :func:`normalize_ink`, then a form's rulings (a box's lines, an underline, a
+    comb) removed so they do not set the crop (:func:`.rulings.remove_rulings`)."""
+    return remove_rulings(normalize_ink(ink_map(im)))
