@@ -81,7 +81,9 @@ def rulings(mask: np.ndarray, height: int, width: int) -> tuple[list[Line], list
     for base, teeth in combs(mask, bases, height):
         h_all.add(_whole(base, mask.shape[1]))
         v_all.update(teeth)
-    h_all.update(_whole(r, mask.shape[1]) for r in underlines(mask, bases))
+    for base, teeth in underlines(mask, bases, height):
+        h_all.add(_whole(base, mask.shape[1]))
+        v_all.update(teeth)
     return sorted(h_all), sorted(v_all)
 
 
@@ -251,22 +253,25 @@ def _comb(mask: np.ndarray, base: Line, up: bool, height: int) -> list[Line]:
     return sides
 
 
-def underlines(mask: np.ndarray, bases: list[Line]) -> list[Line]:
+def underlines(mask: np.ndarray, bases: list[Line], height: int) -> list[tuple[Line, list[Line]]]:
     """The lines of ``bases`` under the other ink: apart from it, past it at both ends by ``MARGIN`` of
-    its height, with little ink below them. (Only under: a line over the ink, apart from it, may be
-    a 7's bar drawn in a stroke of its own.)"""
+    its height, with little ink below them; with the teeth standing on them beside that ink (a comb
+    cut to one tooth). Only under: a line over the ink, apart from it, may be a 7's bar drawn in a
+    stroke of its own. Returns each line with its teeth."""
     found = []
     for base in bases:
         gap = base.p1 - base.p0 + RIM
         above = mask[: max(base.p0 - gap, 0)]
-        filled = np.flatnonzero(above.any(axis=0))
-        if filled.size == 0 or mask[max(base.p0 - gap, 0) : max(base.p0 - RIM, 0), base.a : base.b].any():
+        between = np.count_nonzero(mask[max(base.p0 - gap, 0) : max(base.p0 - RIM, 0)], axis=0)
+        teeth = _teeth(mask, base, True, height)
+        sides, extent = _inside(np.count_nonzero(above, axis=0) + between > 0, teeth, 0, (0, 0))
+        if extent is None or _count(between, sides):
             continue
         rows = np.flatnonzero(above.any(axis=1))
-        margin = max(gap, MARGIN * (int(rows[-1]) - int(rows[0]) + 1))
+        margin = max(gap, MARGIN * (int(rows[-1]) - int(rows[0]) + 1)) if rows.size else gap
         below = np.count_nonzero(mask[base.p1 + RIM :])
-        if filled[0] - base.a >= margin and base.b - filled[-1] > margin and below <= OUTSIDE * np.count_nonzero(above):
-            found.append(base)
+        if extent[0] - base.a >= margin and base.b - extent[1] >= margin and below <= OUTSIDE * np.count_nonzero(above):
+            found.append((base, sides))
     return found
 
 

@@ -27,7 +27,8 @@ FIELD = 120  # pixels of one box of the forms drawn here
 def form(digits: list[np.ndarray], kind: str, line: int = 2, shade: int = 40) -> bytes:
     """``digits`` (28x28 uint8, white on black) written dark on paper, one to a box of ``FIELD`` px,
     the printed lines ``line`` px wide in grey ``shade``: ``kind`` is "none", "boxes" (a row of boxes
-    running on past the digits), "box" (a box of its own for each, apart), "comb" or "underline"."""
+    running on past the digits), "box" (a box of its own for each, apart), "comb", "tick" (a comb's
+    base with its first tooth alone) or "underline"."""
     n, top = len(digits), FIELD // 4
     im = Image.new("L", (FIELD * n + FIELD // 2, FIELD * 3 // 2), 245)
     d = ImageDraw.Draw(im)
@@ -37,9 +38,10 @@ def form(digits: list[np.ndarray], kind: str, line: int = 2, shade: int = 40) ->
             d.rectangle([x0, top, x0 + FIELD, top + FIELD], outline=shade, width=line)
         elif kind == "box" and 0 <= k < n:
             d.rectangle([x0 + 4, top, x0 + FIELD - 4, top + FIELD], outline=shade, width=line)
-        elif kind == "comb":
+        elif kind in ("comb", "tick"):
             d.line([(x0, top + FIELD), (x0 + FIELD, top + FIELD)], fill=shade, width=line)
-            d.line([(x0, top + FIELD * 2 // 3), (x0, top + FIELD)], fill=shade, width=line)
+            if kind == "comb" or k == 0:
+                d.line([(x0, top + FIELD * 2 // 3), (x0, top + FIELD)], fill=shade, width=line)
     if kind == "underline":
         d.line([(FIELD // 8, top + FIELD), (im.width - FIELD // 8, top + FIELD)], fill=shade, width=line)
     for k, digit in enumerate(digits):
@@ -61,7 +63,8 @@ def one_of_each(sample: tuple[np.ndarray, np.ndarray]) -> list[np.ndarray]:
 
 
 @pytest.mark.parametrize(("kind", "line", "shade"), [
-    ("boxes", 2, 40), ("boxes", 4, 150), ("box", 3, 60), ("comb", 2, 40), ("comb", 3, 200), ("underline", 2, 40),
+    ("boxes", 2, 40), ("boxes", 4, 150), ("box", 3, 60), ("comb", 2, 40), ("comb", 3, 200), ("tick", 2, 40),
+    ("underline", 2, 40),
 ])  # fmt: skip
 def test_a_digit_on_a_form_reads_like_the_digit_alone(
     one_of_each: list[np.ndarray], net: model.InferenceNetwork, kind: str, line: int, shade: int
@@ -73,7 +76,7 @@ def test_a_digit_on_a_form_reads_like_the_digit_alone(
     assert list(net.predict(alone)[:, :10].argmax(axis=1)) == list(range(10))
 
 
-@pytest.mark.parametrize("kind", ["boxes", "box", "comb", "underline"])
+@pytest.mark.parametrize("kind", ["boxes", "box", "comb", "tick", "underline"])
 def test_a_number_on_a_form_reads_as_the_number(
     one_of_each: list[np.ndarray], net: model.InferenceNetwork, kind: str
 ) -> None:
