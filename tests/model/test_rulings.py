@@ -5,6 +5,7 @@ with a ruler) are never touched; the cost stays bounded on a large image."""
 
 from __future__ import annotations
 
+import io
 import time
 
 import numpy as np
@@ -159,3 +160,15 @@ def test_digit_ink_is_the_ink_without_the_box(one_of_each: list[np.ndarray]) -> 
     ink = digit_ink(im)
     assert ink.shape == plain.shape and ink.dtype == np.float32
     assert 0 < np.count_nonzero(ink) < np.count_nonzero(plain)
+
+
+def test_a_box_cut_along_its_lines_reads_like_the_digit_alone(
+    one_of_each: list[np.ndarray], net: model.InferenceNetwork
+) -> None:
+    # the box's lines make most of the image's border: the median of all pixels is the background
+    edge = (FIELD // 4, FIELD // 4, FIELD // 4 + FIELD + 1, FIELD // 4 + FIELD + 1)
+    alone = np.stack([preprocess(form([d], "none")) for d in one_of_each])
+    cut = [Image.open(io.BytesIO(form([d], "boxes", 3, 40))).crop(edge) for d in one_of_each]
+    ruled = np.stack([preprocess(encode(im)) for im in cut])
+    assert np.abs(ruled.astype(np.int16) - alone).mean(axis=(1, 2)).max() < 2
+    assert list(net.predict(ruled)[:, :10].argmax(axis=1)) == list(range(10))
