@@ -2,9 +2,9 @@
 
 Below the service and beside the NN library: pure functions, settings as arguments. The steps, each
 in its own module: :mod:`.decode` (formats and the pixel limit, from the header before any pixel is
-decompressed), :mod:`.ink` (how much ink each pixel holds), :mod:`.fit` (ink -> MNIST's 28x28 digit),
-:mod:`.segmentation` (a number's ink -> atoms) and :mod:`.number_reader` (atoms -> the best split
-into digits, read by the network).
+decompressed), :mod:`.ink` (how much ink each pixel holds; a form's printed lines taken out by
+:mod:`.rulings`), :mod:`.fit` (ink -> MNIST's 28x28 digit), :mod:`.segmentation` (a number's ink ->
+atoms) and :mod:`.number_reader` (atoms -> the best split into digits, read by the network).
 """
 
 from .decode import (
@@ -30,7 +30,7 @@ from .errors import (
     UnsupportedImageError,
 )
 from .fit import fit_digit, preprocess, preprocess_image, to_png, to_uint8
-from .ink import ink_map, normalize_ink
+from .ink import digit_ink, ink_map, normalize_ink
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -46,6 +46,7 @@ __all__ = [
     "UnsupportedImageError",
     "check_size",
     "decode_cost",
+    "digit_ink",
     "fit_digit",
     "ink_map",
     "load_pixels",

@@ -19,7 +19,7 @@ from PIL import Image
 
 from ..normalize import DIGIT_BOX, INPUT_SIZE
 from .decode import DEFAULT_MAX_PIXELS, open_image
-from .ink import ink_map, normalize_ink
+from .ink import digit_ink
 
 SIZE: Final = INPUT_SIZE  # side of the network input, pixels
 BOX: Final = DIGIT_BOX  # the digit's bounding box is scaled to fit BOX x BOX pixels
@@ -157,7 +157,7 @@ def to_uint8(digit: np.ndarray) -> np.ndarray:
 
 def preprocess_image(im: Image.Image) -> np.ndarray:
     """A decoded Pillow image -> ``(28, 28)`` uint8 digit, white ink on black (the MNIST recipe)."""
-    return to_uint8(fit_digit(normalize_ink(ink_map(im))))
+    return to_uint8(fit_digit(digit_ink(im)))
 
 
 def preprocess(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:

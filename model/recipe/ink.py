@@ -3,7 +3,8 @@
 On a transparent background the alpha channel is the ink; otherwise the ink is how far each pixel's
 colour is from the background colour (the median of the border), so dark-on-light, light-on-dark and
 coloured ink all work the same way. The ink is then stretched to ``[0, 1]`` above a noise floor (no
-binarisation).
+binarisation). :func:`digit_ink` adds the last step both ``/predict`` and the number reader take: a
+form's printed lines taken out (:mod:`.rulings`).
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ from PIL import Image
 
 from .decode import FORMAT_NAMES, plain_mode
 from .errors import CorruptImageError, NoDigitError
+from .rulings import remove_rulings
 
 MIN_CONTRAST: Final = 0.12  # strongest ink below this (fraction of full scale): no digit
 NOISE_FLOOR: Final = 0.1  # ink below this fraction of the strongest ink is background noise
+BACKGROUND_LEVEL: Final = 0.1  # pixels this close to the border's colour (fraction of full scale) match it
+BACKGROUND_SHARE: Final = 0.2  # under this share matching, the median of all pixels is the background
 
 
 def _border_median(a: np.ndarray) -> np.ndarray:
@@ -49,7 +53,8 @@ def ink_map(im: Image.Image) -> np.ndarray:
     Transparent border: strokes drawn on a transparent canvas, so the alpha channel is the ink, whatever
     the colour. Otherwise (transparency flattened over white) the ink is each pixel's largest
     per-channel distance from the median colour of the border: dark on light, light on dark and
-    coloured ink alike.
+    coloured ink alike. When few pixels inside have the border's colour (an image cut along a form's
+    printed lines, which then make most of its border), the median of all pixels is the background.
     """
     im = plain_mode(im)
     if im.mode in ("LA", "RGBA"):
@@ -64,7 +69,14 @@ def ink_map(im: Image.Image) -> np.ndarray:
         pixels = np.asarray(im)
     if pixels.dtype.kind == "f" and not np.isfinite(pixels).all():
         raise CorruptImageError(f"image has NaN or infinite pixel values: send a {FORMAT_NAMES} image of real pixels")
-    return _distance_from(pixels, _border_median(pixels), np.float32(1 / _full_scale(pixels)))
+    scale = np.float32(1 / _full_scale(pixels))
+    ink = _distance_from(pixels, _border_median(pixels), scale)
+    if np.count_nonzero(ink < BACKGROUND_LEVEL) < BACKGROUND_SHARE * ink.size:
+        # the border's colour is rare inside: a form's lines along the edges, not the background
+        flat = pixels.reshape(-1, *pixels.shape[2:])
+        middle = len(flat) // 2
+        ink = _distance_from(pixels, np.partition(flat, middle, axis=0)[middle], scale)
+    return ink
 
 
 def _distance_from(pixels: np.ndarray, colour: np.ndarray, scale: np.float32) -> np.ndarray:
@@ -99,3 +111,10 @@ def normalize_ink(ink: np.ndarray) -> np.ndarray:
     out = ink - np.float32(floor)
     out *= np.float32(1 / (peak - floor))
     return np.clip(out, 0, 1, out=out)
+
+
+def digit_ink(im: Image.Image) -> np.ndarray:
+    """The ink of a decoded image as the digits are found in it, ``(H, W)`` float32 in ``[0, 1]``:
+    :func:`ink_map`, :func:`normalize_ink`, then a form's rulings (a box's lines, an underline, a
+    comb) removed so they do not set the crop (:func:`.rulings.remove_rulings`)."""
+    return remove_rulings(normalize_ink(ink_map(im)))

@@ -17,7 +17,7 @@ from PIL import Image
 from .decode import DEFAULT_MAX_PIXELS, open_image
 from .errors import NoDigitError, TooManyPartsError
 from .fit import fit_digit, to_uint8
-from .ink import ink_map, normalize_ink
+from .ink import digit_ink
 from .number_tuning import TUNING
 from .segmentation import Atom, atoms
 
@@ -49,7 +49,7 @@ def find_parts(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS, recut: frozens
     the runs of atoms that may be digits. Raises :class:`ImageError` subclasses: ``NoDigitError`` for a
     blank image, ``TooManyPartsError`` past ``TUNING.max_atoms`` atoms."""
     im = open_image(data, max_pixels)
-    ink = normalize_ink(ink_map(im))
+    ink = digit_ink(im)
     pieces, factor, line = atoms(ink, recut)
     if len(pieces) > 1:
         pieces = [a for a in pieces if max(a.x1 - a.x0, a.y1 - a.y0) >= TUNING.noise * line] or pieces

@@ -1,0 +1,174 @@
+"""A form's printed lines taken out before the crop (model.recipe.rulings): a digit in a box, in a row
+of boxes, on a comb or over an underline reads as the digit alone, and a number in a row of boxes as
+the number; digits without rulings (the MNIST sample, large 1s, 4s and 7s, shapes of digits drawn
+with a ruler) are never touched; the cost stays bounded on a large image."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+import model
+from model.recipe import preprocess
+from model.recipe.decode import open_image
+from model.recipe.fit import fit_digit, to_uint8
+from model.recipe.ink import digit_ink, ink_map, normalize_ink
+from model.recipe.number_reader import read_number
+from model.recipe.rulings import MAX_LINES, lines, remove_rulings
+from model.steps import run
+from tests.helpers import encode
+
+FIELD = 120  # pixels of one box of the forms drawn here
+
+
+def form(digits: list[np.ndarray], kind: str, line: int = 2, shade: int = 40) -> bytes:
+    """``digits`` (28x28 uint8, white on black) written dark on paper, one to a box of ``FIELD`` px,
+    the printed lines ``line`` px wide in grey ``shade``: ``kind`` is "none", "boxes" (a row of boxes
+    running on past the digits), "box" (a box of its own for each, apart), "comb", "tick" (a comb's
+    base with its first tooth alone) or "underline"."""
+    n, top = len(digits), FIELD // 4
+    im = Image.new("L", (FIELD * n + FIELD // 2, FIELD * 3 // 2), 245)
+    d = ImageDraw.Draw(im)
+    for k in range(-1, n + 1):
+        x0 = FIELD // 4 + k * FIELD
+        if kind == "boxes":
+            d.rectangle([x0, top, x0 + FIELD, top + FIELD], outline=shade, width=line)
+        elif kind == "box" and 0 <= k < n:
+            d.rectangle([x0 + 4, top, x0 + FIELD - 4, top + FIELD], outline=shade, width=line)
+        elif kind in ("comb", "tick"):
+            d.line([(x0, top + FIELD), (x0 + FIELD, top + FIELD)], fill=shade, width=line)
+            if kind == "comb" or k == 0:
+                d.line([(x0, top + FIELD * 2 // 3), (x0, top + FIELD)], fill=shade, width=line)
+    if kind == "underline":
+        d.line([(FIELD // 8, top + FIELD), (im.width - FIELD // 8, top + FIELD)], fill=shade, width=line)
+    for k, digit in enumerate(digits):
+        mask = Image.fromarray(digit).resize((FIELD * 4 // 5,) * 2, Image.Resampling.BICUBIC)
+        im.paste(Image.new("L", mask.size, 20), (FIELD // 4 + k * FIELD + FIELD // 10, top + FIELD // 10), mask)
+    return encode(im)
+
+
+@pytest.fixture(scope="module")
+def net() -> model.InferenceNetwork:
+    return model.load()
+
+
+@pytest.fixture(scope="module")
+def one_of_each(sample: tuple[np.ndarray, np.ndarray]) -> list[np.ndarray]:
+    """The first sample digit of each class, 0 to 9."""
+    x, y = sample
+    return [x[int(np.flatnonzero(y == k)[0])] for k in range(10)]
+
+
+@pytest.mark.parametrize(("kind", "line", "shade"), [
+    ("boxes", 2, 40), ("boxes", 4, 150), ("box", 3, 60), ("comb", 2, 40), ("comb", 3, 200), ("tick", 2, 40),
+    ("underline", 2, 40),
+])  # fmt: skip
+def test_a_digit_on_a_form_reads_like_the_digit_alone(
+    one_of_each: list[np.ndarray], net: model.InferenceNetwork, kind: str, line: int, shade: int
+) -> None:
+    alone = np.stack([preprocess(form([d], "none")) for d in one_of_each])
+    ruled = np.stack([preprocess(form([d], kind, line, shade)) for d in one_of_each])
+    assert np.abs(ruled.astype(np.int16) - alone).mean(axis=(1, 2)).max() < 2
+    assert list(net.predict(ruled)[:, :10].argmax(axis=1)) == list(net.predict(alone)[:, :10].argmax(axis=1))
+    assert list(net.predict(alone)[:, :10].argmax(axis=1)) == list(range(10))
+
+
+@pytest.mark.parametrize("kind", ["boxes", "box", "comb", "tick", "underline"])
+def test_a_number_on_a_form_reads_as_the_number(
+    one_of_each: list[np.ndarray], net: model.InferenceNetwork, kind: str
+) -> None:
+    for number in ("714", "4170", "25"):
+        data = form([one_of_each[int(c)] for c in number], kind)
+        assert run(read_number(data, net.reject_threshold), net.predict).number == number
+
+
+def test_the_sample_digits_are_untouched(sample: tuple[np.ndarray, np.ndarray]) -> None:
+    # all 1,000: no ruling in any, so the step hands back the very array it was given
+    x, _ = sample
+    for digit in x:
+        ink = normalize_ink(ink_map(open_image(encode(Image.fromarray(digit)))))
+        assert remove_rulings(ink) is ink
+
+
+@pytest.mark.parametrize("label", [1, 4, 7])
+def test_large_1s_4s_and_7s_come_out_bit_identical(sample: tuple[np.ndarray, np.ndarray], label: int) -> None:
+    # a tall thin 1 is a long straight vertical stroke, a 7's bar and a 4's stem long straight strokes
+    x, y = sample
+    for digit in x[y == label][:30]:
+        big = Image.fromarray(255 - digit).resize((280, 280), Image.Resampling.BICUBIC)
+        data = encode(big)
+        ink = normalize_ink(ink_map(open_image(data)))
+        assert remove_rulings(ink) is ink
+        assert np.array_equal(preprocess(data), to_uint8(fit_digit(ink)))
+
+
+SHAPES = {  # digits drawn with a ruler: every stroke thin, long and straight, none a ruling
+    "7": [[(40, 30), (160, 30), (90, 180)]],
+    "7, its bar apart and past the stem": [[(40, 30), (170, 30)], [(150, 36), (80, 180)]],
+    "1": [[(100, 20), (100, 180)]],
+    "1 with a foot": [[(70, 50), (100, 20), (100, 180)], [(60, 180), (140, 180)]],
+    "11": [[(60, 20), (60, 180)], [(140, 20), (140, 180)]],
+    "141": [[(20, 20), (20, 180)], [(100, 40), (50, 120), (140, 120)], [(120, 80), (120, 160)],
+            [(180, 20), (180, 180)]],
+    "4": [[(120, 20), (30, 130), (170, 130)], [(130, 60), (130, 190)]],
+    "open 4": [[(50, 20), (50, 110), (170, 110)], [(130, 20), (130, 190)]],
+    "Z-shaped 2": [[(40, 30), (160, 30), (40, 170), (160, 170)]],
+    "2, its base apart": [[(40, 60), (100, 25), (150, 60), (50, 165)], [(30, 172), (170, 172)]],
+    "square 3": [[(40, 30), (160, 30), (160, 170), (40, 170)], [(70, 100), (160, 100)]],
+    "square 5": [[(160, 30), (40, 30), (40, 100), (160, 100), (160, 170), (40, 170)]],
+    "square 6": [[(160, 30), (40, 30), (40, 170), (160, 170), (160, 100), (40, 100)]],
+    "square 8": [[(40, 30), (160, 30), (160, 170), (40, 170), (40, 30)], [(40, 100), (160, 100)]],
+    "square 9": [[(160, 100), (40, 100), (40, 30), (160, 30), (160, 170), (40, 170)]],
+}
+
+
+@pytest.mark.parametrize("name", list(SHAPES))
+@pytest.mark.parametrize("width", [3, 8])
+def test_digits_drawn_with_a_ruler_are_untouched(name: str, width: int) -> None:
+    im = Image.new("L", (200, 200), 255)
+    draw = ImageDraw.Draw(im)
+    for path in SHAPES[name]:
+        draw.line(path, fill=0, width=width)
+    ink = normalize_ink(ink_map(open_image(encode(im))))
+    assert remove_rulings(ink) is ink
+
+
+def test_the_cost_is_bounded_on_a_large_image() -> None:
+    side = 2048
+    boxed = np.zeros((side, side), np.float32)  # a frame around a bar: found and removed
+    boxed[100:110, 100:1900] = boxed[1800:1810, 100:1900] = 1
+    boxed[100:1810, 100:110] = boxed[100:1810, 1890:1900] = 1
+    boxed[500:1500, 900:960] = 1
+    ruled = np.zeros((side, side), np.float32)  # lined paper: hundreds of lines, at most MAX_LINES kept
+    ruled[::3] = 1
+    noise = (np.random.default_rng(0).random((side, side)) < 0.5).astype(np.float32)
+    started = time.perf_counter()
+    out = remove_rulings(boxed)
+    assert int(np.count_nonzero(out)) == 1000 * 60
+    assert remove_rulings(ruled) is ruled and remove_rulings(noise) is noise
+    assert time.perf_counter() - started < 3  # about 0.3 s on the 2-core test machine
+    assert len(lines(ruled > 0, 0.6 * side, 3)) == MAX_LINES
+
+
+def test_digit_ink_is_the_ink_without_the_box(one_of_each: list[np.ndarray]) -> None:
+    im = open_image(form([one_of_each[7]], "boxes"))
+    plain = normalize_ink(ink_map(im))
+    ink = digit_ink(im)
+    assert ink.shape == plain.shape and ink.dtype == np.float32
+    assert 0 < np.count_nonzero(ink) < np.count_nonzero(plain)
+
+
+def test_a_box_cut_along_its_lines_reads_like_the_digit_alone(
+    one_of_each: list[np.ndarray], net: model.InferenceNetwork
+) -> None:
+    # the box's lines make most of the image's border: the median of all pixels is the background
+    edge = (FIELD // 4, FIELD // 4, FIELD // 4 + FIELD + 1, FIELD // 4 + FIELD + 1)
+    alone = np.stack([preprocess(form([d], "none")) for d in one_of_each])
+    cut = [Image.open(io.BytesIO(form([d], "boxes", 3, 40))).crop(edge) for d in one_of_each]
+    ruled = np.stack([preprocess(encode(im)) for im in cut])
+    assert np.abs(ruled.astype(np.int16) - alone).mean(axis=(1, 2)).max() < 2
+    assert list(net.predict(ruled)[:, :10].argmax(axis=1)) == list(range(10))
