@@ -10,7 +10,9 @@ sides, the neighbouring boxes' edges) and, in the same rows or columns, what con
 lines (a neighbour's edge beyond a gap). Two lesser forms of the same relation count too: a comb
 (a base line with teeth standing on it, the ink between two teeth of like length) and an underline
 (a line under the ink, apart from it and past it at both ends; never over it, where a 7's bar drawn
-in a stroke of its own would be). Strokes that cross or touch a ruling are kept where they meet it.
+in a stroke of its own would be; past it means to the image's edge at one end). A box's side that the
+digit touches is still a side when the opposite side stands clear of the ink: a digit written into a
+corner of its box, not a square 8. Strokes that cross or touch a ruling are kept where they meet it.
 An image without any of these is returned as it came, the same array: a plain digit is never touched.
 
 The lines are found from run lengths of the ink mask, row by row and column by column, and each pair
@@ -36,6 +38,7 @@ EDGE: Final = 0.9  # a comb's base spans at least this share of the ink box's wi
 TOOTH: Final = 0.2  # a comb's teeth are at least this share of the ink box's height long
 SAME: Final = 1.35  # and the two around the ink at most this many times as long as each other
 MARGIN: Final = 0.15  # an underline reaches past the ink above it by this share of its height, each end
+APART: Final = 2  # rows of paper at least between an underline and the ink above it (beyond its rim)
 RIM: Final = 1  # pixels erased either side of a ruling: its anti-aliased or blurred edge
 
 
@@ -192,10 +195,24 @@ def _inside(
         if not cols.any():
             return sides, None
         near = [s for s in sides if cols[max(s.p0 - RIM - 2, 0) : s.p1 + RIM + 2].any() and not _grid(s, printed, span)]
-        if not near:
+        if not near or (len(near) == 1 and _boxed(near[0], sides, printed, span)):
             found = np.flatnonzero(cols)
             return sides, (int(found[0]), int(found[-1]) + 1)
         sides = [s for s in sides if s not in near]
+
+
+def _boxed(touched: Line, sides: list[Line], printed: int, span: tuple[int, int]) -> bool:
+    """Whether ``touched``, the one bridge that ink touches, closes a box: it is as thin as ``printed``
+    and stands at one end of the pair's ``span``, and another such bridge, untouched, at the other end.
+    A digit written to the edge of its box touches one side; a square 8's middle bar touches both."""
+
+    def end(bridge: Line) -> int:  # -1 or 1: at the start or the end of a span long enough to tell
+        if bridge.p1 - bridge.p0 > printed or span[1] - span[0] <= 4 * (printed + RIM):
+            return 0
+        return -1 if bridge.p0 - span[0] <= printed + RIM else int(span[1] - bridge.p1 <= printed + RIM)
+
+    at = end(touched)
+    return at != 0 and any(end(s) == -at for s in sides if s != touched)
 
 
 def _grid(bridge: Line, printed: int, span: tuple[int, int]) -> bool:
@@ -254,15 +271,16 @@ def _comb(mask: np.ndarray, base: Line, up: bool, height: int) -> list[Line]:
 
 
 def underlines(mask: np.ndarray, bases: list[Line], height: int) -> list[tuple[Line, list[Line]]]:
-    """The lines of ``bases`` under the other ink: apart from it, past it at both ends by ``MARGIN`` of
-    its height, with little ink below them; with the teeth standing on them beside that ink (a comb
-    cut to one tooth). Only under: a line over the ink, apart from it, may be a 7's bar drawn in a
+    """The lines of ``bases`` under the other ink: ``APART`` from it, past it at both ends by ``MARGIN``
+    of its height (or at one end, by its own width, when it runs off the image there: a form cut
+    close), with little ink below them; with the teeth standing on them beside that ink (a comb cut
+    to one tooth). Only under: a line over the ink, apart from it, may be a 7's bar drawn in a
     stroke of its own. Returns each line with its teeth."""
     found = []
     for base in bases:
         gap = base.p1 - base.p0 + RIM
-        above = mask[: max(base.p0 - gap, 0)]
-        between = np.count_nonzero(mask[max(base.p0 - gap, 0) : max(base.p0 - RIM, 0)], axis=0)
+        above = mask[: max(base.p0 - RIM - APART, 0)]
+        between = np.count_nonzero(mask[max(base.p0 - RIM - APART, 0) : max(base.p0 - RIM, 0)], axis=0)
         teeth = _teeth(mask, base, True, height)
         sides, extent = _inside(np.count_nonzero(above, axis=0) + between > 0, teeth, 0, (0, 0))
         if extent is None or _count(between, sides):
@@ -270,7 +288,10 @@ def underlines(mask: np.ndarray, bases: list[Line], height: int) -> list[tuple[L
         rows = np.flatnonzero(above.any(axis=1))
         margin = max(gap, MARGIN * (int(rows[-1]) - int(rows[0]) + 1)) if rows.size else gap
         below = np.count_nonzero(mask[base.p1 + RIM :])
-        if extent[0] - base.a >= margin and base.b - extent[1] >= margin and below <= OUTSIDE * np.count_nonzero(above):
+        ends = (extent[0] - base.a, base.b - extent[1])
+        off = (base.a <= RIM, base.b >= mask.shape[1] - RIM)  # the line runs off the image there
+        past = any(ends[k] >= (gap if off[k] else margin) and ends[1 - k] >= margin for k in (0, 1))
+        if past and below <= OUTSIDE * np.count_nonzero(above):
             found.append((base, sides))
     return found
 

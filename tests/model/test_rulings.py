@@ -172,3 +172,55 @@ def test_a_box_cut_along_its_lines_reads_like_the_digit_alone(
     ruled = np.stack([preprocess(encode(im)) for im in cut])
     assert np.abs(ruled.astype(np.int16) - alone).mean(axis=(1, 2)).max() < 2
     assert list(net.predict(ruled)[:, :10].argmax(axis=1)) == list(range(10))
+
+
+def _written(
+    digit: np.ndarray, size: tuple[int, int], at: tuple[int, int], lines: list[list[tuple[int, int]]]
+) -> bytes:
+    """``digit`` (28x28, white on black) written dark at ``at`` (its 28x28 box scaled to 100 px) on
+    paper of ``size``, under printed ``lines`` (2 px, grey 40)."""
+    im = Image.new("L", size, 245)
+    d = ImageDraw.Draw(im)
+    for path in lines:
+        d.line(path, fill=40, width=2)
+    mask = Image.fromarray(digit).resize((100, 100), Image.Resampling.BICUBIC)
+    im.paste(Image.new("L", mask.size, 20), at, mask)
+    return encode(im)
+
+
+def _ink_left(digit: np.ndarray) -> int:
+    """The first column of ``digit``'s 28x28 box that holds ink, in the 100 px it is written at."""
+    return int(np.flatnonzero(digit.max(axis=0) > 100)[0] * 100 / 28)
+
+
+def test_a_digit_written_into_a_corner_of_its_box_reads_like_the_digit_alone(
+    one_of_each: list[np.ndarray], net: model.InferenceNetwork
+) -> None:
+    box = [[(20, 20), (150, 20), (150, 150), (20, 150), (20, 20)]]
+    for digit in one_of_each:
+        at = (21 - _ink_left(digit), 49 + _ink_left(digit[::-1].T))  # on the left side and the bottom line
+        plain, boxed = _written(digit, (170, 170), at, []), _written(digit, (170, 170), at, box)
+        edges = [_ink_box(digit_ink(open_image(data))) for data in (plain, boxed)]
+        assert np.abs(np.subtract(*edges)).max() <= 3  # the box is gone; its side kept where the ink lies on it
+        (p_alone, p_ruled), is_digit = net.classify(np.stack([preprocess(plain), preprocess(boxed)]))
+        assert is_digit.all() and p_ruled.argmax() == p_alone.argmax()
+
+
+def _ink_box(ink: np.ndarray) -> tuple[int, int, int, int]:
+    """The first and last rows and columns of ``ink`` at least as strong as the crop's level."""
+    rows, cols = np.flatnonzero((ink >= 0.3).any(axis=1)), np.flatnonzero((ink >= 0.3).any(axis=0))
+    return int(rows[0]), int(rows[-1]), int(cols[0]), int(cols[-1])
+
+
+def test_a_digit_just_over_a_line_that_runs_off_the_image_reads_like_the_digit_alone(
+    one_of_each: list[np.ndarray], net: model.InferenceNetwork
+) -> None:
+    # the ink two pixels clear of the line, which runs off the left edge close to it
+    line = [[(0, 124), (160, 124)]]
+    for digit in one_of_each:
+        rows = np.flatnonzero(digit.max(axis=1) > 100)
+        at = (12 - _ink_left(digit), 120 - int((rows[-1] + 1) * 100 / 28) - 3)
+        alone = preprocess(_written(digit, (160, 140), at, []))
+        ruled = preprocess(_written(digit, (160, 140), at, line))
+        assert np.abs(ruled.astype(np.int16) - alone).mean() < 2
+        assert net.predict(ruled[None])[0, :10].argmax() == net.predict(alone[None])[0, :10].argmax()
