@@ -73,11 +73,12 @@ def rulings(mask: np.ndarray, height: int, width: int) -> tuple[list[Line], list
     and underlines along the whole image (what continues them goes too)."""
     long = LONG * min(height, width)  # a row of boxes: each box's own lines, not the row's width
     across = lines(mask, long, int(THIN * height))
-    down = lines(mask.T, long, int(THIN * width))
+    turned = np.ascontiguousarray(mask.T)  # the columns as rows, in memory order
+    down = lines(turned, long, int(THIN * width))
     if not across and not down:
         return [], []
     h_rules, v_sides = frames(mask, across, down, height)
-    v_rules, h_sides = frames(mask.T, down, across, width)
+    v_rules, h_sides = frames(turned, down, across, width)
     h_all = {_whole(r, mask.shape[1]) for r in h_rules + h_sides}
     v_all = {_whole(r, mask.shape[0]) for r in v_rules + v_sides}
     bases = [r for r in across if r.b - r.a >= EDGE * width][:MAX_BASES]
@@ -98,23 +99,24 @@ def lines(mask: np.ndarray, long: float, thin: int) -> list[Line]:
     if rows.size == 0:
         return []
     sub = mask[rows]
-    closed = sub.copy()  # gaps of a pixel or two in a pale or noisy line bridged
-    closed[:, 1:-1] |= sub[:, :-2] & sub[:, 2:]
-    closed[:, 1:-2] |= sub[:, :-3] & sub[:, 3:]
-    closed[:, 2:-1] |= sub[:, :-3] & sub[:, 3:]
-    edges = np.diff(np.pad(closed, ((0, 0), (1, 1))).astype(np.int8), axis=1)
+    closed = np.zeros((len(rows), sub.shape[1] + 2), np.int8)  # a column of paper either side
+    inner = closed[:, 1:-1]
+    inner[:] = sub  # gaps of a pixel or two in a pale or noisy line bridged:
+    inner[:, 1:-1] |= sub[:, :-2] & sub[:, 2:]
+    inner[:, 1:-2] |= sub[:, :-3] & sub[:, 3:]
+    inner[:, 2:-1] |= sub[:, :-3] & sub[:, 3:]
+    enough = np.count_nonzero(inner, axis=1) >= long  # bridged, still too little ink for such a run
+    edges = np.diff(closed[enough], axis=1)
     at, starts = np.nonzero(edges == 1)
     _, ends = np.nonzero(edges == -1)
     keep = ends - starts >= long
-    rs, starts, ends = rows[at[keep]], starts[keep], ends[keep]
+    rs, starts, ends = rows[enough][at[keep]], starts[keep], ends[keep]
     if rs.size == 0:
         return []
-    breaks = np.flatnonzero(np.diff(rs) > 1) + 1  # runs of one row are adjacent in rs
-    found = []
-    for group in np.split(np.arange(rs.size), breaks):
-        r0, r1 = int(rs[group[0]]), int(rs[group[-1]]) + 1
-        if r1 - r0 <= thin:
-            found.append(Line(r0, r1, int(starts[group].min()), int(ends[group].max())))
+    firsts = np.flatnonzero(np.diff(rs, prepend=-2) > 1)  # bands: runs of one row are adjacent in rs
+    r0, r1 = rs[firsts], rs[np.append(firsts[1:], rs.size) - 1] + 1
+    a, b = np.minimum.reduceat(starts, firsts), np.maximum.reduceat(ends, firsts)
+    found = [Line(*map(int, band)) for band in zip(r0, r1, a, b, strict=True) if band[1] - band[0] <= thin]
     found.sort(key=lambda line: line.a - line.b)
     return found[:MAX_LINES]
 
