@@ -15,10 +15,9 @@ digit touches is still a side when the opposite side stands clear of the ink: a 
 corner of its box, not a square 8. Strokes that cross or touch a ruling are kept where they meet it.
 An image without any of these is returned as it came, the same array: a plain digit is never touched.
 
-The lines are found from run lengths of the ink mask, row by row and column by column, and each pair
-is judged from per-column ink counts (prefix sums): the cost is a few passes over the pixels, plus
-the number of pairs (at most ``MAX_LINES`` lines each way) times the image's width or height.
-"""
+Lines are runs of the ink mask, rows then columns (none across: no ruling), pairs judged from ink
+counts per column (prefix sums): a few passes over the pixels, plus pairs (``MAX_LINES`` lines each
+way at most) times the image's side."""
 
 from __future__ import annotations
 
@@ -73,10 +72,10 @@ def rulings(mask: np.ndarray, height: int, width: int) -> tuple[list[Line], list
     and underlines along the whole image (what continues them goes too)."""
     long = LONG * min(height, width)  # a row of boxes: each box's own lines, not the row's width
     across = lines(mask, long, int(THIN * height))
+    if not across:  # every ruling has a horizontal line: a frame's pair or its sides, a comb's base
+        return [], []
     turned = np.ascontiguousarray(mask.T)  # the columns as rows, in memory order
     down = lines(turned, long, int(THIN * width))
-    if not across and not down:
-        return [], []
     h_rules, v_sides = frames(mask, across, down, height)
     v_rules, h_sides = frames(turned, down, across, width)
     h_all = {_whole(r, mask.shape[1]) for r in h_rules + h_sides}
@@ -98,21 +97,21 @@ def lines(mask: np.ndarray, long: float, thin: int) -> list[Line]:
     rows = np.flatnonzero(np.count_nonzero(mask, axis=1) >= long / 3)  # others cannot hold such a run
     if rows.size == 0:
         return []
-    sub = mask[rows]
-    closed = np.zeros((len(rows), sub.shape[1] + 2), np.int8)  # a column of paper either side
-    inner = closed[:, 1:-1]
+    sub, step = mask[rows], mask.shape[1] + 1
+    flat = np.zeros(len(rows) * step + 1, bool)  # the rows one after another, paper before each and at the end
+    inner = flat[:-1].reshape(len(rows), step)[:, 1:]
     inner[:] = sub  # gaps of a pixel or two in a pale or noisy line bridged:
     inner[:, 1:-1] |= sub[:, :-2] & sub[:, 2:]
     inner[:, 1:-2] |= sub[:, :-3] & sub[:, 3:]
     inner[:, 2:-1] |= sub[:, :-3] & sub[:, 3:]
-    enough = np.count_nonzero(inner, axis=1) >= long  # bridged, still too little ink for such a run
-    edges = np.diff(closed[enough], axis=1)
-    at, starts = np.nonzero(edges == 1)
-    _, ends = np.nonzero(edges == -1)
-    keep = ends - starts >= long
-    rs, starts, ends = rows[enough][at[keep]], starts[keep], ends[keep]
-    if rs.size == 0:
+    edges = flat[1:].view(np.int8) - flat[:-1].view(np.int8)  # all rows in one pass
+    first, end = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)  # of each run, in the flat array
+    keep = end - first >= long
+    at, starts = np.divmod(first[keep] + 1, step)
+    if at.size == 0:
         return []
+    rs, starts = rows[at], starts - 1
+    ends = starts + (end - first)[keep]
     firsts = np.flatnonzero(np.diff(rs, prepend=-2) > 1)  # bands: runs of one row are adjacent in rs
     r0, r1 = rs[firsts], rs[np.append(firsts[1:], rs.size) - 1] + 1
     a, b = np.minimum.reduceat(starts, firsts), np.maximum.reduceat(ends, firsts)
