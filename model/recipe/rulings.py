@@ -9,15 +9,14 @@ sides. Such a pair goes, with the lines across the gap between them that lie bes
 sides, the neighbouring boxes' edges) and, in the same rows or columns, what continues the pair's
 lines (a neighbour's edge beyond a gap). Two lesser forms of the same relation count too: a comb
 (a base line with teeth standing on it, the ink between two teeth of like length) and an underline
-(a line under the ink, apart from it and past it at both ends; never over it, where a 7's bar drawn
-in a stroke of its own would be; past it means to the image's edge at one end). A box's side that the
-digit touches is still a side when the opposite side stands clear of the ink: a digit written into a
-corner of its box, not a square 8. Strokes that cross or touch a ruling are kept where they meet it.
-An image without any of these is returned as it came, the same array: a plain digit is never touched.
+(under the ink, apart from it, past it at both ends or off the image at one; never over it, where a
+7's bar drawn apart would be). A box's side that the digit touches is still a side when the opposite
+side stands clear of the ink: a digit written into a corner of its box, not a square 8. Strokes that
+cross or touch a ruling are kept where they meet it; an image without any of these is returned as it
+came, the same array (a plain digit is never touched).
 
-Lines are runs of the ink mask, rows then columns (none across: no ruling), pairs judged from ink
-counts per column (prefix sums): a few passes over the pixels, plus pairs (``MAX_LINES`` lines each
-way at most) times the image's side."""
+Lines are runs of the ink mask, rows then columns (none across: no ruling); pairs are judged from ink
+counts per column (prefix sums): a few passes over the pixels, plus pairs times the image's side."""
 
 from __future__ import annotations
 
