@@ -52,7 +52,8 @@ from model.training import Trainer  # noqa: E402
 from scripts import finetune_data  # noqa: E402
 from scripts.train import LABELS, REFUSAL_BUDGETS, calibrate  # noqa: E402
 
-USER_BUDGET = 0.01  # share of the held-out user digits the new threshold may refuse
+USER_BUDGET = 0.01  # share of the held-out user digits the new threshold may refuse, but at least one:
+# with a few dozen held out, the one least like a digit would otherwise set the threshold alone
 MIN_ERRORS = 10  # held-out digits misread needed to refit the temperature (else the base's is kept)
 
 
@@ -166,6 +167,13 @@ def validation(
     return sets
 
 
+def refusal_budgets(val_sets: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
+    """The share of each held-out digit kind the new threshold may refuse: ``REFUSAL_BUDGETS``, and
+    ``USER_BUDGET`` of the user's digits (and of the font digits) but at least one image of theirs."""
+    yours = max(USER_BUDGET, 1 / len(val_sets["yours"][1])) if len(val_sets.get("yours", ((), ()))[1]) else USER_BUDGET
+    return {**REFUSAL_BUDGETS, "yours": yours, "font": USER_BUDGET}
+
+
 def mnist_test(net: InferenceNetwork, keep: finetune_data.KeepSet) -> dict[str, float]:
     """MNIST test accuracy as ``scripts/train.py`` records it, when the keep set brought MNIST."""
     if keep.test is None:
@@ -202,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     manual_seed(args.seed)
     val = (np.concatenate([v[0] for v in val_sets.values()]), np.concatenate([v[1] for v in val_sets.values()]))
     train(args, net, base, (found.images[fit_idx], found.labels[fit_idx]), keep, val)
-    budgets = {**REFUSAL_BUDGETS, "yours": USER_BUDGET, "font": USER_BUDGET}
+    budgets = refusal_budgets(val_sets)
     base_calibration = {"temperature": base.temperature, "reject_threshold": base.reject_threshold or 1.0}
     calib = calibrate(net, val_sets, budgets, base=base_calibration, min_errors=MIN_ERRORS)
     tuned = InferenceNetwork.from_sequential(net, {**meta, "calibration": calib})

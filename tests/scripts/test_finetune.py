@@ -195,3 +195,17 @@ def test_a_held_out_set_read_without_error_keeps_the_base_temperature(sample: tu
     assert kept["temperature"] == base_t and kept["temperature_kept"] == 0
     del val["not-digit"]  # no non-digits to choose a threshold on: the base's is kept
     assert calibrate(net, val, {"yours": 0.01}, base=base, min_errors=0)["reject_threshold"] == 0.9
+
+
+def test_one_odd_held_out_image_does_not_set_the_threshold_alone() -> None:
+    """With a few dozen of the user's digits held out, the threshold may refuse one of them: the one least
+    like a digit would otherwise lift it above the non-digits that look as much like digits."""
+    from model.calibration import choose_threshold
+
+    yours = np.append(np.full(59, 0.01), 0.95)  # "not a digit" probabilities of 60 held-out digits
+    negatives = np.linspace(0.5, 1.0, 200)
+    val = {"yours": (np.zeros((60, 28, 28), np.uint8), np.zeros(60, int))}
+    budgets = finetune.refusal_budgets(val)
+    assert budgets["yours"] == pytest.approx(1 / 60) and finetune.refusal_budgets({})["yours"] == finetune.USER_BUDGET
+    assert choose_threshold({"yours": yours}, negatives, budgets) <= 0.95
+    assert choose_threshold({"yours": yours}, negatives, {"yours": finetune.USER_BUDGET}) > 0.95
