@@ -20,9 +20,11 @@ counts per column (prefix sums): a few passes over the pixels, plus pairs times 
 
 from __future__ import annotations
 
-from typing import Final, NamedTuple
+from typing import Final
 
 import numpy as np
+
+from .lines import Line, lines
 
 LEVEL: Final = 0.3  # the crop's level (0..1): without ink this strong left, nothing is removed
 FAINT: Final = 0.1  # ink at least this strong (0..1) may be a ruling's: printed lines may be pale
@@ -30,7 +32,6 @@ LONG: Final = 0.6  # a ruling spans at least this share of the ink box's shorter
 THIN: Final = 0.08  # and is at most this share of the ink box across it thick
 GAP: Final = 0.25  # the two lines of a frame are at least this share of the ink box across them apart
 OUTSIDE: Final = 0.35  # ink off the lines outside the frame: at most this share of the ink inside it
-MAX_LINES: Final = 12  # lines each way considered for frames (lined paper is not a form's box)
 MAX_BASES: Final = 3  # lines across the whole ink considered as a comb's base or an underline
 EDGE: Final = 0.9  # a comb's base spans at least this share of the ink box's width
 TOOTH: Final = 0.2  # a comb's teeth are at least this share of the ink box's height long
@@ -38,16 +39,6 @@ SAME: Final = 1.35  # and the two around the ink at most this many times as long
 MARGIN: Final = 0.15  # an underline reaches past the ink above it by this share of its height, each end
 APART: Final = 2  # rows of paper at least between an underline and the ink above it (beyond its rim)
 RIM: Final = 1  # pixels erased either side of a ruling: its anti-aliased or blurred edge
-
-
-class Line(NamedTuple):
-    """A thin straight run of ink: rows ``p0..p1-1`` across it and columns ``a..b-1`` along it
-    (for a vertical line, in the transposed image: columns across, rows along)."""
-
-    p0: int
-    p1: int
-    a: int
-    b: int
 
 
 def remove_rulings(ink: np.ndarray) -> np.ndarray:
@@ -87,36 +78,6 @@ def rulings(mask: np.ndarray, height: int, width: int) -> tuple[list[Line], list
         h_all.add(_whole(base, mask.shape[1]))
         v_all.update(teeth)
     return sorted(h_all), sorted(v_all)
-
-
-def lines(mask: np.ndarray, long: float, thin: int) -> list[Line]:
-    """The horizontal lines of a ``(H, W)`` bool mask: bands of at most ``thin`` consecutive rows that
-    each hold a run of at least ``long`` pixels, with the span of those runs; longest first, at most
-    ``MAX_LINES``."""
-    rows = np.flatnonzero(np.count_nonzero(mask, axis=1) >= long / 3)  # others cannot hold such a run
-    if rows.size == 0:
-        return []
-    sub, step = mask[rows], mask.shape[1] + 1
-    flat = np.zeros(len(rows) * step + 1, bool)  # the rows one after another, paper before each and at the end
-    inner = flat[:-1].reshape(len(rows), step)[:, 1:]
-    inner[:] = sub  # gaps of a pixel or two in a pale or noisy line bridged:
-    inner[:, 1:-1] |= sub[:, :-2] & sub[:, 2:]
-    inner[:, 1:-2] |= sub[:, :-3] & sub[:, 3:]
-    inner[:, 2:-1] |= sub[:, :-3] & sub[:, 3:]
-    edges = flat[1:].view(np.int8) - flat[:-1].view(np.int8)  # all rows in one pass
-    first, end = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)  # of each run, in the flat array
-    keep = end - first >= long
-    at, starts = np.divmod(first[keep] + 1, step)
-    if at.size == 0:
-        return []
-    rs, starts = rows[at], starts - 1
-    ends = starts + (end - first)[keep]
-    firsts = np.flatnonzero(np.diff(rs, prepend=-2) > 1)  # bands: runs of one row are adjacent in rs
-    r0, r1 = rs[firsts], rs[np.append(firsts[1:], rs.size) - 1] + 1
-    a, b = np.minimum.reduceat(starts, firsts), np.maximum.reduceat(ends, firsts)
-    found = [Line(*map(int, band)) for band in zip(r0, r1, a, b, strict=True) if band[1] - band[0] <= thin]
-    found.sort(key=lambda line: line.a - line.b)
-    return found[:MAX_LINES]
 
 
 def frames(mask: np.ndarray, lines_: list[Line], cross: list[Line], across: int) -> tuple[list[Line], list[Line]]:

@@ -17,8 +17,9 @@ from model.recipe import preprocess
 from model.recipe.decode import open_image
 from model.recipe.fit import fit_digit, to_uint8
 from model.recipe.ink import digit_ink, ink_map, normalize_ink
+from model.recipe.lines import MAX_LINES, lines
 from model.recipe.number_reader import read_number
-from model.recipe.rulings import MAX_LINES, lines, remove_rulings
+from model.recipe.rulings import remove_rulings
 from model.steps import run
 from tests.helpers import encode
 
