@@ -225,3 +225,23 @@ def test_a_digit_just_over_a_line_that_runs_off_the_image_reads_like_the_digit_a
         ruled = preprocess(_written(digit, (160, 140), at, line))
         assert np.abs(ruled.astype(np.int16) - alone).mean() < 2
         assert net.predict(ruled[None])[0, :10].argmax() == net.predict(alone[None])[0, :10].argmax()
+
+
+@pytest.mark.parametrize("base", [60, 80])
+def test_a_2_whose_base_lies_on_the_box_line_keeps_its_base(base: int, net: model.InferenceNetwork) -> None:
+    """A 2 written large in its box, its base drawn along the box's bottom line: the base is as long as
+    a ruling and lies inside the line's band, yet it is the digit's and stays."""
+
+    def two(box: bool) -> bytes:
+        im = Image.new("L", (120, 120), 245)
+        d = ImageDraw.Draw(im)
+        if box:
+            d.rectangle([10, 10, 110, 110], outline=40, width=2)
+        left = 60 - base // 2
+        d.line([(left, 30), (left + base, 30), (left, 108), (left + base, 108)], fill=20, width=4, joint="curve")
+        return encode(im)
+
+    alone, boxed = digit_ink(open_image(two(False))), digit_ink(open_image(two(True)))
+    assert np.abs(np.subtract(_ink_box(alone), _ink_box(boxed))).max() <= 3
+    (p_alone, p_boxed), is_digit = net.classify(np.stack([preprocess(two(False)), preprocess(two(True))]))
+    assert is_digit.all() and p_alone.argmax() == 2 and p_boxed.argmax() == 2
