@@ -4,7 +4,8 @@
 ``/predict/number`` is :func:`~model.recipe.number_reader.read_number`, and ``/explain`` is
 :func:`~model.recipe.digit_reader.explain_digit`: the same programs the scripts
 run with :func:`model.steps.run`, so the service and the evaluation read alike. The scheduler
-(:mod:`app.scheduler`) runs them off the event loop, fairly, with their digits batched.
+(:mod:`app.scheduler`) runs them off the event loop, fairly, with their digits batched; a lone small
+``/predict`` upload is read on the event loop instead (:mod:`app.idle_lane`).
 """
 
 from __future__ import annotations
