@@ -43,6 +43,10 @@ KINDS = ("canvas", "pen", "not-digit")
 # overshoots and retracing; scribbles. Kept apart from KINDS so that the sets and pools made before
 # them stay the same; a pool has them only when asked (train.py --hand, --scribbles).
 HAND_KINDS = ("hand", "scribble")
+# A coarse scan (a thumbnail, an 8x8 form reader's bitmap): the digit reduced to a few pixels a side
+# and enlarged again. Appended after HAND_KINDS for the same reason; a pool has it with train.py --coarse.
+COARSE = "coarse"
+COARSE_SIDES = (7, 17)  # the reduced ink box's side, pixels (numpy's high end excluded)
 NUMBER_PART = "number-part"  # training only: the candidate parts of generated numbers (number_parts)
 # Letters for training come from the DejaVu families (Debian's fonts-dejavu-core, on most Linux
 # machines), so that a machine with more fonts generates the same pool; the evaluation takes every
@@ -118,6 +122,25 @@ def hand_digit(digit: np.ndarray, label: int, rng: np.random.Generator, sizes: t
     return _finish(hand_redraw(digit, size, box, width, rng), rng, label, "hand", "")
 
 
+def coarse_digit(
+    digit: np.ndarray, label: int, rng: np.random.Generator, sizes: tuple[int, int] = (128, 513)
+) -> Sample:
+    """The digit as a coarse scan shows it: its 28x28 field area-averaged so that its ink box is
+    ``COARSE_SIDES`` pixels a side, its levels cut to 16 half the time (a 4-bit bitmap), then enlarged
+    onto a canvas bicubic or nearest (blurred or blocky strokes)."""
+    side = int(rng.integers(*COARSE_SIDES)) * INPUT_SIZE // DIGIT_BOX
+    small = Image.fromarray(digit).resize((side, side), Image.Resampling.BOX)
+    if rng.random() < 0.5:
+        small = small.point(lambda v: v // 16 * 17)
+    size = _canvas_size(rng, sizes)
+    left, top, field = cv.random_box(rng, size, (0.35, 0.85))
+    method = Image.Resampling.BICUBIC if rng.random() < 0.7 else Image.Resampling.NEAREST
+    big = small.resize((max(int(round(field)), 1),) * 2, method)
+    ink = Image.new("L", size, 0)
+    ink.paste(big, (int(round(left)), int(round(top))))
+    return _finish(ink, rng, label, COARSE, "")
+
+
 def scribble(rng: np.random.Generator, sizes: tuple[int, int] = (128, 513)) -> Sample:
     """A scribble (:mod:`model.generators.scribbles`), small or large on its canvas, a pen 2-15 % of
     its height wide; ``Sample.style`` is ``scribble-<kind>``."""
@@ -178,6 +201,8 @@ def generate(
             yield hand_digit(x[i % len(x)], int(y[i % len(x)]), rng, sizes)
         elif kind == "scribble":
             yield scribble(rng, sizes)
+        elif kind == COARSE:
+            yield coarse_digit(x[i % len(x)], int(y[i % len(x)]), rng, sizes)
         else:
             yield non_digit(rng, fonts, x, sizes)
 
@@ -341,7 +366,7 @@ def training_pool(
     (default: one a core, at most ``POOL_CHUNKS``) make the chunks; the result does not depend on it."""
     workers = workers or min(os.cpu_count() or 1, POOL_CHUNKS)
     jobs = []
-    for k, kind in enumerate((*KINDS, NUMBER_PART, *HAND_KINDS)):
+    for k, kind in enumerate((*KINDS, NUMBER_PART, *HAND_KINDS, COARSE)):
         n = counts.get(kind, 0)
         per = -(-n // POOL_CHUNKS) if n else 0
         for w in range(POOL_CHUNKS if n else 0):

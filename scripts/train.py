@@ -97,6 +97,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--hand", type=int, default=0, help="digits drawn as people draw with a pen (lifts, open loops)")
     p.add_argument("--scribbles", type=int, default=0, help="scribbles (loose, dense, open, closed), not digits")
+    p.add_argument("--coarse", type=int, default=0, help="digits as coarse scans show them (7-16 px, enlarged again)")
     p.add_argument(
         "--init-weights", type=Path, default=None,
         help="start from these weights (.npz) instead of at random, e.g. with --epochs 0 to run only the finish",
@@ -152,9 +153,9 @@ def drawn_data(
 
 
 def hand_counts(args: argparse.Namespace, pool: bool) -> dict[str, int]:
-    """How many hand-pen digits and scribbles (``drawn_sets.HAND_KINDS``) the training ``pool`` or the
-    validation set (at most 1,000 of each, as the other kinds) holds."""
-    counts = {"hand": args.hand, "scribble": args.scribbles}
+    """How many hand-pen digits, scribbles (``drawn_sets.HAND_KINDS``) and coarse scans the training
+    ``pool`` or the validation set (at most 1,000 of each, as the other kinds) holds."""
+    counts = {"hand": args.hand, "scribble": args.scribbles, drawn_sets.COARSE: args.coarse}
     return counts if pool else {k: min(n, 1000) for k, n in counts.items()}
 
 
@@ -248,7 +249,7 @@ def _temperature(
 # 2 % pen strokes) or less. The threshold settles at these budgets' edge once scribbles are among the
 # held-out non-digits, and writers we did not generate (blurred scans) sit beyond that edge: the
 # margin is theirs.
-REFUSAL_BUDGETS = {"mnist": 0.001, "canvas": 0.003, "pen": 0.005, "hand": 0.005}
+REFUSAL_BUDGETS = {"mnist": 0.001, "canvas": 0.003, "pen": 0.005, "hand": 0.005, "coarse": 0.005}
 
 
 def _plain(value: object) -> object:
@@ -301,7 +302,7 @@ def training_sets(args: argparse.Namespace, mnist: data.MNIST) -> TrainingSets:
     drawn_x, drawn_y, _ = drawn_data(args, x_tr, y_tr, args.drawn, args.seed, "pool")
     val_x, val_y, val_kind = drawn_data(args, x_val, y_val, min(args.drawn, 1000), args.seed + 7, "val")
     val = {"mnist": (x_val, y_val)}
-    kinds = (*drawn_sets.KINDS, *drawn_sets.HAND_KINDS)
+    kinds = (*drawn_sets.KINDS, *drawn_sets.HAND_KINDS, drawn_sets.COARSE)
     val.update({k: (val_x[val_kind == k], val_y[val_kind == k]) for k in kinds if (val_kind == k).any()})
     x_fit, y_fit = np.concatenate([x_tr, drawn_x]), np.concatenate([y_tr, drawn_y])
     if args.distill:

@@ -137,25 +137,38 @@ def test_the_training_pool_is_the_same_whatever_the_number_of_processes() -> Non
     assert (one[2] == "number-part").sum() == 6
 
 
-def test_a_run_can_start_from_weights_with_hand_pen_digits_and_scribbles(tmp_path: Path) -> None:
+def test_a_run_can_start_from_weights_with_hand_pen_digits_scribbles_and_coarse_scans(tmp_path: Path) -> None:
     x, y = sample_digits()
     data = tmp_path / "mnist.npz"
     np.savez(data, x_train=x[:600], y_train=y[:600], x_test=x[600:800], y_test=y[600:800])
     run = tmp_path / "run"
     shipped = ROOT / "weights" / "default.npz"
     args = ["--epochs", "0", "--finish-epochs", "0", "--data", str(data), "--no-verify", "--val-size", "100",
-            "--drawn", "12", "--number-parts", "0", "--hand", "10", "--scribbles", "8", "--pool-workers", "1",
-            "--init-weights", str(shipped), "--run-dir", str(run)]
+            "--drawn", "12", "--number-parts", "0", "--hand", "10", "--scribbles", "8", "--coarse", "6",
+            "--pool-workers", "1", "--init-weights", str(shipped), "--run-dir", str(run)]
     assert train.main(args) == 0
     version = drawn_sets.pool_version()
-    with np.load(run / f"pool-12-hand10-scribble8-seed0-n500-{version}.npz") as f:
+    with np.load(run / f"pool-12-hand10-scribble8-coarse6-seed0-n500-{version}.npz") as f:
         kinds, labels = f["kind"], f["y"]
     assert (kinds == "hand").sum() == 10 and (labels[kinds == "scribble"] == drawn_sets.NOT_DIGIT).all()
-    assert (kinds == "scribble").sum() == 8
+    assert (kinds == "scribble").sum() == 8 and (kinds == "coarse").sum() == 6
     # nothing trained: the weights are the shipped ones, calibrated again with the scribbles as non-digits
     with np.load(run / "default.npz") as got, np.load(shipped) as start:
         assert all(np.array_equal(got[k], start[k]) for k in start.files)
     meta = json.loads((run / "default.json").read_text())
-    assert {"val_refused_hand", "val_refused_scribble", "val_refused_not-digit"} <= set(meta["calibration"])
+    assert {"val_refused_hand", "val_refused_scribble", "val_refused_coarse"} <= set(meta["calibration"])
     base = json.loads(shipped.with_suffix(".json").read_text())  # how the weights it started from were made
     assert meta["base"]["sha256"] == base["sha256"] and meta["base"]["training"] == base["training"]
+
+
+def test_a_coarse_scan_reads_as_its_digit_through_the_recipe() -> None:
+    """``coarse_digit``: a few pixels a side, enlarged blurred or blocky; still the digit it was made from
+    (the shipped network reads most of them), and the same bytes for the same seed."""
+    from model.recipe import preprocess
+
+    x, y = sample_digits()
+    made = [drawn_sets.coarse_digit(x[i], int(y[i]), np.random.default_rng(i)) for i in range(60)]
+    again = drawn_sets.coarse_digit(x[0], int(y[0]), np.random.default_rng(0))
+    assert again.data == made[0].data and {s.kind for s in made} == {"coarse"}
+    read = load().predict(np.stack([preprocess(s.data) for s in made]))[:, :10].argmax(axis=1)
+    assert (read == y[:60]).mean() >= 0.8
