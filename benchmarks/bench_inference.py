@@ -148,19 +148,23 @@ def summarize(times: dict[str, list[Times]], batch: int, clock: str) -> dict[str
 
 def step_table(net: model.InferenceNetwork, digits: np.ndarray, batch: int, calls: int) -> list[dict[str, Any]]:
     """Median CPU microseconds of each compiled step at ``batch`` (``Program.run_chunk``'s observer reads
-    this thread's CPU clock after each step; a neighbour's time slices are not counted)."""
+    this thread's CPU clock after each step, or each pass of it; a neighbour's time slices are not
+    counted). A step's passes are summed."""
     program = net.program
     assert program is not None, "the shipped network compiles"
     x = to_network_input(digits[:batch], net.mean, net.std)
     out = np.empty(program.steps[-1].out_shape(batch), np.float32)
-    marks: list[int] = []
+    marks: list[tuple[int, int]] = []
     per: list[list[float]] = [[] for _ in program.steps]
     for _ in range(calls):
         marks.clear()
         start = time.thread_time_ns()
-        program.run_chunk(x, out, lambda i: marks.append(time.thread_time_ns()))
-        for i, (a, b) in enumerate(zip([start, *marks], marks, strict=False)):
-            per[i].append((b - a) / 1e3)
+        program.run_chunk(x, out, lambda i: marks.append((i, time.thread_time_ns())))
+        spent = [0.0] * len(program.steps)
+        for (_, a), (i, b) in zip([(-1, start), *marks], marks, strict=False):
+            spent[i] += (b - a) / 1e3
+        for i, us in enumerate(spent):
+            per[i].append(us)
     rows = []
     total = sum(statistics.median(p) for p in per)
     for step, p in zip(program.steps, per, strict=True):

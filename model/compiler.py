@@ -16,8 +16,8 @@ here changes the training path: the steps hold read-only copies derived from the
 :class:`Program` runs the steps over per-thread buffers (``threading.local``), one set per batch size
 (the most recent sizes are kept, within a byte budget), so calls of the same size allocate nothing but
 the logits they return. Large batches run in chunks of at most :data:`CHUNK` digits (the service's
-largest batch): that bounds the buffers' memory. It is not for the cache: smaller chunks measured
-slower, the larger matrix products being worth more than the locality.
+largest batch), which bounds the buffers' memory; within a chunk the convolutions take a few digits
+at a time (:data:`SPATIAL_CHUNK`), for the cache, and the linear layers the whole chunk at once.
 """
 
 from __future__ import annotations
@@ -39,11 +39,13 @@ from .module import Op
 from .winograd import ConvWinograd
 
 CHUNK = 64  # digits per pass through the steps; larger batches are split
+SPATIAL_CHUNK = 4  # digits per pass through the convolution steps (see Program)
 KEPT_SIZES = 8  # batch sizes whose buffers a thread keeps at most...
 KEPT_BYTES = 64 * 2**20  # ...and the bytes they may hold together (the newest is always kept)
 WINOGRAD_MIN_CHANNELS = 16  # input channels from which a pooled 3x3 convolution runs as Winograd
 
 Observer = Callable[[int], None]  # called with the index of each step just finished
+Fill = Callable[[np.ndarray, int, int], None]  # writes digits start:stop into the first step's input
 
 
 def _take(ops: Sequence[Op], i: int, kind: type) -> tuple[Op | None, int]:
@@ -131,11 +133,18 @@ def _nbytes(buffers: list[Buffers]) -> int:
 
 
 class Program:
-    """Fused steps run over per-thread, per-batch-size buffers: ``(N, C, H, W)`` -> ``(N, K)`` logits."""
+    """Fused steps run over per-thread, per-batch-size buffers: ``(N, C, H, W)`` -> ``(N, K)`` logits.
+
+    The convolution steps (``steps[:spatial]``) take the digits in passes of at most
+    :data:`SPATIAL_CHUNK`, so that one pass's activations stay in the core's own cache instead of
+    spilling to the cache shared with the other cores; the last of them writes its rows of the linear
+    steps' input, and the linear steps then take the whole chunk at once, reading their weights once.
+    """
 
     def __init__(self, steps: tuple[Step, ...], input_chw: tuple[int, int, int]) -> None:
         self.steps = steps
         self.input_chw = input_chw
+        self.spatial = next((i for i, s in enumerate(steps) if isinstance(s, LinearStep)), len(steps))
         self._local = threading.local()
 
     def __getstate__(self) -> dict[str, Any]:
@@ -144,21 +153,26 @@ class Program:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.steps, self.input_chw = state["steps"], state["input_chw"]
+        self.spatial = next((i for i, s in enumerate(self.steps) if isinstance(s, LinearStep)), len(self.steps))
         self._local = threading.local()
 
     def workspace(self, n: int) -> list[Buffers]:
-        """This thread's buffers for a batch of ``n``, made on first use. The least recently used sizes
-        are dropped beyond :data:`KEPT_SIZES` sizes or :data:`KEPT_BYTES` bytes (a batch of 64 needs
-        tens of megabytes; the service sees many sizes up to its ``max_batch``)."""
+        """This thread's buffers for a pass of ``n`` digits, made on first use: every step's when ``n``
+        fits one convolution pass (:data:`SPATIAL_CHUNK`), else the linear steps' only (the others'
+        stay empty: their passes take smaller sizes). The least recently used sizes are dropped
+        beyond :data:`KEPT_SIZES` sizes or :data:`KEPT_BYTES` bytes (the newest is always kept)."""
         kept: OrderedDict[int, list[Buffers]] | None = getattr(self._local, "kept", None)
         if kept is None:
             kept = self._local.kept = OrderedDict()
         if n in kept:
             kept.move_to_end(n)
             return kept[n]
-        buffers = [step.allocate(n) for step in self.steps]
-        for step, own in zip(self.steps, buffers, strict=True):
+        first = 0 if n <= SPATIAL_CHUNK else self.spatial
+        buffers: list[Buffers] = [{} for _ in self.steps[:first]]
+        for step in self.steps[first:]:
+            own = step.allocate(n)
             own["in"] = step.input_view(own)  # where the step before writes
+            buffers.append(own)
         kept[n] = buffers
         while len(kept) > 1 and (len(kept) > KEPT_SIZES or sum(map(_nbytes, kept.values())) > KEPT_BYTES):
             kept.popitem(last=False)
@@ -173,32 +187,47 @@ class Program:
         return out
 
     def run_chunk(self, x: np.ndarray, out: np.ndarray, observe: Observer | None = None) -> None:
-        """At most :data:`CHUNK` digits through every step; ``observe(i)`` after step ``i``."""
-        buffers = self.workspace(len(x))
-        first = buffers[0]["in"]
-        np.copyto(first, x.transpose(0, 2, 3, 1) if x.shape[1] > 1 else x.reshape(first.shape))
-        self._run(buffers, out, observe)
+        """At most :data:`CHUNK` digits through every step; ``observe(i)`` after step ``i`` (after each
+        pass of it, for the convolution steps)."""
+
+        def fill(first: np.ndarray, start: int, stop: int) -> None:
+            part = x[start:stop]
+            np.copyto(first, part.transpose(0, 2, 3, 1) if part.shape[1] > 1 else part.reshape(first.shape))
+
+        self._run(len(x), fill, out, observe)
 
     def from_pixels(self, images: np.ndarray, mean: float, std: float) -> np.ndarray:
         """uint8 one-channel pixels, ``(N, H, W)`` or ``(N, 1, H, W)`` with ``N <= CHUNK`` -> ``(N, K)``
         logits. The pixels are standardised straight into the first step's input buffer with
         ``to_network_input``'s arithmetic, operation for operation (so the same float32 values),
         which saves its temporary arrays and a copy: ``predict``'s path for the service's digits."""
-        n = len(images)
-        buffers = self.workspace(n)
-        first = buffers[0]["in"]
-        np.multiply(images.reshape(first.shape), np.float32(1 / 255), out=first)
-        np.subtract(first, np.float32(mean), out=first)
-        np.multiply(first, np.float32(1 / std), out=first)
-        out = np.empty(self.steps[-1].out_shape(n), np.float32)
-        self._run(buffers, out)
+
+        def fill(first: np.ndarray, start: int, stop: int) -> None:
+            np.multiply(images[start:stop].reshape(first.shape), np.float32(1 / 255), out=first)
+            np.subtract(first, np.float32(mean), out=first)
+            np.multiply(first, np.float32(1 / std), out=first)
+
+        out = np.empty(self.steps[-1].out_shape(len(images)), np.float32)
+        self._run(len(images), fill, out)
         return out
 
-    def _run(self, buffers: list[Buffers], out: np.ndarray, observe: Observer | None = None) -> None:
-        """Every step, from the first step's filled input buffer into ``out``."""
-        last = len(self.steps) - 1
-        for i, step in enumerate(self.steps):
-            dst = out if i == last else buffers[i + 1]["in"]
-            step.run(buffers[i], dst)
+    def _run(self, n: int, fill: Fill, out: np.ndarray, observe: Observer | None = None) -> None:
+        """``n`` digits through every step into ``out``; ``fill(buffer, start, stop)`` writes digits
+        ``start:stop`` into the first step's input ``buffer``."""
+        whole, last = self.workspace(n), len(self.steps) - 1
+        spatial_out = out if self.spatial > last else whole[self.spatial]["in"]
+        if self.spatial == 0:
+            fill(whole[0]["in"], 0, n)
+        for start in range(0, n if self.spatial else 0, SPATIAL_CHUNK):
+            stop = min(start + SPATIAL_CHUNK, n)
+            buffers = whole if n <= SPATIAL_CHUNK else self.workspace(stop - start)
+            fill(buffers[0]["in"], start, stop)
+            for i in range(self.spatial):
+                dst = buffers[i + 1]["in"] if i + 1 < self.spatial else spatial_out[start:stop]
+                self.steps[i].run(buffers[i], dst)
+                if observe is not None:
+                    observe(i)
+        for i in range(self.spatial, last + 1):
+            self.steps[i].run(whole[i], out if i == last else whole[i + 1]["in"])
             if observe is not None:
                 observe(i)

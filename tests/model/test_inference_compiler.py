@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from model import BatchNormalization, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential, manual_seed
-from model.compiler import CHUNK, KEPT_SIZES, Program, compile_program
+from model.compiler import CHUNK, KEPT_SIZES, SPATIAL_CHUNK, Program, compile_program
 from model.inference import InferenceNetwork, compile_ops
 from model.kernels import ConvIm2col
 from model.winograd import ConvWinograd
@@ -169,6 +169,20 @@ def test_buffers_are_reused_per_batch_size_and_thread_and_never_returned() -> No
     thread.start()
     thread.join()
     assert others[0] is not program.workspace(4)  # each thread has its own
+
+
+def test_convolutions_take_a_few_digits_a_pass_and_the_linear_steps_the_whole_batch() -> None:
+    net = randomized([Conv2d(1, 4, 3, padding=1), ReLU(), MaxPool2d(2), *head(4 * 14 * 14)])
+    program = compiled(net, (1, 28, 28))
+    n = 3 * SPATIAL_CHUNK + 1  # three full passes and a last one of a single digit
+    x = np.random.default_rng(6).normal(0, 1, (n, 1, 28, 28)).astype(np.float32)
+    passes: list[int] = []
+    out = np.empty((n, 10), np.float32)
+    program.run_chunk(x, out, passes.append)
+    assert passes == [0, 0, 0, 0, 1]
+    np.testing.assert_allclose(out, net.logits(x), atol=1e-5)
+    assert program.workspace(n)[0] == {}  # a batch's own buffers hold none of the convolutions'
+    assert program.workspace(1)[0] and program.workspace(SPATIAL_CHUNK)[0]
 
 
 def test_kept_buffers_stay_within_the_byte_budget(monkeypatch: pytest.MonkeyPatch) -> None:
