@@ -32,6 +32,7 @@ from .shapes import conv_output_size
 
 Buffers = dict[str, np.ndarray]
 TAPS_MAJOR_BELOW = 4  # input channels under which a convolution's columns are kept taps-major
+ROWS_BELOW = 4  # batches of 2 up to this many digits take a linear layer one row at a time (LinearStep)
 
 
 class Step(Protocol):
@@ -278,8 +279,15 @@ class LinearStep:
         return (n, self.f)
 
     def run(self, buffers: Buffers, dst: np.ndarray) -> None:
+        """The product, bias and ReLU into ``dst``. Two or three rows are multiplied one at a time: for
+        so few rows OpenBLAS's matrix product takes a slower path than its matrix-vector product."""
+        x = buffers["x"]
         y = dst if dst.flags.c_contiguous else buffers["y"]
-        np.dot(buffers["x"], self.kernel, out=y)
+        if 1 < len(x) < ROWS_BELOW:
+            for row, out in zip(x, y, strict=True):
+                np.dot(row, self.kernel, out=out)
+        else:
+            np.dot(x, self.kernel, out=y)
         y += self.bias
         if self.relu:
             np.maximum(y, buffers["zeros"], out=y)

@@ -14,7 +14,7 @@ from model.inference import InferenceNetwork, compile_ops
 from model.kernels import ConvIm2col
 from model.winograd import ConvWinograd
 
-BATCHES = (1, 3, 16, CHUNK + 5)  # one, odd, the service's batch, more than one chunk
+BATCHES = (1, 2, 3, 16, CHUNK + 5)  # one, two and three (a linear layer row by row), the service's batch, over a chunk
 
 
 def randomized(layers: list, seed: int = 0) -> Sequential:
