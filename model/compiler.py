@@ -215,19 +215,26 @@ class Program:
         """``n`` digits through every step into ``out``; ``fill(buffer, start, stop)`` writes digits
         ``start:stop`` into the first step's input ``buffer``."""
         whole, last = self.workspace(n), len(self.steps) - 1
-        spatial_out = out if self.spatial > last else whole[self.spatial]["in"]
         if self.spatial == 0:
             fill(whole[0]["in"], 0, n)
-        for start in range(0, n if self.spatial else 0, SPATIAL_CHUNK):
-            stop = min(start + SPATIAL_CHUNK, n)
-            buffers = whole if n <= SPATIAL_CHUNK else self.workspace(stop - start)
-            fill(buffers[0]["in"], start, stop)
-            for i in range(self.spatial):
-                dst = buffers[i + 1]["in"] if i + 1 < self.spatial else spatial_out[start:stop]
-                self.steps[i].run(buffers[i], dst)
-                if observe is not None:
-                    observe(i)
+        else:
+            self._convolutions(n, whole, fill, out if self.spatial > last else whole[self.spatial]["in"], observe)
         for i in range(self.spatial, last + 1):
             self.steps[i].run(whole[i], out if i == last else whole[i + 1]["in"])
             if observe is not None:
                 observe(i)
+
+    def _convolutions(
+        self, n: int, whole: list[Buffers], fill: Fill, dst: np.ndarray, observe: Observer | None
+    ) -> None:
+        """The convolution steps over ``n`` digits in passes of at most :data:`SPATIAL_CHUNK`, each pass
+        writing its rows of ``dst`` (the first linear step's input, or the program's output)."""
+        for start in range(0, n, SPATIAL_CHUNK):
+            stop = min(start + SPATIAL_CHUNK, n)
+            buffers = whole if n <= SPATIAL_CHUNK else self.workspace(stop - start)
+            fill(buffers[0]["in"], start, stop)
+            for i in range(self.spatial):
+                last = i + 1 == self.spatial
+                self.steps[i].run(buffers[i], dst[start:stop] if last else buffers[i + 1]["in"])
+                if observe is not None:
+                    observe(i)
