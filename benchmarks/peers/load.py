@@ -30,6 +30,7 @@ from benchmarks.peers.servers import ROOT
 LUA = ROOT / "benchmarks" / "http" / "upload.lua"
 OPEN_LOOP_CONNECTIONS = 8  # connections opened before the first scheduled send
 ANSWER_WAIT = 30.0  # seconds the open loop waits for its last answers
+KEEP_IDLE = 4.0  # seconds a connection may sit unused and be reused: under uvicorn's 5 s keep-alive timeout
 
 
 def wrk(
@@ -78,7 +79,7 @@ class _OpenLoop:
 
     def __init__(self, port: int, request: bytes) -> None:
         self.port, self.request = port, request
-        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []  # and when last used
         self.latencies: list[float] = []
         self.lags: list[float] = []
         self.errors: Counter[str] = Counter()
@@ -88,11 +89,23 @@ class _OpenLoop:
         self.opened += 1
         return await asyncio.open_connection("127.0.0.1", self.port)
 
+    async def take(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """The most recently used idle connection, as an HTTP client's pool gives it; connections idle
+        longer than :data:`KEEP_IDLE` are closed first (the server may have timed them out, and a
+        request written to such a connection meets its close: a client's pool expires them too)."""
+        now = time.perf_counter()
+        while self.idle:
+            reader, writer, used = self.idle.pop()
+            if now - used <= KEEP_IDLE:
+                return reader, writer
+            writer.close()
+        return await self.connect()
+
     async def one(self, scheduled: float, counted: bool) -> None:
         clock = time.perf_counter  # not loop.time(): uvloop's clock ticks in whole milliseconds
         conn = None
         try:
-            conn = self.idle.pop() if self.idle else await self.connect()
+            conn = await self.take()
             reader, writer = conn
             if counted:
                 self.lags.append(clock() - scheduled)
@@ -111,7 +124,7 @@ class _OpenLoop:
             if re.search(rb"(?i)\r\nconnection:\s*close", head):
                 writer.close()
             else:
-                self.idle.append(conn)
+                self.idle.append((reader, writer, clock()))
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
             self.errors[type(exc).__name__] += counted
             if conn is not None:
@@ -120,7 +133,7 @@ class _OpenLoop:
     async def run(self, rate: float, seconds: float, warmup: float) -> dict[str, Any]:
         clock = time.perf_counter
         for _ in range(OPEN_LOOP_CONNECTIONS):
-            self.idle.append(await self.connect())
+            self.idle.append((*await self.connect(), clock()))
         n_warm, n = int(rate * warmup), int(rate * (warmup + seconds))
         start = clock() + 0.05
         tasks = []
@@ -135,7 +148,7 @@ class _OpenLoop:
             task.cancel()
         if pending:
             self.errors["no answer within 30 s"] += len(pending)
-        for _, writer in self.idle:
+        for _, writer, _ in self.idle:
             writer.close()
         return self.summary(rate, seconds, n - n_warm)
 
