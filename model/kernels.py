@@ -32,7 +32,7 @@ from .shapes import conv_output_size
 
 Buffers = dict[str, np.ndarray]
 TAPS_MAJOR_BELOW = 4  # input channels under which a convolution's columns are kept taps-major
-ROWS_BELOW = 4  # batches of 2 up to this many digits take a linear layer one row at a time (LinearStep)
+ROWS_BELOW = 4  # batches of 2 digits up to (not including) this many take a linear layer row by row (LinearStep)
 
 
 class Step(Protocol):
