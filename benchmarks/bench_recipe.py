@@ -5,8 +5,8 @@
     PYTHONPATH=OTHER_TREE taskset -c 0 python benchmarks/bench_recipe.py   # the recipe of another tree
 
 The sample digits go through :func:`model.recipe.preprocess`'s steps one by one, as a 28x28 PNG each
-(what ``bench_peers`` sends as "28x28") and as the draw-pad's 280x280 transparent canvas (the sample
-digit traced with a round pen). Each step is timed over all images in a pass, and the passes alternate;
+(what ``bench_peers`` sends as "28x28"), as the draw-pad's 280x280 transparent canvas (the sample
+digit traced with a round pen) and as a 560x560 scan (the digit enlarged smoothly, dark on white). Each step is timed over all images in a pass, and the passes alternate;
 the median pass is printed. Trees from the recipe's move to ``model/recipe`` on can be measured; one
 without the rulings step prints a dash for it.
 """
@@ -34,11 +34,13 @@ PEN = 0.07  # the draw-pad's pen, a share of the canvas height (benchmarks.peers
 
 
 def uploads(kind: str, digits: np.ndarray) -> list[bytes]:
-    """The sample digits as encoded PNG uploads of ``kind``: "28x28" or "canvas"."""
+    """The sample digits as encoded PNG uploads of ``kind``: "28x28", "canvas" or "scan"."""
     out = []
     for digit in digits:
         if kind == "28x28":
             im = Image.fromarray(digit, "L")
+        elif kind == "scan":
+            im = Image.fromarray(255 - digit, "L").resize((560, 560), Image.Resampling.BICUBIC)
         else:
             alpha = pen_redraw(digit, (1120, 1120), (280, 200, 640), PEN * 1120).resize(
                 (280, 280), Image.Resampling.BOX
@@ -80,7 +82,7 @@ def main() -> None:
     args = parser.parse_args()
     with np.load(SAMPLE) as f:
         digits = f["x"][:200]
-    kinds = {kind: uploads(kind, digits) for kind in ("28x28", "canvas")}
+    kinds = {kind: uploads(kind, digits) for kind in ("28x28", "canvas", "scan")}
     passes: dict[str, list[dict[str, float]]] = {kind: [] for kind in kinds}
     for _ in range(args.passes):
         for kind, images in kinds.items():

@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image
 
 from ..normalize import DIGIT_BOX, INPUT_SIZE
+from . import resample
 from .decode import DEFAULT_MAX_PIXELS, open_image
 from .ink import digit_ink
 
@@ -25,7 +26,8 @@ SIZE: Final = INPUT_SIZE  # side of the network input, pixels
 BOX: Final = DIGIT_BOX  # the digit's bounding box is scaled to fit BOX x BOX pixels
 CENTRE: Final = 14.0  # MNIST's centre of mass, in pixel indices (the same on both axes)
 BOX_LEVEL: Final = 0.3  # the bounding box is taken over ink at least this strong (0..1)
-RESAMPLE: Final = Image.Resampling.LANCZOS  # anti-aliased, and the sharpest (closest to MNIST's strokes)
+RESAMPLE: Final = Image.Resampling.LANCZOS  # anti-aliased, and the sharpest (closest to MNIST's strokes);
+# model/recipe/resample.py does the same resize for large crops
 STROKE: Final = 1.9  # MNIST's median stroke width, output pixels (see stroke_width)
 MAX_STROKE: Final = 2.4  # strokes thicker than this are thinned to about STROKE
 HARD_EDGE: Final = 0.05  # ink within this of 0 or 1 everywhere is 1-bit (no anti-aliased edge)
@@ -80,10 +82,19 @@ def fit_digit(ink: np.ndarray) -> np.ndarray:
     x0 = cx + 0.5 - (CENTRE + 0.5) / scale
     span = SIZE / scale  # source pixels covered by the output field
     pad = math.ceil(max(-y0, -x0, y0 + span - crop.shape[0], x0 + span - crop.shape[1], 0))
-    source = Image.fromarray(pad_zeros(crop, pad) if pad else crop)
     box = (x0 + pad, y0 + pad, x0 + pad + span, y0 + pad + span)
-    field = np.clip(np.asarray(source.resize((SIZE, SIZE), RESAMPLE, box=box)), 0, 1)
+    field = np.clip(_resize(crop, box, pad), 0, 1)
     return _soften(field) if soften else field
+
+
+def _resize(crop: np.ndarray, box: tuple[float, float, float, float], pad: int) -> np.ndarray:
+    """``(h, w)`` float32 ink -> ``(SIZE, SIZE)`` float32: ``box`` of the crop with ``pad`` zeros around it,
+    resampled with ``RESAMPLE``. Pillow's own resize for a small crop (it costs less a call); the same
+    taps as two matrix products for a large one, where Pillow's tap-by-tap loop grows with the crop."""
+    if max(crop.shape) >= resample.MATRICES_FROM:
+        return resample.resize(crop, box, pad, SIZE)
+    source = Image.fromarray(pad_zeros(crop, pad) if pad else crop)
+    return np.asarray(source.resize((SIZE, SIZE), RESAMPLE, box=box))
 
 
 def stroke_width(ink: np.ndarray) -> float:
