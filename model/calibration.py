@@ -8,6 +8,8 @@ non-digits. Both are stored in the weights metadata under ``calibration``.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import numpy as np
 
 from .layers.loss import softmax
@@ -62,9 +64,20 @@ def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int 
     return float(ece)
 
 
+def _lowest(reject_digits: dict[str, np.ndarray], budgets: dict[str, float]) -> float:
+    """The lowest threshold that refuses at most ``budgets[name]`` of each ``reject_digits[name]``."""
+    lowest = 0.0
+    for name, p in reject_digits.items():
+        allowed = int(np.floor(budgets[name] * len(p)))
+        ranked = np.sort(p)[::-1]
+        if allowed < len(p):  # refusing p >= t must catch at most `allowed` digits
+            lowest = max(lowest, float(np.nextafter(ranked[allowed], np.float64(1))))
+    return min(max(lowest, 1e-6), 1.0)
+
+
 def choose_threshold(
     reject_digits: dict[str, np.ndarray], reject_negatives: np.ndarray, budgets: dict[str, float],
-    slack: float = 0.005,
+    slack: float = 0.005, floor: float | None = None, yielding: Collection[str] = (),
 ) -> float:
     """A threshold on the "not a digit" probability (refuse when ``p >= t``), from held-out data.
 
@@ -72,14 +85,22 @@ def choose_threshold(
     ``budgets[name]`` of its digits; ``reject_negatives`` on non-digits. The lowest threshold within
     the budgets refuses the most non-digits; of the thresholds that refuse within ``slack`` of that
     most, the highest is returned, so that digits keep the margin the non-digits do not need.
+
+    ``floor``: a share of the non-digits to refuse however that margin is chosen; the digit kinds named
+    in ``yielding`` give up their budgets as far as reaching it needs, the others' budgets hold. A
+    fine-tune sets it from the base network, so that a few odd images of the user's cannot make the
+    service refuse fewer non-digits than before.
     """
-    lowest = 0.0
-    for name, p in reject_digits.items():
-        allowed = int(np.floor(budgets[name] * len(p)))
-        ranked = np.sort(p)[::-1]
-        if allowed < len(p):  # refusing p >= t must catch at most `allowed` digits
-            lowest = max(lowest, float(np.nextafter(ranked[allowed], np.float64(1))))
-    lowest = min(max(lowest, 1e-6), 1.0)
-    best = float(np.mean(reject_negatives >= lowest))
+    lowest = _lowest(reject_digits, budgets)
+    refused = float(np.mean(reject_negatives >= lowest)) if len(reject_negatives) else 0.0
+    target = refused - slack
+    if floor is not None and len(reject_negatives):
+        if refused < floor:
+            firm = _lowest({k: p for k, p in reject_digits.items() if k not in yielding}, budgets)
+            needed = max(int(np.ceil(floor * len(reject_negatives) - 1e-9)), 1)
+            reach = float(np.sort(reject_negatives)[::-1][min(needed, len(reject_negatives)) - 1])
+            lowest = max(firm, min(lowest, reach))
+            refused = float(np.mean(reject_negatives >= lowest))
+        target = max(refused - slack, min(floor, refused))
     candidates = np.concatenate([[lowest], np.linspace(lowest, 0.999, 400)])
-    return float(max(t for t in candidates if np.mean(reject_negatives >= t) >= best - slack))
+    return float(max(t for t in candidates if np.mean(reject_negatives >= t) >= target))

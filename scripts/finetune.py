@@ -8,7 +8,8 @@ The folder holds one subfolder per digit, ``my-digits/0/`` ... ``my-digits/9/`` 
 BMP or TIFF), and optionally ``my-digits/not_digit/`` for things the service should refuse. Every image
 goes through the service's own preprocessing. ``--hold-out`` of each class is kept aside to measure
 the network before and after and to recalibrate its confidence (temperature) and its refusal
-threshold; the rest is trained on, lightly augmented, mixed with images the network already reads so
+threshold (which refuses at most 1 % of your held-out digits, unless more are needed to refuse the
+held-out non-digits as the base network does); the rest is trained on, lightly augmented, mixed with images the network already reads so
 that it keeps reading them (``--keep``: MNIST and drawn digits when MNIST is found, else font digits
 and generated non-digits with the base network's own answers as targets). Starts from the shipped
 weights (``--from`` names others). Writes ``mine.npz`` and ``mine.json`` (the base weights, the folder,
@@ -50,10 +51,11 @@ from model.sequential import Sequential  # noqa: E402
 from model.serialization import DEFAULT_WEIGHTS, resolve  # noqa: E402
 from model.training import Trainer  # noqa: E402
 from scripts import finetune_data  # noqa: E402
-from scripts.train import LABELS, REFUSAL_BUDGETS, calibrate  # noqa: E402
+from scripts.train import LABELS, REFUSAL_BUDGETS, Floor, calibrate  # noqa: E402
 
 USER_BUDGET = 0.01  # share of the held-out user digits the new threshold may refuse, but at least one:
 # with a few dozen held out, the one least like a digit would otherwise set the threshold alone
+NON_DIGIT_SLACK = 0.003  # the held-out non-digits refused may fall this share below the base network's
 MIN_ERRORS = 10  # held-out digits misread needed to refit the temperature (else the base's is kept)
 
 
@@ -174,6 +176,16 @@ def refusal_budgets(val_sets: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[
     return {**REFUSAL_BUDGETS, "yours": yours, "font": USER_BUDGET}
 
 
+def refusal_floor(base: InferenceNetwork, val_sets: dict[str, tuple[np.ndarray, np.ndarray]]) -> Floor | None:
+    """The share of the held-out non-digits the fine-tuned threshold must refuse: what the base network
+    refuses, less ``NON_DIGIT_SLACK``; your digits' budget (and the font digits') gives way to it. None
+    without held-out non-digits."""
+    if "not-digit" not in val_sets:
+        return None
+    refused = readings_report(base, *val_sets["not-digit"])["accuracy"]
+    return max(refused - NON_DIGIT_SLACK, 0.0), ("yours", "font")
+
+
 def mnist_test(net: InferenceNetwork, keep: finetune_data.KeepSet) -> dict[str, float]:
     """MNIST test accuracy as ``scripts/train.py`` records it, when the keep set brought MNIST."""
     if keep.test is None:
@@ -212,7 +224,11 @@ def main(argv: list[str] | None = None) -> int:
     train(args, net, base, (found.images[fit_idx], found.labels[fit_idx]), keep, val)
     budgets = refusal_budgets(val_sets)
     base_calibration = {"temperature": base.temperature, "reject_threshold": base.reject_threshold or 1.0}
-    calib = calibrate(net, val_sets, budgets, base=base_calibration, min_errors=MIN_ERRORS)
+    calib = calibrate(net, val_sets, budgets, base=base_calibration, min_errors=MIN_ERRORS,
+                      floor=refusal_floor(base, val_sets))
+    if calib.get("val_refused_yours", 0.0) > budgets["yours"]:
+        print(f"note: the threshold refuses {calib['val_refused_yours']:.1%} of your held-out images (budget "
+              f"{budgets['yours']:.1%}) so that the held-out non-digits are refused as the base network refuses them")
     tuned = InferenceNetwork.from_sequential(net, {**meta, "calibration": calib})
     after = readings_report(tuned, *held)
     kept_after = {k: readings_report(tuned, *v)["accuracy"] for k, v in keep.val.items()}

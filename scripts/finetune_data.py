@@ -33,6 +33,8 @@ from scripts import drawn_sets
 
 KEEPS = ("auto", "mnist", "replay", "none")
 EMPTY = (np.zeros((0, INPUT_SIZE, INPUT_SIZE), np.uint8), np.zeros(0, np.int64))
+VAL_DIGITS = 300  # held-out drawn canvases and pen redraws, each: their refusal budgets' data
+VAL_NON_DIGITS = 1500  # held-out non-digits: enough that the refusal floor moves by a few tenths of a point
 
 
 @dataclass(frozen=True)
@@ -122,23 +124,25 @@ def replay_keep(count: int, seed: int, cache_dir: Path) -> KeepSet:
 def mnist_keep(mnist: data.MNIST, digits: int, drawn: int, seed: int, cache_dir: Path, pen: int = 0) -> KeepSet:
     """The ``mnist`` keep set: ``digits`` MNIST training digits and ``drawn`` each of drawn canvases,
     pen redraws and non-digits from them, and ``pen`` more pen redraws; validation from the 5,000 digits
-    ``scripts/train.py`` holds out (1,000 of them, and 300 drawn of each kind)."""
+    ``scripts/train.py`` holds out (1,000 of them, ``VAL_DIGITS`` drawn canvases and pen redraws, and
+    ``VAL_NON_DIGITS`` non-digits)."""
     x_tr, y_tr, x_val, y_val = data.train_val_split(mnist.x_train, mnist.y_train, 5000, 0)
     pick = np.random.default_rng(seed).choice(len(x_tr), min(digits, len(x_tr)), replace=False)
     xs, ys = x_tr[pick], y_tr[pick].astype(np.int64)
     version = drawn_sets.pool_version()
 
-    def pool(x: np.ndarray, y: np.ndarray, n: int, s: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        counts = dict.fromkeys(drawn_sets.KINDS, n)
-        return _cached(cache_dir / f"drawn-{n}-seed{s}-n{len(x)}-{version}.npz",
+    def pool(x: np.ndarray, y: np.ndarray, counts: dict[str, int], s: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        name = "-".join(str(counts[k]) for k in drawn_sets.KINDS)
+        return _cached(cache_dir / f"drawn-{name}-seed{s}-n{len(x)}-{version}.npz",
                        lambda: drawn_sets.training_pool(x, y, counts, s))
 
-    px, py, _ = pool(xs, ys, drawn, seed) if drawn else (*EMPTY, None)
+    px, py, _ = pool(xs, ys, dict.fromkeys(drawn_sets.KINDS, drawn), seed) if drawn else (*EMPTY, None)
     if pen:  # a pool of its own (another seed), so that the first is reused from the cache
         ex, ey, _ = _cached(cache_dir / f"pen-{pen}-seed{seed + 3}-n{len(xs)}-{version}.npz",
                             lambda: drawn_sets.training_pool(xs, ys, {"pen": pen}, seed + 3))
         px, py = np.concatenate([px, ex]), np.concatenate([py, ey])
-    vx, vy, vk = pool(x_val, y_val.astype(np.int64), 300, seed + 7)
+    val_counts = {"canvas": VAL_DIGITS, "pen": VAL_DIGITS, "not-digit": VAL_NON_DIGITS}
+    vx, vy, vk = pool(x_val, y_val.astype(np.int64), val_counts, seed + 7)
     val = {"mnist": (x_val[:1000], y_val[:1000].astype(np.int64))}
     val.update({k: (vx[vk == k], vy[vk == k]) for k in drawn_sets.KINDS})
     test = (mnist.x_test, mnist.y_test.astype(np.int64))

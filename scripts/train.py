@@ -196,7 +196,7 @@ def finish(
 
 def calibrate(
     net: Sequential, val: dict[str, tuple[np.ndarray, np.ndarray]], budgets: dict[str, float] | None = None,
-    base: dict[str, float] | None = None, min_errors: int = 0,
+    base: dict[str, float] | None = None, min_errors: int = 0, floor: Floor | None = None,
 ) -> dict[str, float]:
     """Fit the temperature on the held-out digits and choose the refusal threshold on held-out
     digits and non-digits (``val[kind] = (images, labels)``; a kind all "not a digit" is a non-digit
@@ -204,13 +204,14 @@ def calibrate(
     ``REFUSAL_BUDGETS``). With ``base`` (a calibration, as fine-tuning passes it): its temperature is
     kept when the held-out digits hold fewer than ``min_errors`` misread ones (on digits read without
     error the fit runs to its lower bound, every answer certain), and its threshold when there are no
-    held-out non-digits to choose one on."""
+    held-out non-digits to choose one on. ``floor``: the share of held-out non-digits the threshold
+    refuses at least, and the digit kinds whose budgets give way to it (:func:`calibration.choose_threshold`)."""
     logits = {k: net.eval().logits(to_network_input(x)) for k, (x, _) in val.items()}
     negative_kinds = [k for k in val if (val[k][1] == drawn_sets.NOT_DIGIT).all() and len(val[k][1])]
     digit_kinds = [k for k in val if k not in negative_kinds]
     temperature, kept = _temperature(logits, val, digit_kinds, base, min_errors)
     reject = {k: softmax(logits[k] / temperature)[:, drawn_sets.NOT_DIGIT] for k in val}
-    threshold = _threshold(reject, digit_kinds, negative_kinds, budgets, base)
+    threshold = _threshold(reject, digit_kinds, negative_kinds, budgets, base, floor)
     result = {"temperature": round(temperature, 4), "reject_threshold": round(threshold, 4)}
     if kept is not None:
         result["temperature_kept"] = kept  # held-out digits misread: too few to fit a temperature
@@ -221,7 +222,7 @@ def calibrate(
 
 def _threshold(
     reject: dict[str, np.ndarray], digit_kinds: list[str], negative_kinds: list[str],
-    budgets: dict[str, float] | None, base: dict[str, float] | None,
+    budgets: dict[str, float] | None, base: dict[str, float] | None, floor: Floor | None = None,
 ) -> float:
     """The refusal threshold chosen on the held-out kinds' "not a digit" probabilities (the digit kinds
     with a budget), or ``base``'s when there are no held-out non-digits to choose one on."""
@@ -229,7 +230,9 @@ def _threshold(
         return float(base["reject_threshold"])
     negatives = np.concatenate([reject[k] for k in negative_kinds]) if negative_kinds else np.zeros(0)
     budgets = budgets or REFUSAL_BUDGETS
-    return calibration.choose_threshold({k: reject[k] for k in digit_kinds if k in budgets}, negatives, budgets)
+    share, yielding = floor if floor is not None else (None, ())
+    digits = {k: reject[k] for k in digit_kinds if k in budgets}
+    return calibration.choose_threshold(digits, negatives, budgets, floor=share, yielding=yielding)
 
 
 def _temperature(
@@ -252,6 +255,8 @@ def _temperature(
 # margin is theirs. Coarse scans have no budget: they sit close to the non-digits, and a budget for
 # them lifts the threshold until scribbles pass; they are fitted for the temperature and reported.
 REFUSAL_BUDGETS = {"mnist": 0.001, "canvas": 0.003, "pen": 0.005, "hand": 0.005}
+# A floor of refused held-out non-digits (a share), and the digit kinds whose budgets give way to it.
+Floor = tuple[float, tuple[str, ...]]
 
 
 def _plain(value: object) -> object:

@@ -46,6 +46,22 @@ def test_threshold_stays_within_the_digit_budgets() -> None:
     assert np.mean(negatives >= t) > 0.9
 
 
+def test_a_floor_of_refused_non_digits_overrules_the_yielding_budgets_only() -> None:
+    rng = np.random.default_rng(3)
+    digits = {"canvas": rng.beta(1, 30, 2000), "yours": np.array([0.97, 0.9, *rng.beta(1, 20, 58)])}
+    negatives = rng.beta(6, 2, 2000)
+    budgets = {"canvas": 0.005, "yours": 1 / 60}
+    free = choose_threshold(digits, negatives, budgets)
+    assert free > 0.9  # one odd image of the user's may be refused, not two: the threshold stays high
+    floor = float(np.mean(negatives >= 0.5))
+    held = choose_threshold(digits, negatives, budgets, floor=floor, yielding=("yours",))
+    assert np.mean(negatives >= held) >= floor and held < free
+    assert np.mean(digits["canvas"] >= held) <= 0.005
+    firm = choose_threshold(digits, negatives, budgets, floor=1.0, yielding=("yours",))
+    assert np.mean(digits["canvas"] >= firm) <= 0.005  # an unreachable floor: the other budgets still hold
+    assert choose_threshold(digits, negatives, budgets, floor=0.0, yielding=("yours",)) == free
+
+
 def test_split_refusal_renormalises_the_digits() -> None:
     probs = np.array([[0.5, 0.1] + [0.0] * 8 + [0.4], [0.05] + [0.0] * 9 + [0.95]], np.float32)
     digits, is_digit = split_refusal(probs, 0.5)
