@@ -5,10 +5,10 @@
     PYTHONPATH=OTHER_TREE taskset -c 0 python benchmarks/bench_recipe.py   # the recipe of another tree
 
 The sample digits go through :func:`model.recipe.preprocess`'s steps one by one, as a 28x28 PNG each
-(what ``bench_peers`` sends as "28x28"), as the draw-pad's 280x280 transparent canvas (the sample
-digit traced with a round pen) and as a 560x560 scan (the digit enlarged smoothly, dark on white). Each step is timed over all images in a pass, and the passes alternate;
-the median pass is printed. Trees from the recipe's move to ``model/recipe`` on can be measured; one
-without the rulings step prints a dash for it.
+(what ``bench_peers`` sends as "28x28"), as the draw-pad's 280x280 transparent canvas (the sample digit
+traced with a round pen) and as a 560x560 scan (the digit enlarged smoothly, dark on white). Each step
+is timed over all images in a pass, and the passes alternate; the median pass is printed. Trees from the
+recipe's move to ``model/recipe`` on can be measured; one without the rulings step prints a dash for it.
 """
 
 from __future__ import annotations

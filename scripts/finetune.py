@@ -6,14 +6,15 @@
 
 The folder holds one subfolder per digit, ``my-digits/0/`` ... ``my-digits/9/`` (PNG, JPEG, WebP, GIF,
 BMP or TIFF), and optionally ``my-digits/not_digit/`` for things the service should refuse. Every image
-goes through the service's own preprocessing. ``--hold-out`` of each class is kept aside to measure
-the network before and after and to recalibrate its confidence (temperature) and its refusal
-threshold (which refuses at most 1 % of your held-out digits, unless more are needed to refuse the
-held-out non-digits as the base network does); the rest is trained on, lightly augmented, mixed with images the network already reads so
-that it keeps reading them (``--keep``: MNIST and drawn digits when MNIST is found, else font digits
-and generated non-digits with the base network's own answers as targets). Starts from the shipped
-weights (``--from`` names others). Writes ``mine.npz`` and ``mine.json`` (the base weights, the folder,
-the counts per class, held-out accuracy before and after, ``"fine_tuned": true``); nothing else.
+goes through the service's own preprocessing. ``--hold-out`` of each class is kept aside to measure the
+network before and after and to recalibrate its confidence (temperature) and its refusal threshold
+(which refuses at most 1 % of your held-out digits, unless more are needed to refuse the held-out
+non-digits as the base network does); the rest is trained on, lightly augmented, mixed with images the
+network already reads so that it keeps reading them (``--keep``: MNIST and drawn digits when MNIST is
+found, else font digits and generated non-digits with the base network's own answers as targets). Starts
+from the shipped weights (``--from`` names others). Writes ``mine.npz`` and ``mine.json`` (the base
+weights, the folder, the counts per class, held-out accuracy before and after, ``"fine_tuned": true``);
+nothing else.
 
 Bad folders change nothing: a missing or empty folder, or a subfolder that is not 0-9 or not_digit, is
 an error; unreadable or blank images are listed and skipped (``--strict``: refused); classes with fewer
