@@ -46,12 +46,18 @@ def compose(ink: Image.Image, style: Style) -> Image.Image:
 
 def encode(im: Image.Image, fmt: str, quality: int = 85) -> bytes:
     """Save ``im`` as ``fmt`` bytes the way common tools do (JPEG/WebP lossy at ``quality``, GIF
-    palettised with one transparent index when ``im`` has alpha)."""
+    palettised with one transparent index when ``im`` has alpha). The lossless encodings (PNG, WebP
+    with alpha) take their fastest setting: every setting decodes to the same visible pixels, and the
+    training pools are made of thousands of these."""
     buf = io.BytesIO()
     if fmt == "JPEG":
         im.convert("RGB").save(buf, "JPEG", quality=quality)
+    elif fmt == "WEBP" and im.mode == "RGBA":
+        im.save(buf, "WEBP", lossless=True, quality=0, method=0)
     elif fmt == "WEBP":
-        im.save(buf, "WEBP", quality=quality, lossless=im.mode == "RGBA")
+        im.save(buf, "WEBP", quality=quality)
+    elif fmt == "PNG":
+        im.save(buf, "PNG", compress_level=1)
     elif fmt == "GIF":
         if im.mode == "RGBA":
             alpha = np.asarray(im.getchannel("A"))
