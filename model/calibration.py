@@ -64,14 +64,21 @@ def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int 
     return float(ece)
 
 
+# A floor of refused held-out non-digits (a share), and the digit kinds whose budgets give way to it.
+Floor = tuple[float, tuple[str, ...]]
+
+
 def _lowest(reject_digits: dict[str, np.ndarray], budgets: dict[str, float]) -> float:
-    """The lowest threshold that refuses at most ``budgets[name]`` of each ``reject_digits[name]``."""
+    """The lowest threshold that refuses at most ``budgets[name]`` of each ``reject_digits[name]`` (a
+    budget of ``k / N`` allows ``k`` digits, whatever its rounding). The step above the first digit
+    kept is taken in the probabilities' own precision: the service compares float32 probabilities
+    with the threshold in float32, where a float64 step would round back onto that digit."""
     lowest = 0.0
     for name, p in reject_digits.items():
-        allowed = int(np.floor(budgets[name] * len(p)))
+        allowed = int(np.floor(budgets[name] * len(p) + 1e-9))
         ranked = np.sort(p)[::-1]
         if allowed < len(p):  # refusing p >= t must catch at most `allowed` digits
-            lowest = max(lowest, float(np.nextafter(ranked[allowed], np.float64(1))))
+            lowest = max(lowest, float(np.nextafter(ranked[allowed], ranked.dtype.type(1))))
     return min(max(lowest, 1e-6), 1.0)
 
 
@@ -84,23 +91,27 @@ def choose_threshold(
     ``reject_digits[name]`` are ``(N,)`` probabilities on digit sets, each allowed to lose at most
     ``budgets[name]`` of its digits; ``reject_negatives`` on non-digits. The lowest threshold within
     the budgets refuses the most non-digits; of the thresholds that refuse within ``slack`` of that
-    most, the highest is returned, so that digits keep the margin the non-digits do not need.
+    most, the highest is returned, so that digits keep the margin the non-digits do not need. Without
+    non-digits, that lowest threshold.
 
     ``floor``: a share of the non-digits to refuse however that margin is chosen; the digit kinds named
     in ``yielding`` give up their budgets as far as reaching it needs, the others' budgets hold. A
     fine-tune sets it from the base network, so that a few odd images of the user's cannot make the
     service refuse fewer non-digits than before.
     """
-    lowest = _lowest(reject_digits, budgets)
-    refused = float(np.mean(reject_negatives >= lowest)) if len(reject_negatives) else 0.0
+    digits, negatives = reject_digits, np.asarray(reject_negatives)
+    lowest = _lowest(digits, budgets)
+    if not len(negatives):
+        return lowest
+    refused = float(np.mean(negatives >= lowest))
     target = refused - slack
-    if floor is not None and len(reject_negatives):
+    if floor is not None:
         if refused < floor:
-            firm = _lowest({k: p for k, p in reject_digits.items() if k not in yielding}, budgets)
-            needed = max(int(np.ceil(floor * len(reject_negatives) - 1e-9)), 1)
-            reach = float(np.sort(reject_negatives)[::-1][min(needed, len(reject_negatives)) - 1])
+            firm = _lowest({k: p for k, p in digits.items() if k not in yielding}, budgets)
+            needed = min(max(int(np.ceil(floor * len(negatives) - 1e-9)), 1), len(negatives))
+            reach = float(np.sort(negatives)[::-1][needed - 1])  # refusing p >= reach catches `needed`
             lowest = max(firm, min(lowest, reach))
-            refused = float(np.mean(reject_negatives >= lowest))
+            refused = float(np.mean(negatives >= lowest))
         target = max(refused - slack, min(floor, refused))
     candidates = np.concatenate([[lowest], np.linspace(lowest, 0.999, 400)])
-    return float(max(t for t in candidates if np.mean(reject_negatives >= t) >= target))
+    return float(max(t for t in candidates if np.mean(negatives >= t) >= target))

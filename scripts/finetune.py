@@ -43,6 +43,7 @@ import numpy as np  # noqa: E402
 from model import WeightsError, data, load, load_sequential, manual_seed, save  # noqa: E402
 from model.augment import LIGHT  # noqa: E402
 from model.batching import DataGenerator  # noqa: E402
+from model.calibration import NOT_DIGIT, Floor  # noqa: E402
 from model.finetune import Mix, keep_targets, mix, one_hot_targets, right, service_readings, stratified_split, trainable  # noqa: E402,E501
 from model.inference import InferenceNetwork  # noqa: E402
 from model.optim import OPTIMIZERS  # noqa: E402
@@ -52,7 +53,7 @@ from model.sequential import Sequential  # noqa: E402
 from model.serialization import DEFAULT_WEIGHTS, resolve  # noqa: E402
 from model.training import Trainer  # noqa: E402
 from scripts import finetune_data  # noqa: E402
-from scripts.train import LABELS, REFUSAL_BUDGETS, Floor, calibrate  # noqa: E402
+from scripts.train import LABELS, REFUSAL_BUDGETS, calibrate  # noqa: E402
 
 USER_BUDGET = 0.01  # share of the held-out user digits the new threshold may refuse, but at least one:
 # with a few dozen held out, the one least like a digit would otherwise set the threshold alone
@@ -179,11 +180,15 @@ def refusal_budgets(val_sets: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[
 
 def refusal_floor(base: InferenceNetwork, val_sets: dict[str, tuple[np.ndarray, np.ndarray]]) -> Floor | None:
     """The share of the held-out non-digits the fine-tuned threshold must refuse: what the base network
-    refuses, less ``NON_DIGIT_SLACK``; your digits' budget (and the font digits') gives way to it. None
-    without held-out non-digits."""
-    if "not-digit" not in val_sets:
+    refuses (one pass, its calibrated "not a digit" probability against its threshold, as the new
+    threshold is chosen), less ``NON_DIGIT_SLACK``; your digits' budget (and the font digits') gives
+    way to it. None when no kept digit kind holds the threshold from below (only your digits would pay)
+    or when the held-out non-digits are too few to measure ``NON_DIGIT_SLACK``."""
+    negatives = val_sets.get("not-digit", finetune_data.EMPTY)[0]
+    firm_kinds = set(val_sets) & set(REFUSAL_BUDGETS)
+    if not firm_kinds or len(negatives) * NON_DIGIT_SLACK < 1 or base.reject_threshold is None:
         return None
-    refused = readings_report(base, *val_sets["not-digit"])["accuracy"]
+    refused = float(np.mean(base.predict(negatives)[:, NOT_DIGIT] >= base.reject_threshold))
     return max(refused - NON_DIGIT_SLACK, 0.0), ("yours", "font")
 
 
@@ -227,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     base_calibration = {"temperature": base.temperature, "reject_threshold": base.reject_threshold or 1.0}
     calib = calibrate(net, val_sets, budgets, base=base_calibration, min_errors=MIN_ERRORS,
                       floor=refusal_floor(base, val_sets))
-    if calib.get("val_refused_yours", 0.0) > budgets["yours"]:
+    if calib.get("val_refused_yours", 0.0) > round(budgets["yours"], 4):  # as calibrate rounds the share
         print(f"note: the threshold refuses {calib['val_refused_yours']:.1%} of your held-out images (budget "
               f"{budgets['yours']:.1%}) so that the held-out non-digits are refused as the base network refuses them")
     tuned = InferenceNetwork.from_sequential(net, {**meta, "calibration": calib})

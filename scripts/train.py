@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import shutil
 import sys
 import time
@@ -36,7 +37,7 @@ from model import architectures, calibration, data, load, manual_seed, save
 from model.allocator import keep_freed_memory
 from model.augment import LIGHT, Augment
 from model.batching import DataGenerator
-from model.calibration import split_refusal
+from model.calibration import Floor, split_refusal
 from model.distill import soft_targets, teacher_probabilities
 from model.ema import ExponentialMovingAverage
 from model.layers.loss import softmax
@@ -212,12 +213,18 @@ def calibrate(
     temperature, kept = _temperature(logits, val, digit_kinds, base, min_errors)
     reject = {k: softmax(logits[k] / temperature)[:, drawn_sets.NOT_DIGIT] for k in val}
     threshold = _threshold(reject, digit_kinds, negative_kinds, budgets, base, floor)
-    result = {"temperature": round(temperature, 4), "reject_threshold": round(threshold, 4)}
+    result = {"temperature": round(temperature, 4), "reject_threshold": _round_up(threshold)}
     if kept is not None:
         result["temperature_kept"] = kept  # held-out digits misread: too few to fit a temperature
     for k in val:
         result[f"val_refused_{k}"] = round(float(np.mean(reject[k] >= threshold)), 4)
     return result
+
+
+def _round_up(threshold: float) -> float:
+    """``threshold`` to 4 decimals, rounded up: a threshold rounded down would refuse digits the budgets
+    kept (refusal is ``p >= t``)."""
+    return min(math.ceil(threshold * 1e4) / 1e4, 1.0)
 
 
 def _threshold(
@@ -255,8 +262,6 @@ def _temperature(
 # margin is theirs. Coarse scans have no budget: they sit close to the non-digits, and a budget for
 # them lifts the threshold until scribbles pass; they are fitted for the temperature and reported.
 REFUSAL_BUDGETS = {"mnist": 0.001, "canvas": 0.003, "pen": 0.005, "hand": 0.005}
-# A floor of refused held-out non-digits (a share), and the digit kinds whose budgets give way to it.
-Floor = tuple[float, tuple[str, ...]]
 
 
 def _plain(value: object) -> object:

@@ -26,8 +26,9 @@ SIZE: Final = INPUT_SIZE  # side of the network input, pixels
 BOX: Final = DIGIT_BOX  # the digit's bounding box is scaled to fit BOX x BOX pixels
 CENTRE: Final = 14.0  # MNIST's centre of mass, in pixel indices (the same on both axes)
 BOX_LEVEL: Final = 0.3  # the bounding box is taken over ink at least this strong (0..1)
-RESAMPLE: Final = Image.Resampling.LANCZOS  # anti-aliased, and the sharpest (closest to MNIST's strokes);
-# model/recipe/resample.py does the same resize for large crops
+# Anti-aliased, and the sharpest (closest to MNIST's strokes); model/recipe/resample.py does the same
+# resize for large crops.
+RESAMPLE: Final = Image.Resampling.LANCZOS
 STROKE: Final = 1.9  # MNIST's median stroke width, output pixels (see stroke_width)
 MAX_STROKE: Final = 2.4  # strokes thicker than this are thinned to about STROKE
 HARD_EDGE: Final = 0.05  # ink within this of 0 or 1 everywhere is 1-bit (no anti-aliased edge)
@@ -89,7 +90,7 @@ def fit_digit(ink: np.ndarray) -> np.ndarray:
 
 def _resize(crop: np.ndarray, box: tuple[float, float, float, float], pad: int) -> np.ndarray:
     """``(h, w)`` float32 ink -> ``(SIZE, SIZE)`` float32: ``box`` of the crop with ``pad`` zeros around it,
-    resampled with ``RESAMPLE``. Pillow's own resize for a small crop (it costs less a call); the same
+    resampled with ``RESAMPLE``. Pillow's own resize for a small crop (it costs less per call); the same
     taps as two matrix products for a large one, where Pillow's tap-by-tap loop grows with the crop."""
     if max(crop.shape) >= resample.MATRICES_FROM:
         return resample.resize(crop, box, pad, SIZE)

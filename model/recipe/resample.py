@@ -19,7 +19,7 @@ import numpy as np
 
 SUPPORT: Final = 3.0  # Lanczos-3: the filter's half-width in source pixels at scale 1
 MATRICES_FROM: Final = 128  # crops this many pixels a side or more: below, Pillow's call costs less than
-# building the two weight matrices (benchmarks/bench_recipe.py)
+# building the two weight matrices (docs/journal/2026-12-07-service-core-redesign.md)
 
 
 def _lanczos(x: np.ndarray) -> np.ndarray:
@@ -47,7 +47,8 @@ def taps(size: int, start: float, end: float, out: int) -> np.ndarray:
     index = first[:, None] + np.arange(k)
     weight = _lanczos((index - centre[:, None] + 0.5) * (1.0 / widen))
     weight[index >= stop[:, None]] = 0.0  # past the image's edge, or the filter's
-    weight /= weight.sum(axis=1, keepdims=True)
+    total = weight.sum(axis=1, keepdims=True)
+    np.divide(weight, total, out=weight, where=total != 0)  # Pillow leaves a row of zero taps as it is
     matrix = np.zeros((out, size + k))  # each row's taps are distinct columns; those past the edge are 0
     matrix.ravel()[(index + np.arange(out)[:, None] * (size + k)).ravel()] = weight.ravel()
     return matrix[:, :size]

@@ -57,9 +57,27 @@ def test_a_floor_of_refused_non_digits_overrules_the_yielding_budgets_only() -> 
     held = choose_threshold(digits, negatives, budgets, floor=floor, yielding=("yours",))
     assert np.mean(negatives >= held) >= floor and held < free
     assert np.mean(digits["canvas"] >= held) <= 0.005
-    firm = choose_threshold(digits, negatives, budgets, floor=1.0, yielding=("yours",))
-    assert np.mean(digits["canvas"] >= firm) <= 0.005  # an unreachable floor: the other budgets still hold
     assert choose_threshold(digits, negatives, budgets, floor=0.0, yielding=("yours",)) == free
+
+
+def test_an_unreachable_floor_stops_at_the_firm_budgets_exactly() -> None:
+    """Non-digits the network barely tells from canvases: the floor cannot be reached, and the threshold
+    refuses exactly the canvases their budget allows, compared in float32 as the service compares."""
+    rng = np.random.default_rng(4)
+    canvas = rng.beta(1, 30, 2000).astype(np.float32)
+    negatives = rng.beta(1, 20, 2000).astype(np.float32)
+    budgets = {"canvas": 0.005, "yours": 0.5}
+    yours = np.full(10, 0.99, np.float32)
+    t = choose_threshold({"canvas": canvas, "yours": yours}, negatives, budgets, floor=0.9, yielding=("yours",))
+    assert int(np.count_nonzero(canvas >= t)) == 10  # 0.5 % of 2,000, not 11
+    assert np.mean(yours >= t) == 1.0  # the user's digits gave way entirely
+
+
+def test_the_threshold_keeps_a_float32_budget_to_the_digit() -> None:
+    p = np.linspace(0.001, 0.6, 1000).astype(np.float32)
+    negatives = np.linspace(0.0, 1.0, 1000).astype(np.float32)  # every step up costs non-digits
+    t = choose_threshold({"pen": p}, negatives, {"pen": 0.01}, slack=0.0)
+    assert int(np.count_nonzero(p >= t)) == 10
 
 
 def test_split_refusal_renormalises_the_digits() -> None:

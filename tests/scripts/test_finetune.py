@@ -4,6 +4,7 @@ from folder to curl against a real server, and (slow) the issue's full check thr
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 
 from model import load, load_sequential
 from model.finetune import Mix, mix, right, service_readings, stratified_split, trainable
-from model.recipe import preprocess
+from model.recipe import ImageError, preprocess
 from model.recipe.folders import read_folder
 from model.serialization import DEFAULT_WEIGHTS
 from scripts import evaluate, finetune, style_sets
@@ -209,3 +210,28 @@ def test_one_odd_held_out_image_does_not_set_the_threshold_alone() -> None:
     assert budgets["yours"] == pytest.approx(1 / 60) and finetune.refusal_budgets({})["yours"] == finetune.USER_BUDGET
     assert choose_threshold({"yours": yours}, negatives, budgets) <= 0.95
     assert choose_threshold({"yours": yours}, negatives, {"yours": finetune.USER_BUDGET}) > 0.95
+
+
+def test_the_refusal_floor_needs_kept_digits_and_enough_non_digits(sample: tuple[np.ndarray, np.ndarray]) -> None:
+    """The floor is the base network's share of held-out non-digits refused, less the slack; with only
+    the user's (and font) digits to give way, or too few non-digits to measure the slack, there is none."""
+    from model.calibration import NOT_DIGIT
+    from scripts import drawn_sets
+
+    base = load()
+    fonts, _ = drawn_sets.font_split()
+    shapes = []
+    for made in drawn_sets.generate("not-digit", sample[0], sample[1].astype(np.int64), 400, 5, fonts):
+        with contextlib.suppress(ImageError):  # drawn too faint: the service refuses it as an error
+            shapes.append(preprocess(made.data))
+    shapes = np.stack(shapes)
+    assert len(shapes) * finetune.NON_DIGIT_SLACK >= 1
+    neg = (shapes, np.full(len(shapes), 10))
+    digits = (sample[0][:100], sample[1][:100])
+    floor = finetune.refusal_floor(base, {"mnist": digits, "yours": digits, "not-digit": neg})
+    assert floor is not None
+    refused = float(np.mean(base.predict(shapes)[:, NOT_DIGIT] >= base.reject_threshold))
+    assert floor == (pytest.approx(refused - finetune.NON_DIGIT_SLACK), ("yours", "font"))
+    assert finetune.refusal_floor(base, {"yours": digits, "font": digits, "not-digit": neg}) is None
+    few = (shapes[:100], neg[1][:100])  # 0.3 points of 100 images is not one image
+    assert finetune.refusal_floor(base, {"mnist": digits, "not-digit": few}) is None
