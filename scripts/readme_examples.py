@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 SAMPLE = Path("tests/data/mnist_test_sample.npz")  # the one repository file the examples read
 PORT_IN_README = "localhost:8000"
-TOLERANCE = 1e-6  # floats in JSON answers: the service rounds probabilities to 6 decimals
+TOLERANCE = 1.5e-6  # JSON floats are rounded to 6 decimals: another CPU's float32 sums can flip the last one
 PNG_URL = "data:image/png;base64,"
 FENCE = re.compile(r"^```console\s*$")
 
