@@ -17,6 +17,7 @@ own preprocessing (``model.recipe.preprocess``), so the network trains on what i
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -375,6 +376,8 @@ def training_pool(
                 continue
             idx = np.random.default_rng(seed * 100 + k * 10 + w).permutation(len(x))[:take]
             jobs.append((kind, x[idx], y[idx], take, seed * 1000 + k * 100 + w))
-    with ProcessPoolExecutor(workers) as pool:
+    # forkserver: the workers are forked from a fresh single-threaded process, never from this one,
+    # whose BLAS and other threads a fork would copy mid-work (Python 3.12 warns; 3.14's default)
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
         parts = list(pool.map(_pool_chunk, jobs))
     return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))  # type: ignore[return-value]
