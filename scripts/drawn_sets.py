@@ -357,6 +357,13 @@ def pool_version(sources: tuple[Path, ...] = POOL_SOURCES) -> str:
     return digest.hexdigest()[:10]
 
 
+# Pool workers are forked from a forkserver: a fresh process that imports this module once (its only
+# threads are BLAS's, idle), never from the caller, whose threads a fork would copy mid-work (Python
+# 3.12 warns; 3.14's default). The result is the same as with a plain fork.
+_FORKSERVER = multiprocessing.get_context("forkserver")
+_FORKSERVER.set_forkserver_preload([__name__])
+
+
 def training_pool(
     x: np.ndarray, y: np.ndarray, counts: dict[str, int], seed: int, workers: int | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -376,8 +383,6 @@ def training_pool(
                 continue
             idx = np.random.default_rng(seed * 100 + k * 10 + w).permutation(len(x))[:take]
             jobs.append((kind, x[idx], y[idx], take, seed * 1000 + k * 100 + w))
-    # forkserver: the workers are forked from a fresh single-threaded process, never from this one,
-    # whose BLAS and other threads a fork would copy mid-work (Python 3.12 warns; 3.14's default)
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver")) as pool:
+    with ProcessPoolExecutor(workers, mp_context=_FORKSERVER) as pool:
         parts = list(pool.map(_pool_chunk, jobs))
     return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))  # type: ignore[return-value]
