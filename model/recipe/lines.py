@@ -14,6 +14,7 @@ import numpy as np
 
 MAX_LINES: Final = 12  # lines each way considered for frames (lined paper is not a form's box)
 PAPER: Final = 3  # paper bits after each row in :func:`lines`: a bridged gap spans at most 3 pixels
+RIM: Final = 1  # pixels either side of a line's band that are its own: an anti-aliased or blurred edge
 
 
 class Line(NamedTuple):
