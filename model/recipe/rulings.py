@@ -10,8 +10,9 @@ sides, the neighbouring boxes' edges) and, in the same rows or columns, what con
 lines (a neighbour's edge beyond a gap). Two lesser forms of the same relation count too: a comb
 (a base line with teeth standing on it, the ink between two teeth of like length) and an underline
 (under the ink, apart from it, past it at both ends or off the image at one; never over it, where a
-7's bar drawn apart would be). A box's side that the digit touches is still a side when the opposite
-side stands clear of the ink: a digit written into a corner of its box, not a square 8. Strokes that
+7's bar drawn apart would be). A box's side that the digit touches, or writes over, is still a side
+when the opposite side stands clear of the ink or lies outside the image (a box cut by the image's
+edge, its pair running off it there): a digit written into a corner of its box, not a square 8. Strokes that
 cross or touch a ruling are kept where they meet it; an image without any of these is returned as it
 came, the same array (a plain digit is never touched).
 
@@ -129,8 +130,9 @@ def frame(above: dict[int, np.ndarray], top: Line, bottom: Line, cross: list[Lin
     end = max(above)
     (top_out, top_in), (bottom_in, bottom_out) = _bounds(top, end), _bounds(bottom, end)
     inner = above[bottom_in] - above[top_in]
-    sides, extent = _inside(inner > 0, bridges, printed + 1, (a, b))
-    if not bridges or extent is None or extent[0] - a <= RIM or b - extent[1] <= RIM:
+    cut = _cut((a, b), len(inner))
+    sides, extent = _inside(inner > 0, bridges, printed + 1, (a, b), cut)
+    if not bridges or extent is None or not _short_of_ends(extent, (a, b), cut):
         return None
     outer = above[top_out] + above[end] - above[bottom_out]
     inside = _count(inner, sides)
@@ -139,15 +141,35 @@ def frame(above: dict[int, np.ndarray], top: Line, bottom: Line, cross: list[Lin
     return sides
 
 
+def _cut(span: tuple[int, int], length: int) -> tuple[bool, bool]:
+    """Whether a pair of lines spanning ``span`` (pixels along, of an image ``length`` long) runs off
+    the image at its start and at its end: a box cut by the image's edge on that side. At one end
+    only: a pair running off both may be a digit's own bars, cropped to its ink (a square 3)."""
+    start, end = span[0] <= RIM, span[1] >= length - RIM
+    return (start, end) if start != end else (False, False)
+
+
+def _short_of_ends(extent: tuple[int, int], span: tuple[int, int], cut: tuple[bool, bool]) -> bool:
+    """Whether ink spanning ``extent`` stops short of both ends of a pair's ``span`` by more than
+    ``RIM``, but at an end where the pair is ``cut`` (runs off the image), where it may reach the
+    edge: a box cut by the image's edge, its line there outside the image or a sliver of it."""
+    return (extent[0] - span[0] > RIM or cut[0]) and (span[1] - extent[1] > RIM or cut[1])
+
+
 def _inside(
-    filled: np.ndarray, bridges: list[Line], printed: int, span: tuple[int, int]
+    filled: np.ndarray,
+    bridges: list[Line],
+    printed: int,
+    span: tuple[int, int],
+    cut: tuple[bool, bool] = (False, False),
 ) -> tuple[list[Line], tuple[int, int] | None]:
     """Which ``bridges`` (lines across the gap) are a frame's sides, and the columns ``(first, end)``
     the rest of the ink between the pair spans (None: no ink). ``filled``: ``(W,)`` whether a column
     holds ink between the pair, whose lines span the columns ``span``. A bridge that ink touches is the
     digit's own (the stem of a 1 that reaches both lines, under its flag; the back of a square 3),
     and joins it, unless it is as thin as the pair's lines (``printed`` pixels) and they run on past
-    it: a ruling of a form's grid that the digit touches."""
+    it: a ruling of a form's grid that the digit touches; or it closes a box (:func:`_boxed`), and
+    the ink beyond it is the digit written over the box's line, not between the pair."""
     sides = list(bridges)
     while True:
         cols = filled.copy()
@@ -156,16 +178,30 @@ def _inside(
         if not cols.any():
             return sides, None
         near = [s for s in sides if cols[max(s.p0 - RIM - 2, 0) : s.p1 + RIM + 2].any() and not _grid(s, printed, span)]
-        if not near or (len(near) == 1 and _boxed(near[0], sides, printed, span)):
+        at = _boxed(near[0], sides, printed, span, cut) if len(near) == 1 else 0
+        if at != 0:
+            _drop_beyond(cols, near[0], at)
+        if not near or at != 0:
             found = np.flatnonzero(cols)
-            return sides, (int(found[0]), int(found[-1]) + 1)
+            return sides, (int(found[0]), int(found[-1]) + 1) if found.size else None
         sides = [s for s in sides if s not in near]
 
 
-def _boxed(touched: Line, sides: list[Line], printed: int, span: tuple[int, int]) -> bool:
-    """Whether ``touched``, the one bridge that ink touches, closes a box: it is as thin as ``printed``
-    and stands at one end of the pair's ``span``, and another such bridge, untouched, at the other end.
-    A digit written to the edge of its box touches one side; a square 8's middle bar touches both."""
+def _drop_beyond(cols: np.ndarray, side: Line, at: int) -> None:
+    """Clear ``(W,)`` ``cols`` beyond ``side`` (``RIM`` off its band), in place: after it when ``at``
+    is 1 (the side closes the end of the span), before it when -1."""
+    if at > 0:
+        cols[side.p1 + RIM :] = False
+    else:
+        cols[: max(side.p0 - RIM, 0)] = False
+
+
+def _boxed(touched: Line, sides: list[Line], printed: int, span: tuple[int, int], cut: tuple[bool, bool]) -> int:
+    """Where ``touched``, the one bridge that ink touches, closes a box: -1 at the start of the pair's
+    ``span``, 1 at its end, 0 if it does not. It closes a box when it is as thin as ``printed``
+    and stands at one end of the pair's ``span``, and at the other end another such bridge, untouched,
+    or the image's edge where the pair is ``cut`` (runs off the image: the box's other side outside
+    it). A digit written to the edge of its box touches one side; a square 8's middle bar touches both."""
 
     def end(bridge: Line) -> int:  # -1 or 1: at the start or the end of a span long enough to tell
         if bridge.p1 - bridge.p0 > printed or span[1] - span[0] <= 4 * (printed + RIM):
@@ -173,7 +209,7 @@ def _boxed(touched: Line, sides: list[Line], printed: int, span: tuple[int, int]
         return -1 if bridge.p0 - span[0] <= printed + RIM else int(span[1] - bridge.p1 <= printed + RIM)
 
     at = end(touched)
-    return at != 0 and any(end(s) == -at for s in sides if s != touched)
+    return at if at != 0 and (cut[at < 0] or any(end(s) == -at for s in sides if s != touched)) else 0
 
 
 def _grid(bridge: Line, printed: int, span: tuple[int, int]) -> bool:

@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageOps
 
 import model
 from model.recipe import preprocess
@@ -129,11 +129,16 @@ SHAPES = {  # digits drawn with a ruler: every stroke thin, long and straight, n
 
 @pytest.mark.parametrize("name", list(SHAPES))
 @pytest.mark.parametrize("width", [3, 8])
-def test_digits_drawn_with_a_ruler_are_untouched(name: str, width: int) -> None:
+@pytest.mark.parametrize("tight", [False, True])
+def test_digits_drawn_with_a_ruler_are_untouched(name: str, width: int, tight: bool) -> None:
+    # tight: cropped to the ink and a pixel of paper, its strokes at the edges as a cut box's lines are
     im = Image.new("L", (200, 200), 255)
     draw = ImageDraw.Draw(im)
     for path in SHAPES[name]:
         draw.line(path, fill=0, width=width)
+    if tight:
+        left, top, right, bottom = ImageOps.invert(im).getbbox()
+        im = im.crop((left - 1, top - 1, right + 1, bottom + 1))
     ink = normalize_ink(ink_map(open_image(encode(im))))
     assert remove_rulings(ink) is ink
 
@@ -245,3 +250,60 @@ def test_a_2_whose_base_lies_on_the_box_line_keeps_its_base(base: int, net: mode
     assert np.abs(np.subtract(_ink_box(alone), _ink_box(boxed))).max() <= 3
     (p_alone, p_boxed), is_digit = net.classify(np.stack([preprocess(two(False)), preprocess(two(True))]))
     assert is_digit.all() and p_alone.argmax() == 2 and p_boxed.argmax() == 2
+
+
+
+
+@pytest.mark.parametrize("below", [10, 30])
+def test_a_digit_written_over_its_box_line_reads_like_the_digit_alone(
+    one_of_each: list[np.ndarray], net: model.InferenceNetwork, below: int
+) -> None:
+    # the box's bottom line through the digit, its foot ``below`` px under it: much ink outside the box
+    box = [[(20, 20), (150, 20), (150, 110), (20, 110), (20, 20)]]
+    for digit in one_of_each:
+        rows = np.flatnonzero(digit.max(axis=1) > 100)
+        at = (35, 110 + below - int((rows[-1] + 1) * 100 / 28))
+        plain, boxed = _written(digit, (170, 160), at, []), _written(digit, (170, 160), at, box)
+        edges = [_ink_box(digit_ink(open_image(data))) for data in (plain, boxed)]
+        assert np.abs(np.subtract(*edges)).max() <= 3  # the box is gone, the digit whole
+        (p_alone, p_ruled), is_digit = net.classify(np.stack([preprocess(plain), preprocess(boxed)]))
+        assert is_digit.all() and p_ruled.argmax() == p_alone.argmax()
+
+def _cut_box(digit: np.ndarray, box: str) -> tuple[bytes, bytes]:
+    """``digit`` (28x28, white on black) written in a box cut by the image's edge, and alone at the same
+    place: ``box`` "below" (its bottom line outside the image but for a faint broken sliver in the last
+    row, the digit clear of the top line) or "above" (its top line outside, the digit written over
+    the bottom line). The sides are printed thicker than the lines across, as anti-aliasing leaves them."""
+    rows = np.flatnonzero(digit.max(axis=1) > 100)
+    size = (170, 140) if box == "below" else (170, 126)
+    at = (35, 40) if box == "below" else (35, 124 - int((rows[-1] + 1) * 100 / 28))
+    images = []
+    for ruled in (False, True):
+        im = Image.new("L", size, 245)
+        d = ImageDraw.Draw(im)
+        if ruled and box == "below":
+            d.line([(0, 20), (170, 20)], fill=40, width=2)
+            d.line([(20, 20), (20, 140)], fill=40, width=4)
+            d.line([(150, 20), (150, 140)], fill=40, width=4)
+            for x in range(22, 148, 7):
+                d.line([(x, 139), (x + 1, 139)], fill=180)
+        elif ruled:
+            d.line([(0, 118), (170, 118)], fill=40, width=2)
+            d.line([(20, 0), (20, 118)], fill=40, width=4)
+            d.line([(150, 0), (150, 118)], fill=40, width=4)
+        mask = Image.fromarray(digit).resize((100, 100), Image.Resampling.BICUBIC)
+        im.paste(Image.new("L", mask.size, 20), at, mask)
+        images.append(encode(im))
+    return images[0], images[1]
+
+
+@pytest.mark.parametrize("box", ["below", "above"])
+def test_a_digit_in_a_box_cut_by_the_image_edge_reads_like_the_digit_alone(
+    one_of_each: list[np.ndarray], net: model.InferenceNetwork, box: str
+) -> None:
+    for digit in one_of_each:
+        plain, boxed = _cut_box(digit, box)
+        edges = [_ink_box(digit_ink(open_image(data))) for data in (plain, boxed)]
+        assert np.abs(np.subtract(*edges)).max() <= 3  # the box is gone, the digit whole
+        (p_alone, p_ruled), is_digit = net.classify(np.stack([preprocess(plain), preprocess(boxed)]))
+        assert is_digit.all() and p_ruled.argmax() == p_alone.argmax()
