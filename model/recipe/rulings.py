@@ -92,7 +92,7 @@ def frames(mask: np.ndarray, lines_: list[Line], cross: list[Line], across: int)
     for i, one in enumerate(lines_):
         for two in lines_[i + 1 :]:
             top, bottom = (one, two) if one.p0 < two.p0 else (two, one)
-            found = frame(above, top, bottom, cross, across)
+            found = frame(above, top, bottom, cross, across, lines_)
             if found is not None:
                 rules.update((top, bottom))
                 sides.update(found)
@@ -114,11 +114,14 @@ def _ink_above(mask: np.ndarray, rows: list[int]) -> dict[int, np.ndarray]:
     return dict(zip(cuts, prefix, strict=True))
 
 
-def frame(above: dict[int, np.ndarray], top: Line, bottom: Line, cross: list[Line], across: int) -> list[Line] | None:
+def frame(
+    above: dict[int, np.ndarray], top: Line, bottom: Line, cross: list[Line], across: int, parallel: list[Line]
+) -> list[Line] | None:
     """The sides of the frame ``top`` and ``bottom`` make (their lines across between them beside the
     other ink), or None when they make none: too close, too short together, no ink between them, ink
-    reaching their ends, or much ink outside them. ``above``: ink per column above the rows that bound
-    the lines (:func:`_bounds`)."""
+    reaching their ends, or much ink outside them but on ``parallel`` lines like the pair's (a
+    neighbouring box's edge). ``above``: ink per column above the rows that bound the lines
+    (:func:`_bounds`), ``parallel`` among them."""
     if bottom.p0 - top.p1 < max(GAP * across, 2 * RIM + 1):
         return None
     a, b = max(top.a, bottom.a), min(top.b, bottom.b)
@@ -134,11 +137,34 @@ def frame(above: dict[int, np.ndarray], top: Line, bottom: Line, cross: list[Lin
     sides, extent = _inside(inner > 0, bridges, printed + 1, (a, b), cut)
     if not bridges or extent is None or not _short_of_ends(extent, (a, b), cut):
         return None
-    outer = above[top_out] + above[end] - above[bottom_out]
+    alike = [p for p in parallel if _alike(p, top, printed) and _alike(p, bottom, printed)]
+    outer = above[top_out] + above[end] - above[bottom_out] - _on_lines(above, alike, (top_out, bottom_out))
     inside = _count(inner, sides)
     if inside < 2 * slack * slack or _count(outer, sides) > OUTSIDE * inside:
         return None
     return sides
+
+
+def _alike(line: Line, other: Line, printed: int) -> bool:
+    """Whether ``line`` is printed like ``other``: as thin as ``printed`` (and a pixel), its span
+    within ``RIM`` of the other's at both ends."""
+    return line.p1 - line.p0 <= printed + 1 and abs(line.a - other.a) <= RIM + 1 and abs(line.b - other.b) <= RIM + 1
+
+
+def _on_lines(above: dict[int, np.ndarray], lines_: list[Line], pair: tuple[int, int]) -> np.ndarray:
+    """``(W,)`` ink per column in the bands of ``lines_`` (``RIM`` wider) outside the rows ``pair``
+    (from the first row off a frame's top line to the first after its bottom one); ``above`` holds
+    their bounds. Bands that overlap are counted once."""
+    end = max(above)
+    bands = sorted(b for b in (_bounds(line, end) for line in lines_) if b[1] <= pair[0] or b[0] >= pair[1])
+    total = np.zeros_like(above[end])
+    reach = 0
+    for r0, r1 in bands:
+        r0 = max(r0, reach)
+        if r1 > r0:
+            total += above[r1] - above[r0]
+            reach = r1
+    return total
 
 
 def _cut(span: tuple[int, int], length: int) -> tuple[bool, bool]:

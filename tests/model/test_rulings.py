@@ -272,19 +272,20 @@ def test_a_digit_written_over_its_box_line_reads_like_the_digit_alone(
 def _cut_box(digit: np.ndarray, box: str) -> tuple[bytes, bytes]:
     """``digit`` (28x28, white on black) written in a box cut by the image's edge, and alone at the same
     place: ``box`` "below" (its bottom line outside the image but for a faint broken sliver in the last
-    row, the digit clear of the top line) or "above" (its top line outside, the digit written over
-    the bottom line). The sides are printed thicker than the lines across, as anti-aliasing leaves them."""
+    row, the digit clear of the top line), "row" (the same, in a row of boxes: the next box's side
+    beside it) or "above" (its top line outside, the digit written over the bottom line). The sides
+    are printed thicker than the lines across, as anti-aliasing leaves them."""
     rows = np.flatnonzero(digit.max(axis=1) > 100)
-    size = (170, 140) if box == "below" else (170, 126)
-    at = (35, 40) if box == "below" else (35, 124 - int((rows[-1] + 1) * 100 / 28))
+    size = (170, 126) if box == "above" else (170, 140)
+    at = (35, 124 - int((rows[-1] + 1) * 100 / 28)) if box == "above" else (35, 40)
     images = []
     for ruled in (False, True):
         im = Image.new("L", size, 245)
         d = ImageDraw.Draw(im)
-        if ruled and box == "below":
+        if ruled and box != "above":
             d.line([(0, 20), (170, 20)], fill=40, width=2)
-            d.line([(20, 20), (20, 140)], fill=40, width=4)
-            d.line([(150, 20), (150, 140)], fill=40, width=4)
+            for x in (20, 150, 162) if box == "row" else (20, 150):
+                d.line([(x, 20), (x, 140)], fill=40, width=4)
             for x in range(22, 148, 7):
                 d.line([(x, 139), (x + 1, 139)], fill=180)
         elif ruled:
@@ -297,7 +298,7 @@ def _cut_box(digit: np.ndarray, box: str) -> tuple[bytes, bytes]:
     return images[0], images[1]
 
 
-@pytest.mark.parametrize("box", ["below", "above"])
+@pytest.mark.parametrize("box", ["below", "row", "above"])
 def test_a_digit_in_a_box_cut_by_the_image_edge_reads_like_the_digit_alone(
     one_of_each: list[np.ndarray], net: model.InferenceNetwork, box: str
 ) -> None:
