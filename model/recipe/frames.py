@@ -1,0 +1,194 @@
+"""A frame: two parallel lines of a form with a digit between them, the first of :mod:`.rulings`' forms.
+
+What a digit never draws is a frame: two parallel lines, thin, straight and long, with the rest of
+the ink between them and short of their ends on both sides. Such a pair goes, with the lines across
+the gap between them that lie beside that ink (a box's sides, the neighbouring boxes' edges). A
+box's side that the digit touches, or writes over, is still a side when the opposite side stands
+clear of the ink or lies outside the image (a box cut by the image's edge, its pair running off it
+there): a digit written into a corner of its box, not a square 8. Pairs are judged from ink counts
+per column (prefix sums over the rows that bound the lines), so each costs the image's side.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import numpy as np
+
+from .lines import RIM, Line
+
+LONG: Final = 0.6  # a ruling spans at least this share of the ink box's shorter side (a box is square-ish)
+GAP: Final = 0.25  # the two lines of a frame are at least this share of the ink box across them apart
+OUTSIDE: Final = 0.35  # ink off the lines outside the frame: at most this share of the ink inside it
+
+
+def frames(mask: np.ndarray, lines_: list[Line], cross: list[Line], across: int) -> tuple[list[Line], list[Line]]:
+    """The horizontal lines of ``mask`` that are one of a frame's pair, and the lines across them (of
+    ``mask.T``, from ``cross``) that are its sides. ``across``: the ink box's height, pixels."""
+    rules: set[Line] = set()
+    sides: set[Line] = set()
+    if len(lines_) < 2:
+        return [], []
+    above = _ink_above(mask, [r for line in lines_ for r in _bounds(line, mask.shape[0])])
+    for i, one in enumerate(lines_):
+        for two in lines_[i + 1 :]:
+            top, bottom = (one, two) if one.p0 < two.p0 else (two, one)
+            found = frame(above, top, bottom, cross, across, lines_)
+            if found is not None:
+                rules.update((top, bottom))
+                sides.update(found)
+    return sorted(rules), sorted(sides)
+
+
+def _bounds(line: Line, height: int) -> tuple[int, int]:
+    """The rows ``RIM`` off ``line``'s band on either side, within ``0..height``."""
+    return min(max(line.p0 - RIM, 0), height), min(max(line.p1 + RIM, 0), height)
+
+
+def _ink_above(mask: np.ndarray, rows: list[int]) -> dict[int, np.ndarray]:
+    """For each row index of ``rows`` (0..H), the ``(W,)`` ink per column above it: one pass over the
+    mask, however many rows are asked for."""
+    cuts = sorted({0, mask.shape[0], *rows})
+    counts = np.add.reduceat(mask, cuts[:-1], axis=0, dtype=np.int32) if mask.shape[0] else mask[:0]
+    prefix = np.zeros((len(cuts), mask.shape[1]), np.int32)
+    np.cumsum(counts, axis=0, out=prefix[1:])
+    return dict(zip(cuts, prefix, strict=True))
+
+
+def frame(
+    above: dict[int, np.ndarray], top: Line, bottom: Line, cross: list[Line], across: int, parallel: list[Line]
+) -> list[Line] | None:
+    """The sides of the frame ``top`` and ``bottom`` make (their lines across between them beside the
+    other ink), or None when they make none: too close, too short together, no ink between them, ink
+    reaching their ends, or much ink outside them but on ``parallel`` lines like the pair's (a
+    neighbouring box's edge). ``above``: ink per column above the rows that bound the lines
+    (:func:`_bounds`), ``parallel`` among them."""
+    if bottom.p0 - top.p1 < max(GAP * across, 2 * RIM + 1):
+        return None
+    a, b = max(top.a, bottom.a), min(top.b, bottom.b)
+    if b - a < LONG * min(top.b - top.a, bottom.b - bottom.a):
+        return None
+    printed = max(top.p1 - top.p0, bottom.p1 - bottom.p0)
+    slack = printed + RIM
+    bridges = [c for c in cross if c.a <= top.p1 + slack and c.b >= bottom.p0 - slack]
+    end = max(above)
+    (top_out, top_in), (bottom_in, bottom_out) = _bounds(top, end), _bounds(bottom, end)
+    inner = above[bottom_in] - above[top_in]
+    cut = _cut((a, b), len(inner))
+    sides, extent = inside(inner > 0, bridges, printed + 1, (a, b), cut)
+    if not bridges or extent is None or not _short_of_ends(extent, (a, b), cut):
+        return None
+    alike = [p for p in parallel if _alike(p, top, printed) and _alike(p, bottom, printed)]
+    outer = above[top_out] + above[end] - above[bottom_out] - _on_lines(above, alike, (top_out, bottom_out))
+    held = count(inner, sides)
+    if held < 2 * slack * slack or count(outer, sides) > OUTSIDE * held:
+        return None
+    return sides
+
+
+def _alike(line: Line, other: Line, printed: int) -> bool:
+    """Whether ``line`` is printed like ``other``: as thin as ``printed`` (and a pixel), its span
+    within ``RIM`` of the other's at both ends."""
+    return line.p1 - line.p0 <= printed + 1 and abs(line.a - other.a) <= RIM + 1 and abs(line.b - other.b) <= RIM + 1
+
+
+def _on_lines(above: dict[int, np.ndarray], lines_: list[Line], pair: tuple[int, int]) -> np.ndarray:
+    """``(W,)`` ink per column in the bands of ``lines_`` (``RIM`` wider) outside the rows ``pair``
+    (from the first row off a frame's top line to the first after its bottom one); ``above`` holds
+    their bounds. Bands that overlap are counted once."""
+    end = max(above)
+    bands = sorted(b for b in (_bounds(line, end) for line in lines_) if b[1] <= pair[0] or b[0] >= pair[1])
+    total = np.zeros_like(above[end])
+    reach = 0
+    for r0, r1 in bands:
+        r0 = max(r0, reach)
+        if r1 > r0:
+            total += above[r1] - above[r0]
+            reach = r1
+    return total
+
+
+def _cut(span: tuple[int, int], length: int) -> tuple[bool, bool]:
+    """Whether a pair of lines spanning ``span`` (pixels along, of an image ``length`` long) runs off
+    the image at its start and at its end: a box cut by the image's edge on that side. At one end
+    only: a pair running off both may be a digit's own bars, cropped to its ink (a square 3)."""
+    start, end = span[0] <= RIM, span[1] >= length - RIM
+    return (start, end) if start != end else (False, False)
+
+
+def _short_of_ends(extent: tuple[int, int], span: tuple[int, int], cut: tuple[bool, bool]) -> bool:
+    """Whether ink spanning ``extent`` stops short of both ends of a pair's ``span`` by more than
+    ``RIM``, but at an end where the pair is ``cut`` (runs off the image), where it may reach the
+    edge: a box cut by the image's edge, its line there outside the image or a sliver of it."""
+    return (extent[0] - span[0] > RIM or cut[0]) and (span[1] - extent[1] > RIM or cut[1])
+
+
+def inside(
+    filled: np.ndarray,
+    bridges: list[Line],
+    printed: int,
+    span: tuple[int, int],
+    cut: tuple[bool, bool] = (False, False),
+) -> tuple[list[Line], tuple[int, int] | None]:
+    """Which ``bridges`` (lines across the gap) are a frame's sides, and the columns ``(first, end)``
+    the rest of the ink between the pair spans (None: no ink). ``filled``: ``(W,)`` whether a column
+    holds ink between the pair, whose lines span the columns ``span``. A bridge that ink touches is the
+    digit's own (the stem of a 1 that reaches both lines, under its flag; the back of a square 3),
+    and joins it, unless it is as thin as the pair's lines (``printed`` pixels) and they run on past
+    it: a ruling of a form's grid that the digit touches; or it closes a box (:func:`_boxed`), and
+    the ink beyond it is the digit written over the box's line, not between the pair."""
+    sides = list(bridges)
+    while True:
+        cols = filled.copy()
+        for s in sides:
+            cols[max(s.p0 - RIM, 0) : s.p1 + RIM] = False
+        if not cols.any():
+            return sides, None
+        near = [s for s in sides if cols[max(s.p0 - RIM - 2, 0) : s.p1 + RIM + 2].any() and not _grid(s, printed, span)]
+        at = _boxed(near[0], sides, printed, span, cut) if len(near) == 1 else 0
+        if at != 0:
+            _drop_beyond(cols, near[0], at)
+        if not near or at != 0:
+            found = np.flatnonzero(cols)
+            return sides, (int(found[0]), int(found[-1]) + 1) if found.size else None
+        sides = [s for s in sides if s not in near]
+
+
+def _drop_beyond(cols: np.ndarray, side: Line, at: int) -> None:
+    """Clear ``(W,)`` ``cols`` beyond ``side`` (``RIM`` off its band), in place: after it when ``at``
+    is 1 (the side closes the end of the span), before it when -1."""
+    if at > 0:
+        cols[side.p1 + RIM :] = False
+    else:
+        cols[: max(side.p0 - RIM, 0)] = False
+
+
+def _boxed(touched: Line, sides: list[Line], printed: int, span: tuple[int, int], cut: tuple[bool, bool]) -> int:
+    """Where ``touched``, the one bridge that ink touches, closes a box: -1 at the start of the pair's
+    ``span``, 1 at its end, 0 if it does not. It closes a box when it is as thin as ``printed``
+    and stands at one end of the pair's ``span``, and at the other end another such bridge, untouched,
+    or the image's edge where the pair is ``cut`` (runs off the image: the box's other side outside
+    it). A digit written to the edge of its box touches one side; a square 8's middle bar touches both."""
+
+    def end(bridge: Line) -> int:  # -1 or 1: at the start or the end of a span long enough to tell
+        if bridge.p1 - bridge.p0 > printed or span[1] - span[0] <= 4 * (printed + RIM):
+            return 0
+        return -1 if bridge.p0 - span[0] <= printed + RIM else int(span[1] - bridge.p1 <= printed + RIM)
+
+    at = end(touched)
+    return at if at != 0 and (cut[at < 0] or any(end(s) == -at for s in sides if s != touched)) else 0
+
+
+def _grid(bridge: Line, printed: int, span: tuple[int, int]) -> bool:
+    """Whether ``bridge`` is as thin as ``printed`` and lines spanning ``span`` run on past it both ways."""
+    return (
+        bridge.p1 - bridge.p0 <= printed and bridge.p0 - span[0] > printed + RIM and span[1] - bridge.p1 > printed + RIM
+    )
+
+
+def count(per_column: np.ndarray, sides: list[Line]) -> int:
+    """The sum of ``(W,)`` ink counts off the columns of ``sides``."""
+    total = int(per_column.sum())
+    for s in sides:
+        total -= int(per_column[max(s.p0 - RIM, 0) : s.p1 + RIM].sum())
+    return total
