@@ -29,7 +29,8 @@ def frames(mask: np.ndarray, lines_: list[Line], cross: list[Line], across: int)
     sides: set[Line] = set()
     if len(lines_) < 2:
         return [], []
-    above = _ink_above(mask, [r for line in lines_ for r in _bounds(line, mask.shape[0])])
+    height = mask.shape[0]
+    above = _ink_above(mask, [r for line in lines_ for r in _bounds(line, height) + _bounds(line, height, RIM + 1)])
     for i, one in enumerate(lines_):
         for two in lines_[i + 1 :]:
             top, bottom = (one, two) if one.p0 < two.p0 else (two, one)
@@ -40,9 +41,9 @@ def frames(mask: np.ndarray, lines_: list[Line], cross: list[Line], across: int)
     return sorted(rules), sorted(sides)
 
 
-def _bounds(line: Line, height: int) -> tuple[int, int]:
-    """The rows ``RIM`` off ``line``'s band on either side, within ``0..height``."""
-    return min(max(line.p0 - RIM, 0), height), min(max(line.p1 + RIM, 0), height)
+def _bounds(line: Line, height: int, off: int = RIM) -> tuple[int, int]:
+    """The rows ``off`` rows off ``line``'s band on either side, within ``0..height``."""
+    return min(max(line.p0 - off, 0), height), min(max(line.p1 + off, 0), height)
 
 
 def _ink_above(mask: np.ndarray, rows: list[int]) -> dict[int, np.ndarray]:
@@ -74,7 +75,9 @@ def frame(
     end = max(above)
     (top_out, top_in), (bottom_in, bottom_out) = _bounds(top, end), _bounds(bottom, end)
     inner = above[bottom_in] - above[top_in]
-    cut = _cut((a, b), len(inner))
+    next_in = _bounds(top, end, RIM + 1)[1], _bounds(bottom, end, RIM + 1)[0]  # the rows just inside the pair
+    joined = (above[next_in[0]] > above[top_in]) & (above[bottom_in] > above[next_in[1]])
+    cut = _cut((a, b), inner > 0, bridges, joined)
     sides, extent = inside(inner > 0, bridges, printed + 1, (a, b), cut)
     if not bridges or extent is None or not _short_of_ends(extent, (a, b), cut):
         return None
@@ -108,12 +111,36 @@ def _on_lines(above: dict[int, np.ndarray], lines_: list[Line], pair: tuple[int,
     return total
 
 
-def _cut(span: tuple[int, int], length: int) -> tuple[bool, bool]:
-    """Whether a pair of lines spanning ``span`` (pixels along, of an image ``length`` long) runs off
-    the image at its start and at its end: a box cut by the image's edge on that side. At one end
-    only: a pair running off both may be a digit's own bars, cropped to its ink (a square 3)."""
-    start, end = span[0] <= RIM, span[1] >= length - RIM
+def _cut(span: tuple[int, int], filled: np.ndarray, bridges: list[Line], joined: np.ndarray) -> tuple[bool, bool]:
+    """Whether a pair of lines spanning ``span`` runs off the image (``filled``: ``(W,)`` whether a
+    column holds ink between them) at its start and at its end, with no box's side there: a box cut
+    by the image's edge on that side. At one end only: a pair running off both may be a digit's own
+    bars, cropped to its ink (a square 3 or 9). A row of boxes runs off both; there the side of the
+    box that holds the ink, untouched and with no ink beyond it, closes one end (:func:`_closed`),
+    unless ink other than the sides touches both lines (``joined``, per column): a closed shape's."""
+    start, end = span[0] <= RIM, span[1] >= len(filled) - RIM
+    if start and end:
+        free = joined.copy()
+        for c in bridges:
+            free[max(c.p0 - RIM, 0) : c.p1 + RIM] = False
+        if free.any():
+            return False, False
+        start, end = not _closed(filled, bridges), not _closed(filled[::-1], [_flip(c, len(filled)) for c in bridges])
     return (start, end) if start != end else (False, False)
+
+
+def _closed(filled: np.ndarray, bridges: list[Line]) -> bool:
+    """Whether the first of ``bridges`` from the start of ``(W,)`` ``filled`` has no ink before it
+    nor just after it: a box's side between the image's edge and the ink."""
+    if not bridges:
+        return False
+    first = min(bridges)
+    return not filled[: max(first.p0 - RIM, 0)].any() and not filled[first.p1 + RIM : first.p1 + RIM + 2].any()
+
+
+def _flip(line: Line, length: int) -> Line:
+    """``line`` seen from the other end of an axis ``length`` long (its band across mirrored)."""
+    return line._replace(p0=length - line.p1, p1=length - line.p0)
 
 
 def _short_of_ends(extent: tuple[int, int], span: tuple[int, int], cut: tuple[bool, bool]) -> bool:

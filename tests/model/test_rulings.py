@@ -273,32 +273,38 @@ def _cut_box(digit: np.ndarray, box: str) -> tuple[bytes, bytes]:
     """``digit`` (28x28, white on black) written in a box cut by the image's edge, and alone at the same
     place: ``box`` "below" (its bottom line outside the image but for a faint broken sliver in the last
     row, the digit clear of the top line), "row" (the same, in a row of boxes: the next box's side
-    beside it) or "above" (its top line outside, the digit written over the bottom line). The sides
-    are printed thicker than the lines across, as anti-aliasing leaves them."""
+    beside it), "above" (its top line outside, the digit written over the bottom line) or "right" (a
+    row of boxes cut through the digit's box: its lines run off both sides, its left side stands clear
+    of the digit, its right side is outside and the digit reaches the edge). The sides are printed
+    thicker than the lines across, as anti-aliasing leaves them."""
     rows = np.flatnonzero(digit.max(axis=1) > 100)
-    size = (170, 126) if box == "above" else (170, 140)
-    at = (35, 124 - int((rows[-1] + 1) * 100 / 28)) if box == "above" else (35, 40)
+    size = {"above": (170, 126), "right": (140, 150)}.get(box, (170, 140))
+    at = {"above": (35, 124 - int((rows[-1] + 1) * 100 / 28)), "right": (40 + _ink_left(digit[:, ::-1]), 25)}
     images = []
     for ruled in (False, True):
         im = Image.new("L", size, 245)
         d = ImageDraw.Draw(im)
-        if ruled and box != "above":
+        if ruled and box in ("below", "row"):
             d.line([(0, 20), (170, 20)], fill=40, width=2)
             for x in (20, 150, 162) if box == "row" else (20, 150):
                 d.line([(x, 20), (x, 140)], fill=40, width=4)
             for x in range(22, 148, 7):
                 d.line([(x, 139), (x + 1, 139)], fill=180)
-        elif ruled:
+        elif ruled and box == "above":
             d.line([(0, 118), (170, 118)], fill=40, width=2)
             d.line([(20, 0), (20, 118)], fill=40, width=4)
             d.line([(150, 0), (150, 118)], fill=40, width=4)
+        elif ruled:
+            d.line([(0, 20), (140, 20)], fill=40, width=2)
+            d.line([(0, 130), (140, 130)], fill=40, width=2)
+            d.line([(20, 20), (20, 130)], fill=40, width=4)
         mask = Image.fromarray(digit).resize((100, 100), Image.Resampling.BICUBIC)
-        im.paste(Image.new("L", mask.size, 20), at, mask)
+        im.paste(Image.new("L", mask.size, 20), at.get(box, (35, 40)), mask)
         images.append(encode(im))
     return images[0], images[1]
 
 
-@pytest.mark.parametrize("box", ["below", "row", "above"])
+@pytest.mark.parametrize("box", ["below", "row", "above", "right"])
 def test_a_digit_in_a_box_cut_by_the_image_edge_reads_like_the_digit_alone(
     one_of_each: list[np.ndarray], net: model.InferenceNetwork, box: str
 ) -> None:
