@@ -163,31 +163,47 @@ def inside(
     digit's own (the stem of a 1 that reaches both lines, under its flag; the back of a square 3),
     and joins it, unless it is as thin as the pair's lines (``printed`` pixels) and they run on past
     it: a ruling of a form's grid that the digit touches; or it closes a box (:func:`_boxed`), and
-    the ink beyond it is the digit written over the box's line, not between the pair."""
+    the ink beyond it is the digit written over the box's line, not between the pair. When bridges
+    are all the ink, one thicker than the pair's lines and clear of their ends is a 1 that touches
+    both lines, not a side."""
     sides = list(bridges)
     while True:
         cols = filled.copy()
         for s in sides:
             cols[max(s.p0 - RIM, 0) : s.p1 + RIM] = False
-        if not cols.any():
-            return sides, None
-        near = [s for s in sides if cols[max(s.p0 - RIM - 2, 0) : s.p1 + RIM + 2].any() and not _grid(s, printed, span)]
+        if not cols.any():  # all the ink between is bridges: a thicker one inside is a 1's stem, or none
+            stems = _stems(sides, printed, span)
+            if not stems:
+                return sides, None
+            sides = [s for s in sides if s not in stems]
+            continue
+        near = _touched(cols, sides, printed, span)
         at = _boxed(near[0], sides, printed, span, cut) if len(near) == 1 else 0
-        if at != 0:
-            _drop_beyond(cols, near[0], at)
         if not near or at != 0:
-            found = np.flatnonzero(cols)
-            return sides, (int(found[0]), int(found[-1]) + 1) if found.size else None
+            return sides, _extent(cols, near[0] if at else None, at)
         sides = [s for s in sides if s not in near]
 
 
-def _drop_beyond(cols: np.ndarray, side: Line, at: int) -> None:
-    """Clear ``(W,)`` ``cols`` beyond ``side`` (``RIM`` off its band), in place: after it when ``at``
-    is 1 (the side closes the end of the span), before it when -1."""
-    if at > 0:
+def _stems(sides: list[Line], printed: int, span: tuple[int, int]) -> list[Line]:
+    """The bridges of ``sides`` thicker than ``printed`` and clear of the ends of ``span``."""
+    return [s for s in sides if s.p1 - s.p0 > printed and _grid(s._replace(p1=s.p0), printed, span)]
+
+
+def _touched(cols: np.ndarray, sides: list[Line], printed: int, span: tuple[int, int]) -> list[Line]:
+    """The bridges of ``sides`` that ink in ``(W,)`` ``cols`` touches (within two pixels of their
+    band), but for the rulings of a form's grid (:func:`_grid`)."""
+    return [s for s in sides if cols[max(s.p0 - RIM - 2, 0) : s.p1 + RIM + 2].any() and not _grid(s, printed, span)]
+
+
+def _extent(cols: np.ndarray, side: Line | None, at: int) -> tuple[int, int] | None:
+    """The first and end columns of ``(W,)`` ``cols`` holding ink, none beyond ``side`` (``RIM`` off
+    its band): after it when ``at`` is 1 (the side closes the end of the span), before it when -1."""
+    if side is not None and at > 0:
         cols[side.p1 + RIM :] = False
-    else:
+    elif side is not None:
         cols[: max(side.p0 - RIM, 0)] = False
+    found = np.flatnonzero(cols)
+    return (int(found[0]), int(found[-1]) + 1) if found.size else None
 
 
 def _boxed(touched: Line, sides: list[Line], printed: int, span: tuple[int, int], cut: tuple[bool, bool]) -> int:

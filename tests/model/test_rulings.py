@@ -314,3 +314,16 @@ def test_a_digit_in_a_box_cut_by_the_image_edge_reads_like_the_digit_alone(
         assert np.abs(np.subtract(*edges)).max() <= 3  # the box is gone, the digit whole
         (p_alone, p_ruled), is_digit = net.classify(np.stack([preprocess(plain), preprocess(boxed)]))
         assert is_digit.all() and p_ruled.argmax() == p_alone.argmax()
+
+
+def test_a_1_touching_both_lines_of_its_box_is_not_taken_for_a_side(net: model.InferenceNetwork) -> None:
+    # the stem, thicker than the printed lines, spans the box from line to line: the only ink inside
+    im = Image.new("L", (120, 140), 245)
+    draw = ImageDraw.Draw(im)
+    draw.rectangle([10, 10, 110, 130], outline=40, width=2)
+    draw.line([(60, 11), (60, 129)], fill=20, width=6)
+    data = encode(im)
+    top, bottom, left, right = _ink_box(digit_ink(open_image(data)))
+    assert right - left <= 8 and bottom - top >= 100  # the stem alone, the box gone
+    probs, is_digit = net.classify(preprocess(data)[None])
+    assert is_digit[0] and probs[0].argmax() == 1
