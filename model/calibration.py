@@ -64,6 +64,7 @@ def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int 
     return float(ece)
 
 
+SLACK = 0.005  # the share of held-out non-digits a threshold may give up for the digits' margin
 # A floor of refused held-out non-digits (a share), and the digit kinds whose budgets give way to it.
 Floor = tuple[float, tuple[str, ...]]
 
@@ -84,7 +85,7 @@ def _lowest(reject_digits: dict[str, np.ndarray], budgets: dict[str, float]) -> 
 
 def choose_threshold(
     reject_digits: dict[str, np.ndarray], reject_negatives: np.ndarray, budgets: dict[str, float],
-    slack: float = 0.005, floor: float | None = None, yielding: Collection[str] = (),
+    slack: float = SLACK, floor: float | None = None, yielding: Collection[str] = (),
 ) -> float:
     """A threshold on the "not a digit" probability (refuse when ``p >= t``), from held-out data.
 

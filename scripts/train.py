@@ -198,6 +198,7 @@ def finish(
 def calibrate(
     net: Sequential, val: dict[str, tuple[np.ndarray, np.ndarray]], budgets: dict[str, float] | None = None,
     base: dict[str, float] | None = None, min_errors: int = 0, floor: Floor | None = None,
+    slack: float = calibration.SLACK,
 ) -> dict[str, float]:
     """Fit the temperature on the held-out digits and choose the refusal threshold on held-out
     digits and non-digits (``val[kind] = (images, labels)``; a kind all "not a digit" is a non-digit
@@ -206,13 +207,14 @@ def calibrate(
     kept when the held-out digits hold fewer than ``min_errors`` misread ones (on digits read without
     error the fit runs to its lower bound, every answer certain), and its threshold when there are no
     held-out non-digits to choose one on. ``floor``: the share of held-out non-digits the threshold
-    refuses at least, and the digit kinds whose budgets give way to it (:func:`calibration.choose_threshold`)."""
+    refuses at least, and the digit kinds whose budgets give way to it; ``slack``: the share of them
+    the threshold may give up for the digits' margin (both :func:`calibration.choose_threshold`)."""
     logits = {k: net.eval().logits(to_network_input(x)) for k, (x, _) in val.items()}
     negative_kinds = [k for k in val if (val[k][1] == drawn_sets.NOT_DIGIT).all() and len(val[k][1])]
     digit_kinds = [k for k in val if k not in negative_kinds]
     temperature, kept = _temperature(logits, val, digit_kinds, base, min_errors)
     reject = {k: softmax(logits[k] / temperature)[:, drawn_sets.NOT_DIGIT] for k in val}
-    threshold = _threshold(reject, digit_kinds, negative_kinds, budgets, base, floor)
+    threshold = _threshold(reject, digit_kinds, negative_kinds, budgets, base, floor, slack)
     result = {"temperature": round(temperature, 4), "reject_threshold": _round_up(threshold)}
     if kept is not None:
         result["temperature_kept"] = kept  # held-out digits misread: too few to fit a temperature
@@ -230,6 +232,7 @@ def _round_up(threshold: float) -> float:
 def _threshold(
     reject: dict[str, np.ndarray], digit_kinds: list[str], negative_kinds: list[str],
     budgets: dict[str, float] | None, base: dict[str, float] | None, floor: Floor | None = None,
+    slack: float = calibration.SLACK,
 ) -> float:
     """The refusal threshold chosen on the held-out kinds' "not a digit" probabilities (the digit kinds
     with a budget), or ``base``'s when there are no held-out non-digits to choose one on."""
@@ -239,7 +242,7 @@ def _threshold(
     budgets = budgets or REFUSAL_BUDGETS
     share, yielding = floor if floor is not None else (None, ())
     digits = {k: reject[k] for k in digit_kinds if k in budgets}
-    return calibration.choose_threshold(digits, negatives, budgets, floor=share, yielding=yielding)
+    return calibration.choose_threshold(digits, negatives, budgets, slack, floor=share, yielding=yielding)
 
 
 def _temperature(
