@@ -13,11 +13,13 @@ folded. :func:`compile_program` reads that list as patterns and emits one fused 
 and returns None for any other op sequence, in which case the network runs its plain ops. Nothing
 here changes the training path: the steps hold read-only copies derived from the ops' arrays.
 
-:class:`Program` runs the steps over per-thread buffers (``threading.local``), one set per batch size
-(the most recent sizes are kept, within a byte budget), so calls of the same size allocate nothing but
-the logits they return. Large batches run in chunks of at most :data:`CHUNK` digits (the service's
-largest batch), which bounds the buffers' memory; within a chunk the convolutions take a few digits
-at a time (:data:`SPATIAL_CHUNK`), for the cache, and the linear layers the whole chunk at once.
+:class:`Program` runs the steps over per-thread plans (``threading.local``), one per batch size (the
+most recent sizes are kept, within a byte budget): a plan holds the buffers and the list of NumPy
+calls that compute the network on them (:meth:`model.kernels.Step.calls`), so calls of the same size
+allocate nothing but the logits they return, and run nothing but those NumPy calls. Large batches
+run in chunks of at most :data:`CHUNK` digits (the service's largest batch), which bounds the
+buffers' memory; within a chunk the convolutions take a few digits at a time (:data:`SPATIAL_CHUNK`),
+for the cache, and the linear layers the whole chunk at once.
 """
 
 from __future__ import annotations
@@ -25,17 +27,19 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from .kernels import Buffers, ConvIm2col, LinearStep, Pool, Step
+from .kernels import Buffers, Call, ConvIm2col, LinearStep, Pool, Step, run_calls
 from .layers.activation import ReLUOp
 from .layers.conv import ConvOp
 from .layers.flatten import FlattenOp
 from .layers.linear import LinearOp
 from .layers.pooling import MaxPoolOp
 from .module import Op
+from .normalize import to_network_input
 from .winograd import ConvWinograd
 
 CHUNK = 64  # digits per pass through the steps; larger batches are split
@@ -101,6 +105,12 @@ def _linear(ops: Sequence[Op], i: int, chw: tuple[int, int, int] | None) -> tupl
     return LinearStep(lin.weight, lin.bias, chw, relu is not None), j
 
 
+def pixel_levels(mean: float, std: float) -> np.ndarray:
+    """``(256,)`` float32: ``to_network_input``'s value for each uint8 pixel value (for
+    :meth:`Program.from_pixels`)."""
+    return to_network_input(np.arange(256, dtype=np.uint8).reshape(1, 1, 256), mean, std).reshape(256)
+
+
 def compile_program(ops: Sequence[Op], input_chw: tuple[int, int, int]) -> Program | None:
     """Fused NHWC steps for ``ops`` on ``(C, H, W)`` inputs, or None when a sequence has no fused form.
 
@@ -127,13 +137,44 @@ def compile_program(ops: Sequence[Op], input_chw: tuple[int, int, int]) -> Progr
     return Program(tuple(steps), input_chw) if steps else None
 
 
-def _nbytes(buffers: list[Buffers]) -> int:
-    """Bytes owned by one batch size's buffers (views counted once, through their base)."""
-    return sum(a.nbytes for own in buffers for a in own.values() if a.base is None)
+def _chain(steps: Sequence[Step], buffers: list[Buffers], dst: np.ndarray) -> tuple[tuple[Call, ...], ...]:
+    """Each step's calls, each writing the next one's input and the last one ``dst``."""
+    outs = [b["in"] for b in buffers[1:]] + [dst]
+    return tuple(tuple(s.calls(b, d)) for s, b, d in zip(steps, buffers, outs, strict=False))
+
+
+def _flat(steps: tuple[tuple[Call, ...], ...]) -> tuple[Call, ...]:
+    return tuple(c for calls in steps for c in calls)
+
+
+@dataclass(frozen=True)
+class Pass:
+    """The convolution steps over digits ``start:stop`` of a batch: ``first`` is where those digits go
+    in, ``steps`` holds each step's calls (the last one's write these digits' rows of the linear
+    steps' input), ``calls`` the same calls in one sequence."""
+
+    start: int
+    stop: int
+    first: np.ndarray
+    steps: tuple[tuple[Call, ...], ...]
+    calls: tuple[Call, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything a batch of one size runs: the convolution passes, the linear steps' calls (per step
+    in ``linear``, in one sequence in ``calls``), the ``(N, K)`` ``logits`` buffer the last step writes,
+    and the bytes its buffers own."""
+
+    passes: tuple[Pass, ...]
+    linear: tuple[tuple[Call, ...], ...]
+    calls: tuple[Call, ...]
+    logits: np.ndarray
+    nbytes: int
 
 
 class Program:
-    """Fused steps run over per-thread, per-batch-size buffers: ``(N, C, H, W)`` -> ``(N, K)`` logits.
+    """Fused steps run over per-thread, per-batch-size plans: ``(N, C, H, W)`` -> ``(N, K)`` logits.
 
     The convolution steps (``steps[:spatial]``) take the digits in passes of at most
     :data:`SPATIAL_CHUNK`, so that one pass's activations stay in the core's own cache instead of
@@ -148,7 +189,7 @@ class Program:
         self._local = threading.local()
 
     def __getstate__(self) -> dict[str, Any]:
-        """Pickled (or deep-copied) without the per-thread buffers, which are made again on use."""
+        """Pickled (or deep-copied) without the per-thread plans, which are made again on use."""
         return {"steps": self.steps, "input_chw": self.input_chw}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -156,27 +197,51 @@ class Program:
         self.spatial = next((i for i, s in enumerate(self.steps) if isinstance(s, LinearStep)), len(self.steps))
         self._local = threading.local()
 
-    def workspace(self, n: int) -> list[Buffers]:
-        """This thread's buffers for a pass of ``n`` digits, made on first use: every step's when ``n``
-        fits one convolution pass (:data:`SPATIAL_CHUNK`), else the linear steps' only (the others'
-        stay empty: their passes take smaller sizes). The least recently used sizes are dropped
-        beyond :data:`KEPT_SIZES` sizes or :data:`KEPT_BYTES` bytes (the newest is always kept)."""
-        kept: OrderedDict[int, list[Buffers]] | None = getattr(self._local, "kept", None)
+    def plan(self, n: int) -> Plan:
+        """This thread's plan for a chunk of ``n`` digits, made on first use. The least recently used
+        sizes are dropped beyond :data:`KEPT_SIZES` sizes or :data:`KEPT_BYTES` bytes (the newest is
+        always kept)."""
+        kept: OrderedDict[int, Plan] | None = getattr(self._local, "kept", None)
         if kept is None:
             kept = self._local.kept = OrderedDict()
         if n in kept:
             kept.move_to_end(n)
             return kept[n]
-        first = 0 if n <= SPATIAL_CHUNK else self.spatial
-        buffers: list[Buffers] = [{} for _ in self.steps[:first]]
-        for step in self.steps[first:]:
-            own = step.allocate(n)
-            own["in"] = step.input_view(own)  # where the step before writes
-            buffers.append(own)
-        kept[n] = buffers
-        while len(kept) > 1 and (len(kept) > KEPT_SIZES or sum(map(_nbytes, kept.values())) > KEPT_BYTES):
+        kept[n] = self._make_plan(n)
+        while len(kept) > 1 and (len(kept) > KEPT_SIZES or sum(p.nbytes for p in kept.values()) > KEPT_BYTES):
             kept.popitem(last=False)
-        return buffers
+        return kept[n]
+
+    def _make_plan(self, n: int) -> Plan:
+        """Buffers for ``n`` digits (the convolutions' for each pass size, shared by the passes of that
+        size) and every step's calls on them."""
+        owned: list[np.ndarray] = []
+
+        def buffers(steps: Sequence[Step], size: int) -> list[Buffers]:
+            made = []
+            for step in steps:
+                own = step.allocate(size)
+                own["in"] = step.input_view(own)  # where the step before writes
+                owned.extend(own.values())
+                made.append(own)
+            return made
+
+        linear = buffers(self.steps[self.spatial :], n)
+        logits = np.empty(self.steps[-1].out_shape(n), np.float32)
+        dst = linear[0]["in"] if linear else logits
+        by_size: dict[int, list[Buffers]] = {}
+        passes = []
+        size = SPATIAL_CHUNK if self.spatial else n  # no convolutions: one pass that only fills
+        for start in range(0, n, size):
+            stop = min(start + size, n)
+            if stop - start not in by_size:
+                by_size[stop - start] = buffers(self.steps[: self.spatial], stop - start)
+            own = by_size[stop - start]
+            steps = _chain(self.steps[: self.spatial], own, dst[start:stop])
+            passes.append(Pass(start, stop, own[0]["in"] if own else dst, steps, _flat(steps)))
+        calls = _chain(self.steps[self.spatial :], linear, logits)
+        nbytes = logits.nbytes + sum(a.nbytes for a in owned if a.base is None)
+        return Plan(tuple(passes), calls, _flat(calls), logits, nbytes)
 
     def __call__(self, x: np.ndarray, observe: Observer | None = None) -> np.ndarray:
         """``(N, C, H, W)`` float32 -> ``(N, K)`` float32 logits (a new array, never a buffer)."""
@@ -187,54 +252,43 @@ class Program:
         return out
 
     def run_chunk(self, x: np.ndarray, out: np.ndarray, observe: Observer | None = None) -> None:
-        """At most :data:`CHUNK` digits through every step; ``observe(i)`` after step ``i`` (after each
-        pass of it, for the convolution steps)."""
+        """At most :data:`CHUNK` digits through every step into ``out``; ``observe(i)`` after step ``i``
+        (after each pass of it, for the convolution steps)."""
 
         def fill(first: np.ndarray, start: int, stop: int) -> None:
             part = x[start:stop]
             np.copyto(first, part.transpose(0, 2, 3, 1) if part.shape[1] > 1 else part.reshape(first.shape))
 
-        self._run(len(x), fill, out, observe)
+        np.copyto(out, self._run(len(x), fill, observe))
 
-    def from_pixels(self, images: np.ndarray, mean: float, std: float) -> np.ndarray:
+    def from_pixels(self, images: np.ndarray, levels: np.ndarray) -> np.ndarray:
         """uint8 one-channel pixels, ``(N, H, W)`` or ``(N, 1, H, W)`` with ``N <= CHUNK`` -> ``(N, K)``
-        logits. The pixels are standardised straight into the first step's input buffer with
-        ``to_network_input``'s arithmetic, operation for operation (so the same float32 values),
-        which saves its temporary arrays and a copy: ``predict``'s path for the service's digits."""
+        logits: ``predict``'s path for the service's digits. ``levels`` is the ``(256,)`` float32 network
+        input of each pixel value (:func:`pixel_levels`): one lookup writes the standardised digits
+        straight into the first step's input buffer, the same float32 values as ``to_network_input``
+        without its arithmetic passes over the (strided) buffer and their temporary arrays."""
 
         def fill(first: np.ndarray, start: int, stop: int) -> None:
-            np.multiply(images[start:stop].reshape(first.shape), np.float32(1 / 255), out=first)
-            np.subtract(first, np.float32(mean), out=first)
-            np.multiply(first, np.float32(1 / std), out=first)
+            np.take(levels, images[start:stop].reshape(first.shape), out=first, mode="clip")  # uint8: in range
 
-        out = np.empty(self.steps[-1].out_shape(len(images)), np.float32)
-        self._run(len(images), fill, out)
-        return out
+        return self._run(len(images), fill).copy()
 
-    def _run(self, n: int, fill: Fill, out: np.ndarray, observe: Observer | None = None) -> None:
-        """``n`` digits through every step into ``out``; ``fill(buffer, start, stop)`` writes digits
-        ``start:stop`` into the first step's input ``buffer``."""
-        whole, last = self.workspace(n), len(self.steps) - 1
-        if self.spatial == 0:
-            fill(whole[0]["in"], 0, n)
-        else:
-            self._convolutions(n, whole, fill, out if self.spatial > last else whole[self.spatial]["in"], observe)
-        for i in range(self.spatial, last + 1):
-            self.steps[i].run(whole[i], out if i == last else whole[i + 1]["in"])
-            if observe is not None:
+    def _run(self, n: int, fill: Fill, observe: Observer | None = None) -> np.ndarray:
+        """``n`` digits through every step; ``fill(buffer, start, stop)`` writes digits ``start:stop``
+        into the first step's input ``buffer``. Returns the plan's logits buffer (the caller copies)."""
+        plan = self.plan(n)
+        for part in plan.passes:
+            fill(part.first, part.start, part.stop)
+            if observe is None:
+                run_calls(part.calls)
+                continue
+            for i, calls in enumerate(part.steps):
+                run_calls(calls)
                 observe(i)
-
-    def _convolutions(
-        self, n: int, whole: list[Buffers], fill: Fill, dst: np.ndarray, observe: Observer | None
-    ) -> None:
-        """The convolution steps over ``n`` digits in passes of at most :data:`SPATIAL_CHUNK`, each pass
-        writing its rows of ``dst`` (the first linear step's input, or the program's output)."""
-        for start in range(0, n, SPATIAL_CHUNK):
-            stop = min(start + SPATIAL_CHUNK, n)
-            buffers = whole if n <= SPATIAL_CHUNK else self.workspace(stop - start)
-            fill(buffers[0]["in"], start, stop)
-            for i in range(self.spatial):
-                last = i + 1 == self.spatial
-                self.steps[i].run(buffers[i], dst[start:stop] if last else buffers[i + 1]["in"])
-                if observe is not None:
-                    observe(i)
+        if observe is None:
+            run_calls(plan.calls)
+        else:
+            for i, calls in enumerate(plan.linear, self.spatial):
+                run_calls(calls)
+                observe(i)
+        return plan.logits

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .calibration import split_refusal
-from .compiler import CHUNK, Program, compile_program
+from .compiler import CHUNK, Program, compile_program, pixel_levels
 from .explain import Explainer, Explanation
 from .layers.activation import ReLUOp
 from .layers.batchnorm import AffineOp
@@ -123,11 +123,13 @@ class InferenceNetwork:
     reject_threshold: float | None = None
     explainer: Explainer | None = field(default=None, compare=False, repr=False)  # for explain()
     program: Program | None = field(init=False, compare=False, repr=False)
+    levels: np.ndarray = field(init=False, compare=False, repr=False)  # the network input of each pixel value
 
     def __post_init__(self) -> None:
         first = next((op for op in self.ops if isinstance(op, ConvOp)), None)
         channels = first.weight.shape[1] if first is not None else 1
         object.__setattr__(self, "program", compile_program(self.ops, (channels, INPUT_SIZE, INPUT_SIZE)))
+        object.__setattr__(self, "levels", pixel_levels(self.mean, self.std))
 
     @classmethod
     def from_sequential(cls, net: Sequential, metadata: dict[str, Any] | None = None) -> InferenceNetwork:
@@ -161,7 +163,7 @@ class InferenceNetwork:
         last output is "not a digit", see :meth:`classify`)."""
         program = self.program
         if program is not None and self._fits_pixels(images):
-            return self._calibrated(program.from_pixels(images, self.mean, self.std))
+            return self._calibrated(program.from_pixels(images, self.levels))
         x = to_network_input(images, self.mean, self.std)
         if x.shape[2:] != (INPUT_SIZE, INPUT_SIZE):
             raise ValueError(f"expected {INPUT_SIZE}x{INPUT_SIZE} digits, got images of shape {np.shape(images)}")

@@ -11,8 +11,12 @@ ReLU. Steps compute the same maths as the training layers (``conv2d_forward``, `
   result straight into it, so a convolution's padding border is zeroed once, when the buffer is made,
   and the pooled, rectified result of one layer lands in the interior of the next layer's padded input;
 - buffers, and the strided views into them, are made once per batch size and thread
-  (``Program.workspace`` in :mod:`model.compiler`); steps hold only read-only weights, so one compiled
+  (``Program.plan`` in :mod:`model.compiler`); steps hold only read-only weights, so one compiled
   network serves many threads. (The Winograd convolution step is in :mod:`model.winograd`.)
+- a step does not compute: :meth:`Step.calls` lists the NumPy calls that compute it on given buffers
+  (:class:`Call`), once per batch size; a call of the network then runs that list and nothing else
+  (:func:`run_calls`), so the per-call Python work (attribute and dictionary lookups, views, slices,
+  branches on shapes) is paid when the buffers are made, not at every digit.
 
 Shapes: ``N`` batch, ``H, W`` input height and width, ``C`` input channels, ``F`` output channels (or
 features), ``OH, OW`` the convolution's output, ``PH, PW`` after pooling.
@@ -20,8 +24,9 @@ features), ``OH, OW`` the convolution's output, ``PH, PW`` after pooling.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -33,6 +38,25 @@ from .shapes import conv_output_size
 Buffers = dict[str, np.ndarray]
 TAPS_MAJOR_BELOW = 4  # input channels under which a convolution's columns are kept taps-major
 ROWS_BELOW = 4  # batches of 2 digits up to (not including) this many take a linear layer row by row (LinearStep)
+
+
+class Call(NamedTuple):
+    """One NumPy call of a compiled network, ``fn(*args, **kwargs)``: every operand is a buffer or a
+    view made once, so running it allocates nothing."""
+
+    fn: Callable[..., object]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+
+
+def call(fn: Callable[..., object], *args: Any, **kwargs: Any) -> Call:
+    return Call(fn, args, kwargs)
+
+
+def run_calls(calls: Sequence[Call]) -> None:
+    """Run ``calls`` in order."""
+    for fn, args, kwargs in calls:
+        fn(*args, **kwargs)
 
 
 class Step(Protocol):
@@ -52,8 +76,9 @@ class Step(Protocol):
         """What :meth:`run` writes into ``dst``: ``(N, PH, PW, F)`` or ``(N, F)``."""
         ...
 
-    def run(self, buffers: Buffers, dst: np.ndarray) -> None:
-        """Compute from ``buffers["x"]`` into ``dst`` (the next step's input view, or the logits)."""
+    def calls(self, buffers: Buffers, dst: np.ndarray) -> list[Call]:
+        """The calls that compute from ``buffers["x"]`` into ``dst`` (the next step's input view, or
+        the logits)."""
         ...
 
     def flops(self, n: int) -> int:
@@ -61,38 +86,33 @@ class Step(Protocol):
         ...
 
 
-def pool_rows(y: np.ndarray, k: int, s: int, out: np.ndarray) -> None:
+def pool_rows(y: np.ndarray, k: int, s: int, out: np.ndarray) -> list[Call]:
     """Max over ``k`` rows at stride ``s`` of NHWC ``y``: ``(N, OH, OW, F) -> out (N, PH, OW, F)``."""
     stop = s * (out.shape[1] - 1) + 1
-    np.maximum(y[:, 0:stop:s], y[:, 1 : 1 + stop : s], out=out)
-    for i in range(2, k):
-        np.maximum(out, y[:, i : i + stop : s], out=out)
+    first = call(np.maximum, y[:, 0:stop:s], y[:, 1 : 1 + stop : s], out=out)
+    return [first] + [call(np.maximum, out, y[:, i : i + stop : s], out=out) for i in range(2, k)]
 
 
-def pool_columns(t: np.ndarray, k: int, s: int, out: np.ndarray) -> None:
+def pool_columns(t: np.ndarray, k: int, s: int, out: np.ndarray) -> list[Call]:
     """Max over ``k`` columns at stride ``s``: ``(N, PH, OW, F) -> out (N, PH, PW, F)`` (any strides)."""
     stop = s * (out.shape[2] - 1) + 1
-    np.maximum(t[:, :, 0:stop:s], t[:, :, 1 : 1 + stop : s], out=out)
-    for j in range(2, k):
-        np.maximum(out, t[:, :, j : j + stop : s], out=out)
+    first = call(np.maximum, t[:, :, 0:stop:s], t[:, :, 1 : 1 + stop : s], out=out)
+    return [first] + [call(np.maximum, out, t[:, :, j : j + stop : s], out=out) for j in range(2, k)]
 
 
-def max_of_phases(y: np.ndarray, out: np.ndarray) -> None:
+def max_of_phases(y: np.ndarray, out: np.ndarray) -> list[Call]:
     """``(P, M)`` rows -> their elementwise max in ``(M,)`` ``out``: pooling when each row holds one
     position of every window (a "phase"), so every operand is one contiguous block."""
-    np.maximum(y[0], y[1], out=out)
-    for r in range(2, len(y)):
-        np.maximum(out, y[r], out=out)
+    return [call(np.maximum, y[0], y[1], out=out)] + [call(np.maximum, out, y[r], out=out) for r in range(2, len(y))]
 
 
-def rectify_into(src: np.ndarray, zeros: np.ndarray, relu: bool, dst: np.ndarray) -> None:
+def rectify_into(src: np.ndarray, zeros: np.ndarray, relu: bool, dst: np.ndarray) -> list[Call]:
     """ReLU in place on the contiguous pooled result ``src`` (against ``zeros``, shaped like it, so that
     both operands are contiguous), then one copy into ``dst``, the next step's (strided) input. Writing
     the maximum straight into ``dst`` saves that copy but measures slower: NumPy's elementwise loops
     lose more on a strided output than a strided copy costs."""
-    if relu:
-        np.maximum(src, zeros, out=src)
-    np.copyto(dst, src.reshape(dst.shape))
+    rectify = [call(np.maximum, src, zeros, out=src)] if relu else []
+    return [*rectify, call(np.copyto, dst, src.reshape(dst.shape))]
 
 
 @dataclass(frozen=True)
@@ -201,42 +221,40 @@ class ConvIm2col:
             return (k, k, n, self.ph, self.pw), (sh * s, sw * s, sn, sh * s * k, sw * s * k)
         return (n, self.oh, self.ow), (sn, sh * s, sw * s)
 
-    def gather(self, buffers: Buffers) -> None:
+    def gather(self, buffers: Buffers) -> Call:
         """Padded input -> the column buffer (all but its ones column), in one strided copy.
 
         Row-major columns take each window row as one run of ``KW*C`` floats; with few channels such
         runs are too short, and the columns are kept taps-major instead (``(taps + 1, rows)``, the GEMM
         reading them transposed), so that the copy's inner runs are long rows of output pixels."""
-        np.copyto(buffers["taps"], buffers["windows"])
+        return call(np.copyto, buffers["taps"], buffers["windows"])
 
-    def product(self, buffers: Buffers, y: np.ndarray) -> None:
+    def product(self, buffers: Buffers, y: np.ndarray) -> Call:
         """Columns times the kernel matrix (bias included) into ``y`` ``(rows, F)``."""
-        np.dot(buffers["lhs"], self.kernel, out=y)
+        return call(np.dot, buffers["lhs"], self.kernel, out=y)
 
-    def run(self, buffers: Buffers, dst: np.ndarray) -> None:
-        self.gather(buffers)
+    def calls(self, buffers: Buffers, dst: np.ndarray) -> list[Call]:
         if self.pool is None:
-            self._unpooled(buffers, dst)
-            return
-        y = buffers["y"]
-        self.product(buffers, y)
-        pooled = buffers["pooled"]
+            return [self.gather(buffers), *self._unpooled(buffers, dst)]
+        y, pooled = buffers["y"], buffers["pooled"]
         if self.phases:
-            max_of_phases(buffers["phases"], buffers["pooled_flat"])
+            pooling = max_of_phases(buffers["phases"], buffers["pooled_flat"])
         else:
             n, (k, s) = dst.shape[0], (self.pool.kernel, self.pool.stride)
-            pool_rows(y.reshape(n, self.oh, self.ow, self.f), k, s, buffers["rows"])
-            pool_columns(buffers["rows"], k, s, pooled)
-        rectify_into(pooled, buffers["zeros"], self.relu, dst)
+            rows = pool_rows(y.reshape(n, self.oh, self.ow, self.f), k, s, buffers["rows"])
+            pooling = rows + pool_columns(buffers["rows"], k, s, pooled)
+        rectify = rectify_into(pooled, buffers["zeros"], self.relu, dst)
+        return [self.gather(buffers), self.product(buffers, y), *pooling, *rectify]
 
-    def _unpooled(self, buffers: Buffers, dst: np.ndarray) -> None:
+    def _unpooled(self, buffers: Buffers, dst: np.ndarray) -> list[Call]:
         direct = dst.flags.c_contiguous
         y = dst.reshape(-1, self.f) if direct else buffers["y"]
-        self.product(buffers, y)
+        out = [self.product(buffers, y)]
         if self.relu:
-            np.maximum(y, buffers["zeros"].reshape(y.shape), out=y)
+            out.append(call(np.maximum, y, buffers["zeros"].reshape(y.shape), out=y))
         if not direct:
-            np.copyto(dst, y.reshape(dst.shape))
+            out.append(call(np.copyto, dst, y.reshape(dst.shape)))
+        return out
 
     def flops(self, n: int) -> int:
         return 2 * n * self.oh * self.ow * self.kh * self.kw * self.c * self.f
@@ -278,21 +296,21 @@ class LinearStep:
     def out_shape(self, n: int) -> tuple[int, ...]:
         return (n, self.f)
 
-    def run(self, buffers: Buffers, dst: np.ndarray) -> None:
+    def calls(self, buffers: Buffers, dst: np.ndarray) -> list[Call]:
         """The product, bias and ReLU into ``dst``. Two or three rows are multiplied one at a time: for
         so few rows OpenBLAS's matrix product takes a slower path than its matrix-vector product."""
         x = buffers["x"]
         y = dst if dst.flags.c_contiguous else buffers["y"]
         if 1 < len(x) < ROWS_BELOW:
-            for row, out in zip(x, y, strict=True):
-                np.dot(row, self.kernel, out=out)
+            out = [call(np.dot, row, self.kernel, out=o) for row, o in zip(x, y, strict=True)]
         else:
-            np.dot(x, self.kernel, out=y)
-        y += self.bias
+            out = [call(np.dot, x, self.kernel, out=y)]
+        out.append(call(np.add, y, self.bias, out=y))
         if self.relu:
-            np.maximum(y, buffers["zeros"], out=y)
+            out.append(call(np.maximum, y, buffers["zeros"], out=y))
         if y is not dst:
-            np.copyto(dst, y)
+            out.append(call(np.copyto, dst, y))
+        return out
 
     def flops(self, n: int) -> int:
         return 2 * n * self.d * self.f

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from .kernels import Buffers, max_of_phases, rectify_into
+from .kernels import Buffers, Call, call, max_of_phases, rectify_into
 from .module import read_only
 
 BT = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], np.float64)
@@ -89,29 +89,34 @@ class ConvWinograd:
     def out_shape(self, n: int) -> tuple[int, ...]:
         return (n, self.ph, self.pw, self.f)
 
-    def gather(self, buffers: Buffers) -> None:
+    def gather(self, buffers: Buffers) -> Call:
         """The overlapping 4x4 tiles (stride 2) of the padded input -> ``d``, position-major."""
-        np.copyto(buffers["d_tiles"], buffers["tiles"])
+        return call(np.copyto, buffers["d_tiles"], buffers["tiles"])
 
-    def run(self, buffers: Buffers, dst: np.ndarray) -> None:
-        self.gather(buffers)
+    def calls(self, buffers: Buffers, dst: np.ndarray) -> list[Call]:
         y = buffers["y"]
-        np.dot(self.b16, buffers["d"], out=buffers["v"])
-        np.matmul(buffers["v_blocks"], self.u, out=buffers["m_blocks"])
-        np.dot(self.a17, buffers["m"], out=y)
-        result = buffers["pooled"] if self.pool else y.reshape(-1)
+        products = [
+            call(np.dot, self.b16, buffers["d"], out=buffers["v"]),
+            call(np.matmul, buffers["v_blocks"], self.u, out=buffers["m_blocks"]),
+            call(np.dot, self.a17, buffers["m"], out=y),
+        ]
         if self.pool:
-            max_of_phases(y, result)
-            rectify_into(result, buffers["zeros"], self.relu, dst)
-            return
-        if self.relu:
-            np.maximum(result, buffers["zeros"], out=result)
-        n = dst.shape[0]
-        phases = y.reshape(2, 2, n, self.th, self.tw, self.f)
+            pooled = buffers["pooled"]
+            pooling = max_of_phases(y, pooled) + rectify_into(pooled, buffers["zeros"], self.relu, dst)
+            return [self.gather(buffers), *products, *pooling]
+        flat = y.reshape(-1)
+        rectify = [call(np.maximum, flat, buffers["zeros"], out=flat)] if self.relu else []
+        return [self.gather(buffers), *products, *rectify, *self._scatter(y, dst)]
+
+    def _scatter(self, y: np.ndarray, dst: np.ndarray) -> list[Call]:
+        """The four output phases ``(4, N*TH*TW*F)`` -> their pixels of ``dst`` ``(N, H, W, F)``."""
+        phases = y.reshape(2, 2, dst.shape[0], self.th, self.tw, self.f)
+        out = []
         for i in range(2):
             for j in range(2):
                 rows, cols = (self.h - i + 1) // 2, (self.w - j + 1) // 2  # outputs 2t+i < H
-                np.copyto(dst[:, i::2, j::2], phases[i, j, :, :rows, :cols])
+                out.append(call(np.copyto, dst[:, i::2, j::2], phases[i, j, :, :rows, :cols]))
+        return out
 
     def flops(self, n: int) -> int:
         """The direct convolution's operations (so that GFLOP/s compare with the other steps)."""

@@ -11,7 +11,7 @@ import pytest
 from model import BatchNormalization, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential, manual_seed
 from model.compiler import CHUNK, KEPT_SIZES, SPATIAL_CHUNK, Program, compile_program
 from model.inference import InferenceNetwork, compile_ops
-from model.kernels import ConvIm2col
+from model.kernels import ConvIm2col, run_calls
 from model.winograd import ConvWinograd
 
 BATCHES = (1, 2, 3, 16, CHUNK + 5)  # one, two and three (a linear layer row by row), the service's batch, over a chunk
@@ -89,7 +89,7 @@ def test_winograd_step_unpooled_and_on_odd_maps_matches_im2col() -> None:
             buffers = step.allocate(n)
             step.input_view(buffers)[...] = x
             outs.append(np.empty(step.out_shape(n), np.float32))
-            step.run(buffers, outs[-1])
+            run_calls(step.calls(buffers, outs[-1]))
         np.testing.assert_allclose(outs[0], outs[1], atol=1e-5)
 
 
@@ -155,20 +155,20 @@ def test_buffers_are_reused_per_batch_size_and_thread_and_never_returned() -> No
     program = compiled(net, (1, 28, 28))
     x = np.random.default_rng(5).normal(0, 1, (4, 1, 28, 28)).astype(np.float32)
     first = program(x)
-    kept = program.workspace(4)
+    kept = program.plan(4)
     second = program(x[::-1].copy())
-    assert program.workspace(4) is kept  # same size: same buffers
+    assert program.plan(4) is kept  # same size: same buffers and calls
     assert not np.shares_memory(first, second)  # results are fresh arrays: the first is intact
     np.testing.assert_allclose(first, net.logits(x), atol=1e-5)
     for n in range(10, 10 + KEPT_SIZES):
-        program.workspace(n)
-    assert program.workspace(4) is not kept  # only the most recent sizes are kept
+        program.plan(n)
+    assert program.plan(4) is not kept  # only the most recent sizes are kept
 
     others: list[object] = []
-    thread = threading.Thread(target=lambda: others.append(program.workspace(4)))
+    thread = threading.Thread(target=lambda: others.append(program.plan(4)))
     thread.start()
     thread.join()
-    assert others[0] is not program.workspace(4)  # each thread has its own
+    assert others[0] is not program.plan(4)  # each thread has its own
 
 
 def test_convolutions_take_a_few_digits_a_pass_and_the_linear_steps_the_whole_batch() -> None:
@@ -181,8 +181,10 @@ def test_convolutions_take_a_few_digits_a_pass_and_the_linear_steps_the_whole_ba
     program.run_chunk(x, out, passes.append)
     assert passes == [0, 0, 0, 0, 1]
     np.testing.assert_allclose(out, net.logits(x), atol=1e-5)
-    assert program.workspace(n)[0] == {}  # a batch's own buffers hold none of the convolutions'
-    assert program.workspace(1)[0] and program.workspace(SPATIAL_CHUNK)[0]
+    plan = program.plan(n)
+    assert [(p.start, p.stop) for p in plan.passes] == [(0, 4), (4, 8), (8, 12), (12, 13)]
+    assert plan.passes[0].first is plan.passes[1].first  # passes of one size share their buffers
+    assert plan.passes[0].first.shape[0] == SPATIAL_CHUNK and plan.passes[-1].first.shape[0] == 1
 
 
 def test_kept_buffers_stay_within_the_byte_budget(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -190,10 +192,10 @@ def test_kept_buffers_stay_within_the_byte_budget(monkeypatch: pytest.MonkeyPatc
 
     net = randomized([Conv2d(1, 4, 3, padding=1), ReLU(), MaxPool2d(2), *head(4 * 14 * 14)])
     program = compiled(net, (1, 28, 28))
-    one = program.workspace(1)
-    monkeypatch.setattr(model.compiler, "KEPT_BYTES", 1)  # smaller than any workspace: only the newest stays
-    two = program.workspace(2)
-    assert program.workspace(2) is two and program.workspace(1) is not one
+    one = program.plan(1)
+    monkeypatch.setattr(model.compiler, "KEPT_BYTES", 1)  # smaller than any plan: only the newest stays
+    two = program.plan(2)
+    assert program.plan(2) is two and program.plan(1) is not one
 
 
 def test_uint8_pixels_are_standardised_straight_into_the_first_buffer() -> None:
@@ -221,3 +223,24 @@ def test_a_compiled_network_pickles_and_copies_without_its_buffers() -> None:
     expected = inference.predict(pixels)
     for other in (pickle.loads(pickle.dumps(inference)), copy.deepcopy(inference)):
         np.testing.assert_array_equal(other.predict(pixels), expected)
+
+
+def test_a_planned_call_allocates_no_activations() -> None:
+    # A call runs on its plan's buffers: what it allocates is the logits it returns and NumPy's own
+    # small temporaries (a broadcast bias, the lookup's staging), a sliver of the plan's activations.
+    import tracemalloc
+
+    from model import architectures
+
+    net = randomized(list(architectures.build("default", 11).layers))
+    inference = InferenceNetwork.from_sequential(net.eval())
+    assert inference.program is not None
+    pixels = np.random.default_rng(9).integers(0, 256, (16, 28, 28), dtype=np.uint8)
+    for n in (1, 16):
+        inference.program.from_pixels(pixels[:n], inference.levels)  # makes the plan
+        tracemalloc.start()
+        inference.program.from_pixels(pixels[:n], inference.levels)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        planned = inference.program.plan(n).nbytes
+        assert peak < planned / 20, f"batch {n}: {peak} bytes allocated, the plan holds {planned}"
