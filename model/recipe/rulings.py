@@ -7,8 +7,9 @@ straight, relative to their ink, as a box's side. What a digit never draws is a 
 parallel lines with the rest of the ink between them, :mod:`.frames`); it goes with its sides and,
 in the same rows or columns, what continues its lines (a neighbour's edge beyond a gap). Two lesser
 forms of the same relation count too: a comb (a base line with teeth standing on it, the ink between
-two teeth of like length) and an underline (under the ink, apart from it, past it at both ends or off
-the image at one; never over it, where a 7's bar drawn apart would be). Strokes that cross or touch
+two teeth of like length; or only its teeth, on the image's edge, when the crop cut its base off)
+and an underline (under the ink, apart from it, past it at both ends or off the image at one; never
+over it, where a 7's bar drawn apart would be). Strokes that cross or touch
 a ruling are kept where they meet it (:mod:`.erase`); an image without any of these is returned as
 it came, the same array (a plain digit is never touched).
 
@@ -33,6 +34,7 @@ EDGE: Final = 0.9  # a comb's base spans at least this share of the ink box's wi
 TOOTH: Final = 0.2  # a comb's teeth are at least this share of the ink box's height long
 SAME: Final = 1.35  # and the two around the ink at most this many times as long as each other
 MARGIN: Final = 0.15  # an underline reaches past the ink above it by this share of its height, each end
+RISE: Final = 0.15  # the ink between a cut comb's teeth rises past them by this share of its height
 APART: Final = 2  # rows of paper at least between an underline and the ink above it (beyond its rim)
 
 
@@ -57,8 +59,9 @@ def rulings(mask: np.ndarray, height: int, width: int) -> tuple[list[Line], list
     and underlines along the whole image (what continues them goes too)."""
     long = LONG * min(height, width)  # a row of boxes: each box's own lines, not the row's width
     across = lines(mask, long, int(THIN * height))
-    if not across:  # every ruling has a horizontal line: a frame's pair or its sides, a comb's base
-        return [], []
+    cut = [tooth for teeth in cut_combs(mask, height) for tooth in teeth]
+    if not across:  # every other ruling has a horizontal line: a frame's pair or its sides, a comb's base
+        return [], sorted(set(cut))
     turned = np.ascontiguousarray(mask.T)  # the columns as rows, in memory order
     down = lines(turned, long, int(THIN * width))
     h_rules, v_sides = frames(mask, across, down, height)
@@ -72,6 +75,7 @@ def rulings(mask: np.ndarray, height: int, width: int) -> tuple[list[Line], list
     for base, teeth in underlines(mask, bases, height):
         h_all.add(_whole(base, mask.shape[1]))
         v_all.update(teeth)
+    v_all.update(cut)
     return sorted(h_all), sorted(v_all)
 
 
@@ -113,6 +117,38 @@ def _comb(mask: np.ndarray, base: Line, up: bool, height: int) -> list[Line]:
     if lengths[1] > SAME * lengths[0] or np.count_nonzero(outer) > OUTSIDE * count(per_column, sides):
         return []
     return sides
+
+
+def cut_combs(mask: np.ndarray, height: int) -> list[list[Line]]:
+    """The teeth of combs whose base the image's bottom (or top) edge has cut off: a row of boxes
+    cropped just short of its line. They are a comb's (:func:`_comb`) standing on the edge, and the
+    ink between them rises past them by ``RISE`` of its height: a digit's own strokes that run off
+    the image are as tall as the rest of its ink (a number's 1s either side of a 0, cropped tight).
+    ``height``: the ink box's."""
+    found = []
+    rows, width = mask.shape
+    thick = max(int(THIN * height), 1)  # the base is not seen: its teeth may be as thick as a ruling
+    for up, edge in ((True, rows - 1), (False, 0)):
+        if not mask[edge].any():
+            continue
+        base = Line(rows, rows + thick, 0, width) if up else Line(-thick, 0, 0, width)
+        teeth = _comb(mask, base, up, height)
+        if teeth and _rises_past(mask, teeth, up):
+            found.append(teeth)
+    return found
+
+
+def _rises_past(mask: np.ndarray, teeth: list[Line], up: bool) -> bool:
+    """Whether the ink off ``teeth`` (columns ``p0..p1``) reaches ``RISE`` of its height past their far
+    ends (above them for teeth standing up from the bottom edge, below them for teeth hanging down)."""
+    other = mask.copy()
+    for t in teeth:
+        other[:, max(t.p0 - RIM, 0) : t.p1 + RIM] = False
+    rows = np.flatnonzero(other.any(axis=1))
+    if not rows.size:
+        return False
+    rise = RISE * (int(rows[-1]) - int(rows[0]) + 1)
+    return min(t.a for t in teeth) - int(rows[0]) >= rise if up else int(rows[-1]) + 1 - max(t.b for t in teeth) >= rise
 
 
 def underlines(mask: np.ndarray, bases: list[Line], height: int) -> list[tuple[Line, list[Line]]]:

@@ -113,6 +113,8 @@ SHAPES = {  # digits drawn with a ruler: every stroke thin, long and straight, n
     "1": [[(100, 20), (100, 180)]],
     "1 with a foot": [[(70, 50), (100, 20), (100, 180)], [(60, 180), (140, 180)]],
     "11": [[(60, 20), (60, 180)], [(140, 20), (140, 180)]],
+    "101": [[(20, 20), (20, 180)], [(60, 20), (140, 20), (140, 180), (60, 180), (60, 20)], [(180, 20), (180, 180)]],
+    "1 by a 4 that stops short": [[(40, 20), (40, 180)], [(150, 60), (90, 140), (180, 140)], [(160, 100), (160, 180)]],
     "141": [[(20, 20), (20, 180)], [(100, 40), (50, 120), (140, 120)], [(120, 80), (120, 160)],
             [(180, 20), (180, 180)]],
     "4": [[(120, 20), (30, 130), (170, 130)], [(130, 60), (130, 190)]],
@@ -327,3 +329,32 @@ def test_a_1_touching_both_lines_of_its_box_is_not_taken_for_a_side(net: model.I
     assert right - left <= 8 and bottom - top >= 100  # the stem alone, the box gone
     probs, is_digit = net.classify(preprocess(data)[None])
     assert is_digit[0] and probs[0].argmax() == 1
+
+
+def _cut_comb(digit: np.ndarray, edge: str) -> tuple[bytes, bytes]:
+    """``digit`` (28x28, white on black) written between two teeth of a comb whose base the image's
+    ``edge`` ("bottom", or "top" for a comb hanging down) has cut off, and alone at the same place."""
+    images = []
+    for ruled in (False, True):
+        im = Image.new("L", (170, 150), 245)
+        d = ImageDraw.Draw(im)
+        if ruled:
+            for x in (20, 150):
+                d.line([(x, 110), (x, 150)] if edge == "bottom" else [(x, 0), (x, 40)], fill=40, width=3)
+        mask = Image.fromarray(digit).resize((100, 100), Image.Resampling.BICUBIC)
+        im.paste(Image.new("L", mask.size, 20), (35, 20 if edge == "bottom" else 45), mask)
+        images.append(encode(im))
+    return images[0], images[1]
+
+
+@pytest.mark.parametrize("edge", ["bottom", "top"])
+def test_a_digit_on_a_comb_cut_by_the_image_edge_reads_like_the_digit_alone(
+    one_of_each: list[np.ndarray], net: model.InferenceNetwork, edge: str
+) -> None:
+    # a row of boxes cropped short of its base line: two ticks on the image's edge, the digit above
+    for digit in one_of_each:
+        plain, combed = _cut_comb(digit, edge)
+        edges = [_ink_box(digit_ink(open_image(data))) for data in (plain, combed)]
+        assert np.abs(np.subtract(*edges)).max() <= 3  # the teeth are gone, the digit whole
+        (p_alone, p_ruled), is_digit = net.classify(np.stack([preprocess(plain), preprocess(combed)]))
+        assert is_digit.all() and p_ruled.argmax() == p_alone.argmax()
