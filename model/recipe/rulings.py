@@ -22,6 +22,7 @@ from typing import Final
 
 import numpy as np
 
+from .corners import corners
 from .erase import erase
 from .frames import LONG, OUTSIDE, count, frames, inside
 from .lines import RIM, Line, lines
@@ -76,6 +77,10 @@ def rulings(mask: np.ndarray, height: int, width: int) -> tuple[list[Line], list
         h_all.add(_whole(base, mask.shape[1]))
         v_all.update(teeth)
     v_all.update(cut)
+    if not h_all and not v_all:
+        for h, v in corners(mask, across, down):
+            h_all.add(h)
+            v_all.add(v)
     return sorted(h_all), sorted(v_all)
 
 

@@ -113,6 +113,8 @@ SHAPES = {  # digits drawn with a ruler: every stroke thin, long and straight, n
     "1": [[(100, 20), (100, 180)]],
     "1 with a foot": [[(70, 50), (100, 20), (100, 180)], [(60, 180), (140, 180)]],
     "11": [[(60, 20), (60, 180)], [(140, 20), (140, 180)]],
+    "7 as a corner": [[(40, 30), (160, 30), (160, 180)]],
+    "7 as a corner, its bar crossed": [[(40, 30), (160, 30), (160, 180)], [(120, 100), (190, 100)]],
     "101": [[(20, 20), (20, 180)], [(60, 20), (140, 20), (140, 180), (60, 180), (60, 20)], [(180, 20), (180, 180)]],
     "1 by a 4 that stops short": [[(40, 20), (40, 180)], [(150, 60), (90, 140), (180, 140)], [(160, 100), (160, 180)]],
     "141": [[(20, 20), (20, 180)], [(100, 40), (50, 120), (140, 120)], [(120, 80), (120, 160)],
@@ -357,4 +359,33 @@ def test_a_digit_on_a_comb_cut_by_the_image_edge_reads_like_the_digit_alone(
         edges = [_ink_box(digit_ink(open_image(data))) for data in (plain, combed)]
         assert np.abs(np.subtract(*edges)).max() <= 3  # the teeth are gone, the digit whole
         (p_alone, p_ruled), is_digit = net.classify(np.stack([preprocess(plain), preprocess(combed)]))
+        assert is_digit.all() and p_ruled.argmax() == p_alone.argmax()
+
+
+def _corner(digit: np.ndarray, corner: str) -> tuple[bytes, bytes]:
+    """``digit`` (28x28, white on black) in the ``corner`` ("top-left", "bottom-right", ...) of a box
+    that the crop cut to two sides, each running off the image at its far end; and alone."""
+    images = []
+    for ruled in (False, True):
+        im = Image.new("L", (150, 150), 245)
+        d = ImageDraw.Draw(im)
+        if ruled:
+            y, x = (12 if corner.startswith("top") else 137), (12 if corner.endswith("left") else 137)
+            d.line([(x, y), (150 if x < 75 else 0, y)], fill=40, width=2)
+            d.line([(x, y), (x, 150 if y < 75 else 0)], fill=40, width=3)
+        mask = Image.fromarray(digit).resize((100, 100), Image.Resampling.BICUBIC)
+        im.paste(Image.new("L", mask.size, 20), (25, 25), mask)
+        images.append(encode(im))
+    return images[0], images[1]
+
+
+@pytest.mark.parametrize("corner", ["top-left", "top-right", "bottom-left", "bottom-right"])
+def test_a_digit_in_a_corner_left_by_the_crop_reads_like_the_digit_alone(
+    one_of_each: list[np.ndarray], net: model.InferenceNetwork, corner: str
+) -> None:
+    for digit in one_of_each:
+        plain, cornered = _corner(digit, corner)
+        edges = [_ink_box(digit_ink(open_image(data))) for data in (plain, cornered)]
+        assert np.abs(np.subtract(*edges)).max() <= 3  # the two lines are gone, the digit whole
+        (p_alone, p_ruled), is_digit = net.classify(np.stack([preprocess(plain), preprocess(cornered)]))
         assert is_digit.all() and p_ruled.argmax() == p_alone.argmax()
