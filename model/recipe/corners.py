@@ -37,21 +37,20 @@ def _quadrant(h: Line, v: Line, shape: tuple[int, ...]) -> tuple[slice, slice] |
     """The rows and columns the corner of ``h`` (rows ``p0..p1``, columns ``a..b``) and ``v``
     (columns ``p0..p1``, rows ``a..b``) opens towards, when each ends at the other and runs off the
     image at its other end; None otherwise."""
-    height, width = shape[:2]
-    tol = TOUCH + RIM + max(h.p1 - h.p0, v.p1 - v.p0)  # the line's end lies in the other's band
-    if abs(h.a - v.p0) <= tol and h.b >= width - RIM:
-        cols = slice(v.p1 + RIM, width)  # the corner at h's left end
-    elif abs(h.b - v.p1) <= tol and h.a <= RIM:
-        cols = slice(0, max(v.p0 - RIM, 0))
-    else:
-        return None
-    if abs(v.a - h.p0) <= tol and v.b >= height - RIM:
-        rows = slice(h.p1 + RIM, height)  # the corner at v's top end
-    elif abs(v.b - h.p1) <= tol and v.a <= RIM:
-        rows = slice(0, max(h.p0 - RIM, 0))
-    else:
-        return None
-    return rows, cols
+    tol = TOUCH + RIM + max(h.p1 - h.p0, v.p1 - v.p0)  # a line's end lies in the other's band
+    cols, rows = _opening(h, v, shape[1], tol), _opening(v, h, shape[0], tol)
+    return None if cols is None or rows is None else (rows, cols)
+
+
+def _opening(line: Line, cross: Line, length: int, tol: int) -> slice | None:
+    """The positions along ``line`` (``a..b`` of ``length``) on its side of ``cross`` (``p0..p1``
+    across it): after ``cross`` when ``line`` starts at it and runs off the image's far edge, before
+    it when ``line`` ends at it and runs off the near edge; None when it does neither."""
+    if abs(line.a - cross.p0) <= tol and line.b >= length - RIM:
+        return slice(cross.p1 + RIM, length)
+    if abs(line.b - cross.p1) <= tol and line.a <= RIM:
+        return slice(0, max(cross.p0 - RIM, 0))
+    return None
 
 
 def _holds_the_ink(mask: np.ndarray, h: Line, v: Line, quadrant: tuple[slice, slice]) -> bool:

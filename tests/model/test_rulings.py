@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import time
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -185,14 +186,15 @@ def test_a_box_cut_along_its_lines_reads_like_the_digit_alone(
 
 
 def _written(
-    digit: np.ndarray, size: tuple[int, int], at: tuple[int, int], lines: list[list[tuple[int, int]]]
+    digit: np.ndarray, size: tuple[int, int], at: tuple[int, int], lines: list[list[tuple[int, int]]],
+    widths: tuple[int, ...] = (),
 ) -> bytes:
     """``digit`` (28x28, white on black) written dark at ``at`` (its 28x28 box scaled to 100 px) on
-    paper of ``size``, under printed ``lines`` (2 px, grey 40)."""
+    paper of ``size``, under printed ``lines`` (grey 40, ``widths`` px each, 2 by default)."""
     im = Image.new("L", size, 245)
     d = ImageDraw.Draw(im)
-    for path in lines:
-        d.line(path, fill=40, width=2)
+    for k, path in enumerate(lines):
+        d.line(path, fill=40, width=widths[k] if k < len(widths) else 2)
     mask = Image.fromarray(digit).resize((100, 100), Image.Resampling.BICUBIC)
     im.paste(Image.new("L", mask.size, 20), at, mask)
     return encode(im)
@@ -210,10 +212,16 @@ def test_a_digit_written_into_a_corner_of_its_box_reads_like_the_digit_alone(
     for digit in one_of_each:
         at = (21 - _ink_left(digit), 49 + _ink_left(digit[::-1].T))  # on the left side and the bottom line
         plain, boxed = _written(digit, (170, 170), at, []), _written(digit, (170, 170), at, box)
-        edges = [_ink_box(digit_ink(open_image(data))) for data in (plain, boxed)]
-        assert np.abs(np.subtract(*edges)).max() <= 3  # the box is gone; its side kept where the ink lies on it
-        (p_alone, p_ruled), is_digit = net.classify(np.stack([preprocess(plain), preprocess(boxed)]))
-        assert is_digit.all() and p_ruled.argmax() == p_alone.argmax()
+        _reads_like_alone(net, plain, boxed)
+
+
+def _reads_like_alone(net: model.InferenceNetwork, plain: bytes, ruled: bytes) -> None:
+    """The digit on a form (``ruled``) crops within 3 px of the digit alone (``plain``): the lines are
+    gone and the digit whole (a side is kept where the ink lies on it); and both read the same."""
+    edges = [_ink_box(digit_ink(open_image(data))) for data in (plain, ruled)]
+    assert np.abs(np.subtract(*edges)).max() <= 3
+    (p_alone, p_ruled), is_digit = net.classify(np.stack([preprocess(plain), preprocess(ruled)]))
+    assert is_digit.all() and p_ruled.argmax() == p_alone.argmax()
 
 
 def _ink_box(ink: np.ndarray) -> tuple[int, int, int, int]:
@@ -268,10 +276,7 @@ def test_a_digit_written_over_its_box_line_reads_like_the_digit_alone(
         rows = np.flatnonzero(digit.max(axis=1) > 100)
         at = (35, 110 + below - int((rows[-1] + 1) * 100 / 28))
         plain, boxed = _written(digit, (170, 160), at, []), _written(digit, (170, 160), at, box)
-        edges = [_ink_box(digit_ink(open_image(data))) for data in (plain, boxed)]
-        assert np.abs(np.subtract(*edges)).max() <= 3  # the box is gone, the digit whole
-        (p_alone, p_ruled), is_digit = net.classify(np.stack([preprocess(plain), preprocess(boxed)]))
-        assert is_digit.all() and p_ruled.argmax() == p_alone.argmax()
+        _reads_like_alone(net, plain, boxed)
 
 def _cut_box(digit: np.ndarray, box: str) -> tuple[bytes, bytes]:
     """``digit`` (28x28, white on black) written in a box cut by the image's edge, and alone at the same
@@ -308,18 +313,6 @@ def _cut_box(digit: np.ndarray, box: str) -> tuple[bytes, bytes]:
     return images[0], images[1]
 
 
-@pytest.mark.parametrize("box", ["below", "row", "above", "right"])
-def test_a_digit_in_a_box_cut_by_the_image_edge_reads_like_the_digit_alone(
-    one_of_each: list[np.ndarray], net: model.InferenceNetwork, box: str
-) -> None:
-    for digit in one_of_each:
-        plain, boxed = _cut_box(digit, box)
-        edges = [_ink_box(digit_ink(open_image(data))) for data in (plain, boxed)]
-        assert np.abs(np.subtract(*edges)).max() <= 3  # the box is gone, the digit whole
-        (p_alone, p_ruled), is_digit = net.classify(np.stack([preprocess(plain), preprocess(boxed)]))
-        assert is_digit.all() and p_ruled.argmax() == p_alone.argmax()
-
-
 def test_a_1_touching_both_lines_of_its_box_is_not_taken_for_a_side(net: model.InferenceNetwork) -> None:
     # the stem, thicker than the printed lines, spans the box from line to line: the only ink inside
     im = Image.new("L", (120, 140), 245)
@@ -334,58 +327,33 @@ def test_a_1_touching_both_lines_of_its_box_is_not_taken_for_a_side(net: model.I
 
 
 def _cut_comb(digit: np.ndarray, edge: str) -> tuple[bytes, bytes]:
-    """``digit`` (28x28, white on black) written between two teeth of a comb whose base the image's
-    ``edge`` ("bottom", or "top" for a comb hanging down) has cut off, and alone at the same place."""
-    images = []
-    for ruled in (False, True):
-        im = Image.new("L", (170, 150), 245)
-        d = ImageDraw.Draw(im)
-        if ruled:
-            for x in (20, 150):
-                d.line([(x, 110), (x, 150)] if edge == "bottom" else [(x, 0), (x, 40)], fill=40, width=3)
-        mask = Image.fromarray(digit).resize((100, 100), Image.Resampling.BICUBIC)
-        im.paste(Image.new("L", mask.size, 20), (35, 20 if edge == "bottom" else 45), mask)
-        images.append(encode(im))
-    return images[0], images[1]
-
-
-@pytest.mark.parametrize("edge", ["bottom", "top"])
-def test_a_digit_on_a_comb_cut_by_the_image_edge_reads_like_the_digit_alone(
-    one_of_each: list[np.ndarray], net: model.InferenceNetwork, edge: str
-) -> None:
-    # a row of boxes cropped short of its base line: two ticks on the image's edge, the digit above
-    for digit in one_of_each:
-        plain, combed = _cut_comb(digit, edge)
-        edges = [_ink_box(digit_ink(open_image(data))) for data in (plain, combed)]
-        assert np.abs(np.subtract(*edges)).max() <= 3  # the teeth are gone, the digit whole
-        (p_alone, p_ruled), is_digit = net.classify(np.stack([preprocess(plain), preprocess(combed)]))
-        assert is_digit.all() and p_ruled.argmax() == p_alone.argmax()
+    """``digit`` (28x28, white on black) alone, and written between two teeth of a comb whose base the
+    image's ``edge`` ("bottom", or "top" for a comb hanging down) has cut off."""
+    teeth = [[(x, 110), (x, 150)] if edge == "bottom" else [(x, 0), (x, 40)] for x in (20, 150)]
+    at = (35, 20 if edge == "bottom" else 45)
+    return _written(digit, (170, 150), at, []), _written(digit, (170, 150), at, teeth, (3, 3))
 
 
 def _corner(digit: np.ndarray, corner: str) -> tuple[bytes, bytes]:
-    """``digit`` (28x28, white on black) in the ``corner`` ("top-left", "bottom-right", ...) of a box
-    that the crop cut to two sides, each running off the image at its far end; and alone."""
-    images = []
-    for ruled in (False, True):
-        im = Image.new("L", (150, 150), 245)
-        d = ImageDraw.Draw(im)
-        if ruled:
-            y, x = (12 if corner.startswith("top") else 137), (12 if corner.endswith("left") else 137)
-            d.line([(x, y), (150 if x < 75 else 0, y)], fill=40, width=2)
-            d.line([(x, y), (x, 150 if y < 75 else 0)], fill=40, width=3)
-        mask = Image.fromarray(digit).resize((100, 100), Image.Resampling.BICUBIC)
-        im.paste(Image.new("L", mask.size, 20), (25, 25), mask)
-        images.append(encode(im))
-    return images[0], images[1]
+    """``digit`` (28x28, white on black) alone, and in the ``corner`` ("top-left", "bottom-right", ...)
+    of a box that the crop cut to two sides, each running off the image at its far end."""
+    y, x = (12 if corner.startswith("top") else 137), (12 if corner.endswith("left") else 137)
+    sides = [[(x, y), (150 if x < 75 else 0, y)], [(x, y), (x, 150 if y < 75 else 0)]]
+    return _written(digit, (150, 150), (25, 25), []), _written(digit, (150, 150), (25, 25), sides, (2, 3))
 
 
-@pytest.mark.parametrize("corner", ["top-left", "top-right", "bottom-left", "bottom-right"])
-def test_a_digit_in_a_corner_left_by_the_crop_reads_like_the_digit_alone(
-    one_of_each: list[np.ndarray], net: model.InferenceNetwork, corner: str
+CUT_FORMS = [  # what a crop close to the digit leaves of its form: (the image pair's maker, its variant)
+    *((_cut_box, box) for box in ("below", "row", "above", "right")),  # a box cut by the image's edge
+    *((_cut_comb, edge) for edge in ("bottom", "top")),  # a comb's teeth, its base cut off
+    *((_corner, corner) for corner in ("top-left", "top-right", "bottom-left", "bottom-right")),  # two sides
+]
+
+
+@pytest.mark.parametrize(("make", "variant"), CUT_FORMS, ids=[f"{m.__name__[1:]}-{v}" for m, v in CUT_FORMS])
+def test_a_digit_on_a_form_cut_by_the_crop_reads_like_the_digit_alone(
+    one_of_each: list[np.ndarray], net: model.InferenceNetwork, make: Callable[[np.ndarray, str], tuple[bytes, bytes]],
+    variant: str,
 ) -> None:
     for digit in one_of_each:
-        plain, cornered = _corner(digit, corner)
-        edges = [_ink_box(digit_ink(open_image(data))) for data in (plain, cornered)]
-        assert np.abs(np.subtract(*edges)).max() <= 3  # the two lines are gone, the digit whole
-        (p_alone, p_ruled), is_digit = net.classify(np.stack([preprocess(plain), preprocess(cornered)]))
-        assert is_digit.all() and p_ruled.argmax() == p_alone.argmax()
+        plain, ruled = make(digit, variant)
+        _reads_like_alone(net, plain, ruled)
