@@ -45,6 +45,13 @@ SEGMENTS: dict[int, tuple[str, ...]] = {
     6: ("acdefg", "cdefg"), 7: ("abc", "abcf"), 8: ("abcdefg",), 9: ("abcdfg", "abcfg"),
 }
 
+# What else such displays show: the letters A C c d E F H h J L n o P r U u y and a dash, each lit as
+# no digit's form is (a "b" would be the 6 without its top, an "S" a 5).
+LETTERS: tuple[str, ...] = (
+    "abcefg", "adef", "deg", "bcdeg", "adefg", "aefg", "bcefg", "cefg", "bcde", "def", "ceg", "cdeg", "abefg",
+    "eg", "bcdef", "cde", "bcdfg", "g",
+)
+
 # 5x7 dot-matrix glyphs, rows top to bottom, as the HD44780 character ROM draws them.
 DOTS: dict[int, tuple[str, ...]] = {
     0: ("01110", "10001", "10011", "10101", "11001", "10001", "01110"),
@@ -138,6 +145,16 @@ def seven_segment(digit: int, rng: np.random.Generator) -> bytes:
     """One seven-segment ``digit`` (0-9) as an encoded image (see the module doc)."""
     forms = SEGMENTS[digit]
     lit = forms[int(rng.integers(len(forms)))] if len(forms) > 1 and rng.random() < 0.3 else forms[0]
+    return _segments(lit, rng)
+
+
+def seven_segment_letter(rng: np.random.Generator) -> bytes:
+    """One of the :data:`LETTERS` a seven-segment display shows, drawn as its digits are: not a digit."""
+    return _segments(LETTERS[int(rng.integers(len(LETTERS)))], rng)
+
+
+def _segments(lit: str, rng: np.random.Generator) -> bytes:
+    """The bars ``lit`` (of "abcdefg") of a seven-segment display, the others off, as an encoded image."""
     aspect = rng.uniform(0.45, 0.62)
     thick, gap = rng.uniform(0.08, 0.15), rng.uniform(0.0, 0.035)
     slant = rng.uniform(0.0, 0.2) if rng.random() < 0.5 else 0.0
@@ -258,8 +275,19 @@ STYLES: dict[str, Callable[[int, np.random.Generator], bytes]] = {
 }
 
 
+# A style's own non-digits, where it has some: what a user of that style would want refused.
+NOT_DIGITS: dict[str, Callable[[np.random.Generator], bytes]] = {"seven-segment": seven_segment_letter}
+
+
 def style_set(style: str, per_digit: int, seed: int) -> list[tuple[int, bytes]]:
     """``per_digit`` images of each digit 0-9 in ``style``, as ``(digit, encoded image)`` in digit order."""
     rng = np.random.default_rng(seed)
     draw = STYLES[style]
     return [(d, draw(d, rng)) for d in range(10) for _ in range(per_digit)]
+
+
+def not_digit_set(style: str, n: int, seed: int) -> list[bytes]:
+    """``n`` of ``style``'s own non-digits (:data:`NOT_DIGITS`), from their own stream of ``seed`` (a
+    digit set of the same seed is the same with or without them)."""
+    rng = np.random.default_rng([seed, 1])
+    return [NOT_DIGITS[style](rng) for _ in range(n)]

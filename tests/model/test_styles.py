@@ -39,6 +39,20 @@ def test_style_sets_writes_the_new_styles_as_a_folder_finetune_reads(tmp_path: P
                             "--seed", str(style_sets.EVALUATION_SEEDS + 1)]) == 0
 
 
+def test_a_style_s_own_non_digits_are_seeded_readable_and_leave_its_digits_as_they_were(tmp_path: Path) -> None:
+    letters = styles.not_digit_set("seven-segment", 6, seed=5)
+    assert letters == styles.not_digit_set("seven-segment", 6, seed=5) != styles.not_digit_set("seven-segment", 6, 6)
+    assert all(preprocess(data).max() > 128 for data in letters)  # ink found, as for the digits
+    assert not set(styles.LETTERS) & {form for forms in styles.SEGMENTS.values() for form in forms}
+    assert style_sets.main(["seven-segment", str(tmp_path / "nd"), "--per-digit", "1", "--not-digits", "3"]) == 0
+    assert read_folder(tmp_path / "nd").counts() == {**{str(d): 1 for d in range(10)}, "not_digit": 3}
+    assert style_sets.write("seven-segment", tmp_path / "plain", per_digit=1, seed=0) == 10
+    digits = sorted(p.read_bytes() for p in (tmp_path / "plain").rglob("*.*"))
+    assert digits == sorted(p.read_bytes() for p in (tmp_path / "nd").glob("[0-9]/*.*"))
+    with pytest.raises(SystemExit):  # boxed digits have no non-digits of their own
+        style_sets.main(["boxed", str(tmp_path / "x"), "--not-digits", "3"])
+
+
 def test_every_form_of_every_digit_is_one_unit_tall_and_loops_are_closed() -> None:
     for digit, forms in FORMS.items():
         for form in forms:
