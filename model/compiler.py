@@ -137,6 +137,21 @@ def compile_program(ops: Sequence[Op], input_chw: tuple[int, int, int]) -> Progr
     return Program(tuple(steps), input_chw) if steps else None
 
 
+def _allocate(steps: Sequence[Step], n: int) -> list[Buffers]:
+    """Each step's buffers for ``n`` digits, with ``"in"``: where the step before writes."""
+    made = []
+    for step in steps:
+        own = step.allocate(n)
+        own["in"] = step.input_view(own)
+        made.append(own)
+    return made
+
+
+def _owned_bytes(buffers: list[Buffers]) -> int:
+    """Bytes the arrays of ``buffers`` own (views counted once, through their base)."""
+    return sum(a.nbytes for own in buffers for a in own.values() if a.base is None)
+
+
 def _chain(steps: Sequence[Step], buffers: list[Buffers], dst: np.ndarray) -> tuple[tuple[Call, ...], ...]:
     """Each step's calls, each writing the next one's input and the last one ``dst``."""
     outs = [b["in"] for b in buffers[1:]] + [dst]
@@ -199,8 +214,8 @@ class Program:
 
     def plan(self, n: int) -> Plan:
         """This thread's plan for a chunk of ``n`` digits, made on first use. The least recently used
-        sizes are dropped beyond :data:`KEPT_SIZES` sizes or :data:`KEPT_BYTES` bytes (the newest is
-        always kept)."""
+        sizes are dropped beyond :data:`KEPT_SIZES` sizes or :data:`KEPT_BYTES` bytes of their own
+        buffers (the newest is always kept)."""
         kept: OrderedDict[int, Plan] | None = getattr(self._local, "kept", None)
         if kept is None:
             kept = self._local.kept = OrderedDict()
@@ -213,35 +228,31 @@ class Program:
         return kept[n]
 
     def _make_plan(self, n: int) -> Plan:
-        """Buffers for ``n`` digits (the convolutions' for each pass size, shared by the passes of that
-        size) and every step's calls on them."""
-        owned: list[np.ndarray] = []
-
-        def buffers(steps: Sequence[Step], size: int) -> list[Buffers]:
-            made = []
-            for step in steps:
-                own = step.allocate(size)
-                own["in"] = step.input_view(own)  # where the step before writes
-                owned.extend(own.values())
-                made.append(own)
-            return made
-
-        linear = buffers(self.steps[self.spatial :], n)
+        """The linear steps' buffers for ``n`` digits, the logits', and every step's calls on them and
+        on this thread's convolution buffers (:meth:`_pass_buffers`)."""
+        linear = _allocate(self.steps[self.spatial :], n)
         logits = np.empty(self.steps[-1].out_shape(n), np.float32)
         dst = linear[0]["in"] if linear else logits
-        by_size: dict[int, list[Buffers]] = {}
         passes = []
         size = SPATIAL_CHUNK if self.spatial else n  # no convolutions: one pass that only fills
         for start in range(0, n, size):
             stop = min(start + size, n)
-            if stop - start not in by_size:
-                by_size[stop - start] = buffers(self.steps[: self.spatial], stop - start)
-            own = by_size[stop - start]
+            own = self._pass_buffers(stop - start) if self.spatial else []
             steps = _chain(self.steps[: self.spatial], own, dst[start:stop])
             passes.append(Pass(start, stop, own[0]["in"] if own else dst, steps, _flat(steps)))
         calls = _chain(self.steps[self.spatial :], linear, logits)
-        nbytes = logits.nbytes + sum(a.nbytes for a in owned if a.base is None)
-        return Plan(tuple(passes), calls, _flat(calls), logits, nbytes)
+        return Plan(tuple(passes), calls, _flat(calls), logits, logits.nbytes + _owned_bytes(linear))
+
+    def _pass_buffers(self, size: int) -> list[Buffers]:
+        """This thread's convolution buffers for a pass of ``size`` digits, made on first use and kept
+        for the thread's life: at most :data:`SPATIAL_CHUNK` sizes, shared by every plan (a thread
+        runs one pass at a time), so a plan owns only its linear steps' buffers and its logits."""
+        made: dict[int, list[Buffers]] | None = getattr(self._local, "passes", None)
+        if made is None:
+            made = self._local.passes = {}
+        if size not in made:
+            made[size] = _allocate(self.steps[: self.spatial], size)
+        return made[size]
 
     def __call__(self, x: np.ndarray, observe: Observer | None = None) -> np.ndarray:
         """``(N, C, H, W)`` float32 -> ``(N, K)`` float32 logits (a new array, never a buffer)."""

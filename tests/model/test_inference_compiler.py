@@ -183,7 +183,8 @@ def test_convolutions_take_a_few_digits_a_pass_and_the_linear_steps_the_whole_ba
     np.testing.assert_allclose(out, net.logits(x), atol=1e-5)
     plan = program.plan(n)
     assert [(p.start, p.stop) for p in plan.passes] == [(0, 4), (4, 8), (8, 12), (12, 13)]
-    assert plan.passes[0].first is plan.passes[1].first  # passes of one size share their buffers
+    assert plan.passes[0].first is plan.passes[1].first  # passes of one size share their buffers...
+    assert program.plan(2 * SPATIAL_CHUNK).passes[0].first is plan.passes[0].first  # ...and so do plans
     assert plan.passes[0].first.shape[0] == SPATIAL_CHUNK and plan.passes[-1].first.shape[0] == 1
 
 
@@ -227,7 +228,7 @@ def test_a_compiled_network_pickles_and_copies_without_its_buffers() -> None:
 
 def test_a_planned_call_allocates_no_activations() -> None:
     # A call runs on its plan's buffers: what it allocates is the logits it returns and NumPy's own
-    # small temporaries (a broadcast bias, the lookup's staging), a sliver of the plan's activations.
+    # small temporaries (a broadcast bias, the lookup's staging), less than one activation map.
     import tracemalloc
 
     from model import architectures
@@ -242,5 +243,5 @@ def test_a_planned_call_allocates_no_activations() -> None:
         inference.program.from_pixels(pixels[:n], inference.levels)
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
-        planned = inference.program.plan(n).nbytes
-        assert peak < planned / 20, f"batch {n}: {peak} bytes allocated, the plan holds {planned}"
+        first_map = 28 * 28 * 32 * 4  # bytes: one digit's output of the first convolution
+        assert peak < first_map / 2, f"batch {n}: {peak} bytes allocated"
