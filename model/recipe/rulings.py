@@ -36,6 +36,8 @@ TOOTH: Final = 0.2  # a comb's teeth are at least this share of the ink box's he
 SAME: Final = 1.35  # and the two around the ink at most this many times as long as each other
 MARGIN: Final = 0.15  # an underline reaches past the ink above it by this share of its height, each end
 RISE: Final = 0.15  # the ink between a cut comb's teeth rises past them by this share of its height
+SHORT: Final = 0.75  # and a cut comb's teeth are at most this share of that ink's height long (forms: 0.35-0.75)
+EVEN: Final = 0.05  # and as long as each other within this share (or 2 px): one straight edge cut them
 APART: Final = 2  # rows of paper at least between an underline and the ink above it (beyond its rim)
 
 
@@ -126,10 +128,9 @@ def _comb(mask: np.ndarray, base: Line, up: bool, height: int) -> list[Line]:
 
 def cut_combs(mask: np.ndarray, height: int) -> list[list[Line]]:
     """The teeth of combs whose base the image's bottom (or top) edge has cut off: a row of boxes
-    cropped just short of its line. They are a comb's (:func:`_comb`) standing on the edge, and the
-    ink between them rises past them by ``RISE`` of its height: a digit's own strokes that run off
-    the image are as tall as the rest of its ink (a number's 1s either side of a 0, cropped tight).
-    ``height``: the ink box's."""
+    cropped just short of its line. They are a comb's (:func:`_comb`) standing on the edge, and with
+    no base to show they are printed, they must look it (:func:`_printed_teeth`). ``height``: the ink
+    box's."""
     found = []
     rows, width = mask.shape
     thick = max(int(THIN * height), 1)  # the base is not seen: its teeth may be as thick as a ruling
@@ -137,23 +138,40 @@ def cut_combs(mask: np.ndarray, height: int) -> list[list[Line]]:
         if not mask[edge].any():
             continue
         base = Line(rows, rows + thick, 0, width) if up else Line(-thick, 0, 0, width)
-        teeth = _comb(mask, base, up, height)
-        if teeth and _rises_past(mask, teeth, up):
+        teeth = _printed_teeth(mask, _comb(mask, base, up, height), up)
+        if teeth:
             found.append(teeth)
     return found
 
 
-def _rises_past(mask: np.ndarray, teeth: list[Line], up: bool) -> bool:
-    """Whether the ink off ``teeth`` (columns ``p0..p1``) reaches ``RISE`` of its height past their far
-    ends (above them for teeth standing up from the bottom edge, below them for teeth hanging down)."""
+def _printed_teeth(mask: np.ndarray, teeth: list[Line], up: bool) -> list[Line]:
+    """Those of ``teeth`` (columns ``p0..p1``, rows ``a..b``) on the image's edge that are a cut comb's,
+    not a digit's own strokes; none unless they look printed. They are the teeth no other ink touches,
+    two or more either side of that ink, as long as each other within ``EVEN`` (one straight edge cut
+    them), at most ``SHORT`` of the ink's height, and the ink rises past them by ``RISE`` of it. A
+    digit's strokes that reach the edge touch the rest of it (the two sides of a 0 cut by the edge
+    meet in its arc), and a number's 1s either side of a 0, cropped tight, are as tall as the 0."""
+    near, other = RIM + 2, _off(mask, teeth)
+    printed = [t for t in teeth if not other[t.a : t.b, max(t.p0 - near, 0) : t.p1 + near].any()]
+    if len(printed) < 2:
+        return []
+    other = _off(mask, printed)
+    rows, cols = np.flatnonzero(other.any(axis=1)), np.flatnonzero(other.any(axis=0))
+    if not rows.size or not min(t.p1 for t in printed) <= cols[0] < cols[-1] < max(t.p0 for t in printed):
+        return []
+    lengths = [t.b - t.a for t in printed]
+    tall = int(rows[-1]) - int(rows[0]) + 1
+    rise = min(t.a for t in printed) - int(rows[0]) if up else int(rows[-1]) + 1 - max(t.b for t in printed)
+    even = max(lengths) - min(lengths) <= max(2, EVEN * max(lengths))
+    return printed if even and max(lengths) <= SHORT * tall and rise >= RISE * tall else []
+
+
+def _off(mask: np.ndarray, teeth: list[Line]) -> np.ndarray:
+    """A copy of ``mask`` without the columns of ``teeth`` (``RIM`` wider)."""
     other = mask.copy()
     for t in teeth:
         other[:, max(t.p0 - RIM, 0) : t.p1 + RIM] = False
-    rows = np.flatnonzero(other.any(axis=1))
-    if not rows.size:
-        return False
-    rise = RISE * (int(rows[-1]) - int(rows[0]) + 1)
-    return min(t.a for t in teeth) - int(rows[0]) >= rise if up else int(rows[-1]) + 1 - max(t.b for t in teeth) >= rise
+    return other
 
 
 def underlines(mask: np.ndarray, bases: list[Line], height: int) -> list[tuple[Line, list[Line]]]:

@@ -148,6 +148,29 @@ def test_digits_drawn_with_a_ruler_are_untouched(name: str, width: int, tight: b
     assert remove_rulings(ink) is ink
 
 
+CUT = {  # digits and numbers whose strokes the image's bottom edge cuts, as a comb's teeth are cut
+    "101, the 0 risen": [[(20, 60), (20, 200)], [(60, 20), (140, 20), (140, 150), (60, 150), (60, 20)],
+                         [(180, 60), (180, 200)]],
+    "141, the 4 taller": [[(20, 50), (20, 200)], [(110, 20), (60, 110), (150, 110)], [(120, 40), (120, 170)],
+                          [(180, 50), (180, 200)]],
+    "171": [[(20, 70), (20, 200)], [(60, 20), (140, 20), (100, 160)], [(180, 70), (180, 200)]],
+    "a narrow 0": [[(70, 200), (70, 60), (100, 20), (130, 60), (130, 200)]],
+}
+
+
+@pytest.mark.parametrize("name", list(CUT))
+@pytest.mark.parametrize("width", [3, 8])
+def test_digits_cut_by_the_image_edge_are_untouched(name: str, width: int) -> None:
+    # their strokes stand on the edge like a cut comb's teeth, but are as tall as the rest of the ink
+    # or joined to it, and never as even as printed ticks cut by one straight edge
+    im = Image.new("L", (200, 200), 255)
+    draw = ImageDraw.Draw(im)
+    for path in CUT[name]:
+        draw.line(path, fill=0, width=width)
+    ink = normalize_ink(ink_map(open_image(encode(im.crop((0, 0, 200, 185))))))
+    assert remove_rulings(ink) is ink
+
+
 def test_the_cost_is_bounded_on_a_large_image() -> None:
     side = 2048
     boxed = np.zeros((side, side), np.float32)  # a frame around a bar: found and removed
