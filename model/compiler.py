@@ -148,8 +148,10 @@ def _allocate(steps: Sequence[Step], n: int) -> list[Buffers]:
 
 
 def _owned_bytes(buffers: list[Buffers]) -> int:
-    """Bytes the arrays of ``buffers`` own (views counted once, through their base)."""
-    return sum(a.nbytes for own in buffers for a in own.values() if a.base is None)
+    """Bytes the arrays of ``buffers`` own: each array once (a step may hold one under two names),
+    views not at all (their base is counted)."""
+    owned = {id(a): a for own in buffers for a in own.values() if a.base is None}
+    return sum(a.nbytes for a in owned.values())
 
 
 def _chain(steps: Sequence[Step], buffers: list[Buffers], dst: np.ndarray) -> tuple[tuple[Call, ...], ...]:
