@@ -10,9 +10,10 @@ ReLU. Steps compute the same maths as the training layers (``conv2d_forward``, `
 - each step owns its input buffer and exposes it (:meth:`Step.input_view`); the step before writes its
   result straight into it, so a convolution's padding border is zeroed once, when the buffer is made,
   and the pooled, rectified result of one layer lands in the interior of the next layer's padded input;
-- buffers, and the strided views into them, are made once per batch size and thread
-  (``Program.plan`` in :mod:`model.compiler`); steps hold only read-only weights, so one compiled
-  network serves many threads. (The Winograd convolution step is in :mod:`model.winograd`.)
+- buffers, and the strided views into them, are made once per thread and batch size (the
+  convolutions' once per thread and pass size, shared by the thread's plans: ``Program.plan`` in
+  :mod:`model.compiler`); steps hold only read-only weights, so one compiled network serves many
+  threads. (The Winograd convolution step is in :mod:`model.winograd`.)
 - a step does not compute: :meth:`Step.calls` lists the NumPy calls that compute it on given buffers
   (:class:`Call`), once per batch size; a call of the network then runs that list and nothing else
   (:func:`run_calls`), so the per-call Python work (attribute and dictionary lookups, views, slices,
@@ -42,7 +43,8 @@ ROWS_BELOW = 4  # batches of 2 digits up to (not including) this many take a lin
 
 class Call(NamedTuple):
     """One NumPy call of a compiled network, ``fn(*args, **kwargs)``: every operand is a buffer or a
-    view made once, so running it allocates nothing."""
+    view made once, so running it allocates no activations (only NumPy's own small temporaries, as
+    for a broadcast bias)."""
 
     fn: Callable[..., object]
     args: tuple[Any, ...]
