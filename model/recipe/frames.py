@@ -2,7 +2,8 @@
 
 What a digit never draws is a frame: two parallel lines, thin, straight and long, with the rest of
 the ink between them and short of their ends on both sides. Such a pair goes, with the lines across
-the gap between them that lie beside that ink (a box's sides, the neighbouring boxes' edges). A
+the gap between them that lie beside that ink (a box's sides, the neighbouring boxes' edges), and
+the lines outside it parallel to the pair and printed like it (the near sides of boxes set apart). A
 box's side that the digit touches, or writes over, is still a side when the opposite side stands
 clear of the ink or lies outside the image (a box cut by the image's edge, its pair running off it
 there): a digit written into a corner of its box, not a square 8. Pairs are judged from ink counts
@@ -36,9 +37,21 @@ def frames(mask: np.ndarray, lines_: list[Line], cross: list[Line], across: int)
             top, bottom = (one, two) if one.p0 < two.p0 else (two, one)
             found = frame(above, top, bottom, cross, across, lines_)
             if found is not None:
-                rules.update((top, bottom))
+                rules.update((top, bottom, *_neighbours(top, bottom, lines_)))
                 sides.update(found)
     return sorted(rules), sorted(sides)
+
+
+def _neighbours(top: Line, bottom: Line, parallel: list[Line]) -> list[Line]:
+    """The lines of ``parallel`` outside the frame ``top`` and ``bottom`` make and printed like both
+    (:func:`_alike`): the near sides of the neighbouring boxes in a row of boxes set apart, which
+    :func:`frame` already leaves out of the ink outside it."""
+    printed = max(top.p1 - top.p0, bottom.p1 - bottom.p0)
+    return [
+        p
+        for p in parallel
+        if (p.p1 <= top.p0 or p.p0 >= bottom.p1) and _alike(p, top, printed) and _alike(p, bottom, printed)
+    ]
 
 
 def _bounds(line: Line, height: int, off: int = RIM) -> tuple[int, int]:

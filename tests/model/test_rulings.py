@@ -305,7 +305,8 @@ def _cut_box(digit: np.ndarray, box: str) -> tuple[bytes, bytes]:
     """``digit`` (28x28, white on black) written in a box cut by the image's edge, and alone at the same
     place: ``box`` "below" (its bottom line outside the image but for a faint broken sliver in the last
     row, the digit clear of the top line), "row" (the same, in a row of boxes: the next box's side
-    beside it), "above" (its top line outside, the digit written over the bottom line) or "right" (a
+    beside it), "apart" (the same, the boxes set apart: the near sides of the boxes either side, their
+    lines cut off), "above" (its top line outside, the digit written over the bottom line) or "right" (a
     row of boxes cut through the digit's box: its lines run off both sides, its left side stands clear
     of the digit, its right side is outside and the digit reaches the edge). The sides are printed
     thicker than the lines across, as anti-aliasing leaves them."""
@@ -322,6 +323,10 @@ def _cut_box(digit: np.ndarray, box: str) -> tuple[bytes, bytes]:
                 d.line([(x, 20), (x, 140)], fill=40, width=4)
             for x in range(22, 148, 7):
                 d.line([(x, 139), (x + 1, 139)], fill=180)
+        elif ruled and box == "apart":
+            d.line([(20, 20), (150, 20)], fill=40, width=2)
+            for x in (4, 20, 150, 166):
+                d.line([(x, 20), (x, 140)], fill=40, width=4)
         elif ruled and box == "above":
             d.line([(0, 118), (170, 118)], fill=40, width=2)
             d.line([(20, 0), (20, 118)], fill=40, width=4)
@@ -366,7 +371,7 @@ def _corner(digit: np.ndarray, corner: str) -> tuple[bytes, bytes]:
 
 
 CUT_FORMS = [  # what a crop close to the digit leaves of its form: (the image pair's maker, its variant)
-    *((_cut_box, box) for box in ("below", "row", "above", "right")),  # a box cut by the image's edge
+    *((_cut_box, box) for box in ("below", "row", "apart", "above", "right")),  # a box cut by the image's edge
     *((_cut_comb, edge) for edge in ("bottom", "top")),  # a comb's teeth, its base cut off
     *((_corner, corner) for corner in ("top-left", "top-right", "bottom-left", "bottom-right")),  # two sides
 ]
