@@ -36,8 +36,11 @@ def teacher_probabilities(
 
 
 def soft_targets(teacher_probs: np.ndarray, labels: np.ndarray, weight: float) -> np.ndarray:
-    """``weight * teacher_probs + (1 - weight) * one_hot(labels)``: ``(N, K)`` float32, rows summing to 1."""
+    """``weight * teacher_probs + (1 - weight) * one_hot(labels)``: ``(N, K)`` float32, rows summing to 1.
+    A row whose label is not the teachers' best guess is its one-hot alone: there the teachers are
+    wrong (a flagged 1 they read as a 7), and half their softmax would teach the student the mistake."""
     n, k = teacher_probs.shape
-    target = teacher_probs * np.float32(weight)
-    target[np.arange(n), labels] += np.float32(1 - weight)
+    agree = teacher_probs.argmax(axis=1) == labels
+    target = teacher_probs * np.where(agree, np.float32(weight), np.float32(0))[:, None]
+    target[np.arange(n), labels] += np.where(agree, np.float32(1 - weight), np.float32(1))
     return target

@@ -120,7 +120,7 @@ def hand_digit(digit: np.ndarray, label: int, rng: np.random.Generator, sizes: t
     size = _canvas_size(rng, sizes)
     box = cv.random_box(rng, size, (0.35, 0.85))
     width = rng.uniform(0.04, 0.16) * box[2] * DIGIT_BOX / INPUT_SIZE
-    return _finish(hand_redraw(digit, size, box, width, rng), rng, label, "hand", "")
+    return _finish(hand_redraw(digit, size, box, width, rng, label=label), rng, label, "hand", "")
 
 
 def coarse_digit(
@@ -237,7 +237,7 @@ def number_ink(
         first = cols[n][0] if cols[n].size else 4
         box = (left - first / INPUT_SIZE * field, top - field * MARGIN / INPUT_SIZE + drift * n / max(k - 1, 1), field)
         if hand:
-            part = hand_redraw(x[i], (width, height), box, pen_w, rng)
+            part = hand_redraw(x[i], (width, height), box, pen_w, rng, label=int(y[i]))
         elif pen:
             part = pen_redraw(x[i], (width, height), box, pen_w)
         else:

@@ -10,7 +10,9 @@ a skeleton into polylines; :func:`humanize` applies those habits (:class:`Habits
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
+from typing import Final
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -244,16 +246,44 @@ def draw_strokes(ink: Image.Image, strokes: list[tuple[Path, np.ndarray]], fill:
 
 def hand_redraw(
     digit: np.ndarray, canvas: tuple[int, int], box: tuple[float, float, float], width: float,
-    rng: np.random.Generator, habits: Habits | None = None, upsample: int = 2,
+    rng: np.random.Generator, habits: Habits | None = None, upsample: int = 2, label: int | None = None,
 ) -> Image.Image:
     """A ``(28, 28)`` uint8 digit drawn as a person would with a pen (:func:`humanize`) on a blank ink
     canvas ``(width, height)`` px; ``box = (left, top, height)`` is where the 28x28 field lands and
-    how tall, ``width`` the pen's, in canvas pixels. Returns the ``"L"`` ink image (255 = ink)."""
+    how tall, ``width`` the pen's, in canvas pixels. A ``label`` 1 may get a flag (:func:`flagged`).
+    Returns the ``"L"`` ink image (255 = ink)."""
     big = Image.fromarray(digit).resize((INPUT_SIZE * upsample,) * 2, Image.Resampling.BILINEAR)
     skeleton = skeletonize(np.asarray(big) >= 128)
     left, top, field = box
     scale = field / (INPUT_SIZE * upsample)
     paths = [p * scale + scale / 2 + np.array([left, top]) for p in skeleton_paths(skeleton)]
+    if label == 1:  # the flag drawn from the digit's own stream: the set's other samples stay as they were
+        paths = flagged(paths, np.random.default_rng(zlib.crc32(digit.tobytes())))
     ink = Image.new("L", canvas, 0)
     draw_strokes(ink, humanize(paths, field * 20 / INPUT_SIZE, width, rng, habits))
     return ink
+
+
+FLAG: Final = 0.4  # the share of single-stroke 1s given a flag
+FLAG_LENGTH: Final = (0.1, 0.5)  # its length, a share of the stem's
+FLAG_RISE: Final = (35.0, 65.0)  # its angle above the horizontal, degrees (at most the stem's less SPLAY)
+SPLAY: Final = 25.0  # degrees at least between the flag and the stem
+
+
+def flagged(paths: list[Path], rng: np.random.Generator) -> list[Path]:
+    """A 1 drawn as one stroke (``paths``: its skeleton's polylines, ``(x, y)`` pixels), ``FLAG`` of
+    the time with a flag: an upstroke from down-left into the stem's top, drawn in one stroke with
+    it. MNIST's writers rarely flag a 1; much of Europe is taught a long one, which sets the 1 near a
+    7 without its bar. Anything else comes back as it came."""
+    if len(paths) != 1 or len(paths[0]) < 8 or rng.random() >= FLAG:
+        return paths
+    stem = paths[0] if paths[0][0, 1] <= paths[0][-1, 1] else paths[0][::-1]  # from its top
+    down = stem[len(stem) // 3] - stem[0]
+    steep = float(np.degrees(np.arctan2(down[1], -down[0])))  # the stem's angle below the leftward horizontal
+    if steep - SPLAY < FLAG_RISE[0]:
+        return paths
+    rise = np.radians(rng.uniform(FLAG_RISE[0], min(FLAG_RISE[1], steep - SPLAY)))
+    size = rng.uniform(*FLAG_LENGTH) * float(_length(stem)[-1])
+    foot = stem[0] + size * np.array([-np.cos(rise), np.sin(rise)])
+    flag = np.linspace(foot, stem[0], max(int(size), 2))[:-1]
+    return [np.concatenate([flag, stem])]

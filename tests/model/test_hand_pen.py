@@ -9,7 +9,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from model.generators import scribbles as scr
-from model.generators.hand import Habits, draw_strokes, hand_redraw, humanize, skeleton_paths
+from model.generators.hand import FLAG, FLAG_RISE, Habits, draw_strokes, flagged, hand_redraw, humanize, skeleton_paths
 from model.generators.pen import skeletonize
 from model.recipe.segmentation import label_components
 from scripts import drawn_sets as ds
@@ -123,6 +123,25 @@ def test_the_hand_pen_is_deterministic_per_seed() -> None:
     b = hand_redraw(x[7], (180, 200), (10, 15, 150), 9, np.random.default_rng(5))
     c = hand_redraw(x[7], (180, 200), (10, 15, 150), 9, np.random.default_rng(6))
     assert a.tobytes() == b.tobytes() and a.tobytes() != c.tobytes()
+
+
+def test_a_flag_rises_into_the_top_of_a_1_in_one_stroke_with_it() -> None:
+    stem = np.stack([np.full(100, 50.0), np.linspace(10, 110, 100)], axis=1)  # drawn from the top down
+    results = [flagged([stem[::-1]], np.random.default_rng(seed)) for seed in range(200)]
+    with_flag = [r[0] for r in results if len(r[0]) > len(stem)]
+    assert len(with_flag) / len(results) == pytest.approx(FLAG, abs=0.1)
+    for path in with_flag:
+        assert len(path) > len(stem) and np.array_equal(path[-len(stem):], stem)  # top first, one stroke
+        foot, top = path[0], stem[0]
+        rise = math.degrees(math.atan2(foot[1] - top[1], top[0] - foot[0]))  # down and to the left of the top
+        assert FLAG_RISE[0] - 1e-6 <= rise <= FLAG_RISE[1] + 1e-6
+    two = [stem[:50], stem[50:]]  # a 1 drawn in two pieces, or any other digit's paths: as they came
+    assert all(flagged(two, np.random.default_rng(seed)) is two for seed in range(20))
+
+
+def test_a_1_leaning_far_over_gets_no_flag_along_its_stem() -> None:
+    leaning = np.stack([np.linspace(80, 20, 100), np.linspace(10, 60, 100)], axis=1)  # 40 degrees, top right
+    assert all(flagged([leaning], np.random.default_rng(seed))[0] is leaning for seed in range(50))
 
 
 def _turning(stroke: np.ndarray) -> float:

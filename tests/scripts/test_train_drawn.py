@@ -103,6 +103,8 @@ def test_distillation_trains_towards_the_teachers_and_records_them(tmp_path: Pat
     assert (probs.argmax(axis=1) == y[:50]).mean() >= 0.95  # the teacher reads its digits
     target = soft_targets(probs, y[:50], 0.5)
     assert np.allclose(target.sum(axis=1), 1, atol=1e-5) and (target[np.arange(50), y[:50]] >= 0.5).all()
+    wrong = (y[:50] + 1) % 10  # labels the teacher does not read: their targets are the label alone
+    assert np.array_equal(soft_targets(probs, wrong, 0.5), np.eye(11, dtype=np.float32)[wrong])
     data = tmp_path / "mnist.npz"
     np.savez(data, x_train=x[:600], y_train=y[:600], x_test=x[600:800], y_test=y[600:800])
     run = tmp_path / "run"
