@@ -4,7 +4,8 @@ The teachers read each clean training image once, before training; the student i
 towards ``weight * (the teachers' mean softmax) + (1 - weight) * one-hot``, on the same augmented
 batches as usual (the target stays the clean image's: the augmentations keep the label). What the
 teachers agree a digit resembles (a 7 that is a little like a 1) is a finer target than its label
-alone, and the mean of several networks reads better than any one of them.
+alone, and the mean of several networks reads better than any one of them. Where the teachers' best
+guess is not the label, the label alone is the target: their mistake is not taught.
 """
 
 from __future__ import annotations

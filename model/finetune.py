@@ -53,7 +53,8 @@ def keep_targets(
 ) -> np.ndarray:
     """Targets ``(N, classes)`` for the images the network should keep reading: ``weight`` of the base
     network's own softmax (distillation: it keeps its answers, including how sure it was) and the rest
-    the true labels. No teacher, or ``weight`` 0: the labels alone."""
+    the true labels; the label alone where the base network misreads the image
+    (:func:`~model.distill.soft_targets`). No teacher, or ``weight`` 0: the labels alone."""
     if teacher is None or weight <= 0 or len(images) == 0:
         return one_hot_targets(labels, classes)
     return soft_targets(teacher_probabilities([teacher], images), labels, weight)

@@ -237,7 +237,7 @@ def number_ink(
         first = cols[n][0] if cols[n].size else 4
         box = (left - first / INPUT_SIZE * field, top - field * MARGIN / INPUT_SIZE + drift * n / max(k - 1, 1), field)
         if hand:
-            part = hand_redraw(x[i], (width, height), box, pen_w, rng, label=int(y[i]))
+            part = hand_redraw(x[i], (width, height), box, pen_w, rng)  # unflagged: spaced by MNIST's ink
         elif pen:
             part = pen_redraw(x[i], (width, height), box, pen_w)
         else:

@@ -82,7 +82,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--drawn", type=int, default=1500, help="drawn canvases, pen redraws, non-digits each (mnist)")
     p.add_argument("--pen", type=int, default=3000, help="more pen redraws in the kept pool (mnist)")
     p.add_argument("--replay", type=int, default=3000, help="font digits to mix in (--keep replay)")
-    p.add_argument("--distill", type=float, default=0.5, help="share of the base network's answers in kept targets")
+    p.add_argument("--distill", type=float, default=0.5,
+                   help="share of the base's answers in kept targets (none where it errs)")
     p.add_argument("--freeze", type=int, default=0, help="convolutional blocks left as they are (0-3)")
     p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--epoch-size", type=int, default=4096, help="images per epoch")

@@ -257,7 +257,7 @@ def hand_redraw(
     left, top, field = box
     scale = field / (INPUT_SIZE * upsample)
     paths = [p * scale + scale / 2 + np.array([left, top]) for p in skeleton_paths(skeleton)]
-    if label == 1:  # the flag drawn from the digit's own stream: the set's other samples stay as they were
+    if label == 1:  # whether and how: the digit's own stream, the same wherever it falls in a set
         paths = flagged(paths, np.random.default_rng(zlib.crc32(digit.tobytes())))
     ink = Image.new("L", canvas, 0)
     draw_strokes(ink, humanize(paths, field * 20 / INPUT_SIZE, width, rng, habits))

@@ -5,7 +5,9 @@ they set the crop, and the digit arrives at half its size inside a frame. Length
 ruling from a digit's own strokes: the bar of a 7 and the stem of a 1 or a 4 are as long and as
 straight, relative to their ink, as a box's side. What a digit never draws is a *frame* (two
 parallel lines with the rest of the ink between them, :mod:`.frames`); it goes with its sides and,
-in the same rows or columns, what continues its lines (a neighbour's edge beyond a gap). Two lesser
+in the same rows or columns, what continues its lines (a neighbour's edge beyond a gap), and the
+lines outside it printed like its pair (the near sides of boxes set apart). A 1 outside the box,
+as tall as its sides within a rim and as thin as its lines, goes with them: a known limit. Two lesser
 forms of the same relation count too: a comb (a base line with teeth standing on it, the ink between
 two teeth of like length; or only its teeth, on the image's edge, when the crop cut its base off)
 and an underline (under the ink, apart from it, past it at both ends or off the image at one; never
